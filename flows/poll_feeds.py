@@ -1,0 +1,73 @@
+"""The `poll-feeds` flow: one run per poll cycle, one task per pipeline step.
+
+Wiring only: every step is a plain function in `watcher.pipeline`, callable and tested without
+Prefect. Parameters are a config path and a flag; secrets never pass through parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from watcher import pipeline, runtime
+from watcher.config import Config
+from watcher.models import Alert, Article
+from watcher.store import Store
+
+
+@task(name="fetch-feeds", cache_policy=NO_CACHE)
+def fetch_feeds(cfg: Config, store: Store, now: datetime) -> pipeline.FetchBatch:
+    return pipeline.fetch_step(cfg, store, now)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest(
+    cfg: Config, store: Store, batch: pipeline.FetchBatch, now: datetime
+) -> pipeline.IngestResult:
+    return pipeline.ingest_step(cfg, store, batch, now)
+
+
+@task(name="match", cache_policy=NO_CACHE)
+def match(cfg: Config, store: Store, candidates: tuple[Article, ...]) -> list[Alert]:
+    return pipeline.match_step(cfg, store, candidates)
+
+
+@task(name="enqueue-alerts", cache_policy=NO_CACHE)
+def enqueue(store: Store, alerts: list[Alert], now: datetime) -> list[Alert]:
+    return pipeline.enqueue_step(store, alerts, now)
+
+
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
+    transport = runtime.make_transport(cfg)
+    return pipeline.deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
+                                 min_interval=cfg.slack.min_interval)
+
+
+@flow(name="poll-feeds")
+def poll_feeds(config_path: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Poll every configured feed once, match new stories against the watches, send alerts.
+
+    config_path: the TOML config (default: $WATCHER_CONFIG, else config/watcher.toml).
+    dry_run: fetch, store articles and match, but queue and send nothing; print the alerts.
+    """
+    cfg = runtime.load(config_path)
+    store = runtime.open_store(cfg)
+    try:
+        now = datetime.now(UTC)
+        batch = fetch_feeds(cfg, store, now)
+        ingested = ingest(cfg, store, batch, now)
+        alerts = match(cfg, store, ingested.candidates)
+        if dry_run:
+            pipeline.show_dry_run(alerts)
+            summary = pipeline.summarize(cfg, ingested, alerts, pipeline.DeliveryReport(), True)
+        else:
+            added = enqueue(store, alerts, now)
+            delivery = deliver(cfg, store)
+            summary = pipeline.summarize(cfg, ingested, added, delivery, False)
+    finally:
+        store.close()
+    return summary.to_dict()

@@ -1,0 +1,186 @@
+"""`watcher` command line.
+
+Exit status: 0 success, 1 a run that could not complete (database, Prefect), 2 bad configuration or
+usage, 130 interrupted. A user never sees a traceback for an expected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from watcher import __version__
+from watcher.config import ConfigError
+from watcher.runtime import prefect_env_defaults
+from watcher.store import StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE",
+                   help="config file (default: $WATCHER_CONFIG, else config/watcher.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watcher",
+        description="Conflict-escalation news watcher: polls feeds, scores escalation per watch, "
+        "posts Slack alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the poll-feeds flow once")
+    _add_config(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="fetch, store and match, but queue and send no alert (prints them)")
+    p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
+
+    p = sub.add_parser("demo", help="run the real flow on bundled example feeds, offline")
+    p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
+
+    p = sub.add_parser("check-config", help="validate the config and summarise feeds and watches")
+    _add_config(p)
+
+    p = sub.add_parser("alerts", help="list recent alerts from the outbox")
+    _add_config(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Commands that run a flow log through Prefect's logging setup (watcher's logger is one of its
+    # PREFECT_LOGGING_EXTRA_LOGGERS); the others log plainly. Libraries stay at WARNING.
+    if args.command not in ("run", "demo"):
+        logging.basicConfig(
+            level=logging.WARNING,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        )
+    logging.getLogger("watcher").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_CONFIG
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "alerts":
+            return cmd_alerts(args)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"watcher: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("watcher: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_CONFIG
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from watcher import runtime
+    from watcher.store import redact_url
+
+    cfg = runtime.load(args.config)
+    print(f"config {cfg.path}: OK")
+    print(f"store: {redact_url(cfg.store.url)}")
+    token = "set" if runtime.slack_token(cfg) else "not set: alerts go to the console"
+    print(f"slack: token from ${cfg.slack.token_env} ({token})"
+          + (f", API {cfg.slack.base_url}" if cfg.slack.base_url else ""))
+    print(f"feeds: {len(cfg.feeds)}")
+    for f in cfg.feeds:
+        print(f"  - {f.name}: {f.url}")
+    print(f"watches: {len(cfg.watches)}")
+    for w in cfg.watches:
+        sev = ", ".join(f"{s.name} >= {s.threshold:g}" for s in w.severities)
+        print(f"  - {w.name} -> {w.channel}: {len(w.entities)} entity groups "
+              f"({sum(len(a) for a in w.entities.values())} aliases), {len(w.escalation)} "
+              f"escalation terms, {len(w.deescalation)} de-escalation terms; {sev}")
+    return EXIT_OK
+
+
+def _run_flow(config_path: str | None, dry_run: bool) -> dict[str, Any]:
+    prefect_env_defaults()
+    # flows/ is installed as the package watcher.flows (see pyproject.toml); imported by name so
+    # that Prefect is only loaded by commands that run a flow.
+    flows = importlib.import_module("watcher.flows.poll_feeds")
+    from watcher.prefect_quiet import quiet_prefect_shutdown
+
+    quiet_prefect_shutdown()
+    result: dict[str, Any] = flows.poll_feeds(config_path=config_path, dry_run=dry_run)
+    return result
+
+
+def _finish(summary: dict[str, Any], summary_json: str | None) -> int:
+    from watcher.pipeline import render_summary
+
+    print(render_summary(summary))
+    if summary_json:
+        Path(summary_json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from watcher import runtime
+
+    cfg = runtime.load(args.config)  # validate up front: a bad file fails fast, without Prefect
+    runtime.open_store(cfg).close()
+    config_path = str(cfg.path) if cfg.path else None
+    return _finish(_run_flow(config_path, args.dry_run), args.summary_json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from watcher.demo import demo_environment
+
+    with demo_environment() as config_path:
+        print(f"watcher demo: serving bundled example feeds on 127.0.0.1, state in a temporary "
+              f"directory, alerts to this console ({config_path})")
+        saved = os.environ.pop("WATCHER_DATABASE_URL", None)
+        try:
+            return _finish(_run_flow(str(config_path), False), args.summary_json)
+        finally:
+            if saved is not None:
+                os.environ["WATCHER_DATABASE_URL"] = saved
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from watcher import runtime
+
+    cfg = runtime.load(args.config)
+    store = runtime.open_store(cfg)
+    try:
+        rows = store.recent_alerts(args.limit)
+    finally:
+        store.close()
+    for r in rows:
+        if args.json:
+            print(json.dumps({
+                "alert_id": r.alert.alert_id, "story_id": r.alert.story_id,
+                "watch": r.alert.watch, "channel": r.alert.channel, "status": r.status,
+                "ts": r.ts, "severity": r.alert.severity, "title": r.alert.title,
+                "url": r.alert.url, "attempts": r.attempts, "error": r.last_error,
+                "created": r.created.isoformat(),
+            }, ensure_ascii=False))
+        else:
+            print(f"{r.created:%Y-%m-%d %H:%M} {r.status:<8} {r.alert.watch:<20} "
+                  f"{r.alert.severity:<9} {r.alert.channel:<20} {r.alert.title[:70]}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,506 @@
+"""Load and validate watcher's TOML configuration.
+
+Every problem in a file is collected and reported at once, each naming the key, the line where it
+can be found, and how to fix it. Nothing here reads secrets: the config names the environment
+variable that holds the Slack token, never the token itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from watcher.models import Severity, Term, Watch
+
+DEFAULT_CONFIG = Path("config/watcher.toml")
+ENV_CONFIG = "WATCHER_CONFIG"
+ENV_DATABASE_URL = "WATCHER_DATABASE_URL"
+ENV_SLACK_BASE_URL = "WATCHER_SLACK_BASE_URL"
+DEFAULT_USER_AGENT = (
+    "watcher/0.1 (conflict-escalation news watcher; +https://github.com/watcher-news/watcher)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    url: str = "sqlite:///watcher.db"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    token_env: str = "WATCHER_SLACK_TOKEN"
+    base_url: str | None = None
+    timeout: float = 10.0
+    max_send_attempts: int = 3  # per run, for a transient failure (429 honours Retry-After)
+    min_interval: float = 1.0  # seconds between two messages to one channel (Slack's pace)
+
+
+_SLACK_DEFAULT = SlackConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    deadline: float = 45.0  # whole fetch of one feed, body included
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 32
+    per_host: int = 4
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class PollConfig:
+    recent_hours: float = 24.0  # first poll of a feed alerts only on items this recent
+    max_age_hours: float = 72.0  # never alert on items published longer ago than this
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    store: StoreConfig = field(default_factory=StoreConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+    watches: tuple[Watch, ...] = ()
+
+    def watch(self, name: str) -> Watch:
+        for w in self.watches:
+            if w.name == name:
+                return w
+        known = ", ".join(w.name for w in self.watches) or "none"
+        raise ConfigError([f"no watch named {name!r} (watches in this config: {known})"])
+
+
+class ConfigError(Exception):
+    """One or more problems with a configuration file. `problems` holds one message each."""
+
+    def __init__(self, problems: list[str], path: Path | None = None) -> None:
+        self.problems = problems
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}" + "; ".join(problems))
+
+    def render(self) -> str:
+        head = f"invalid configuration {self.path}" if self.path else "invalid configuration"
+        lines = [f"{head} ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def resolve_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """--config wins, then WATCHER_CONFIG, then config/watcher.toml."""
+    if cli_value:
+        return Path(cli_value)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    return DEFAULT_CONFIG
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                f"file not found: {path} — pass --config PATH or set {ENV_CONFIG}, or run from the "
+                "directory that holds config/watcher.toml"
+            ],
+            path,
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read {path}: {exc}"], path) from None
+    return parse_config(raw_text, path, env)
+
+
+def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Config:
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}; fix the syntax at that line"], path) from None
+    v = _Validator(raw_text)
+    cfg = v.config(data, path, env)
+    if v.problems:
+        raise ConfigError(v.problems, path)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches"}
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Validator:
+    def __init__(self, raw_text: str) -> None:
+        self.lines = raw_text.splitlines()
+        self.problems: list[str] = []
+
+    # -- locating keys in the source, for messages --------------------------------------------
+    def _line_of(self, table: str, key: str | None = None, index: int | None = None) -> int | None:
+        """Best-effort line number (1-based) of `key` in `[table]` or the index-th `[[table]]`."""
+        header_re = re.compile(
+            r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]" if index is not None
+            else r"^\s*\[\s*" + re.escape(table) + r"\s*\]"
+        )
+        seen = -1
+        start = None
+        for i, line in enumerate(self.lines):
+            if header_re.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    start = i
+                    break
+        if start is None:
+            return None
+        if key is None:
+            return start + 1
+        key_re = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
+        for j in range(start + 1, len(self.lines)):
+            if re.match(r"^\s*\[\[?\s*[A-Za-z]", self.lines[j]) and not self.lines[j].strip(
+            ).startswith(f"[{table}."):
+                break
+            if key_re.match(self.lines[j]):
+                return j + 1
+        return start + 1
+
+    def add(self, where: str, msg: str, line: int | None) -> None:
+        loc = f" (line {line})" if line else ""
+        self.problems.append(f"{where}{loc}: {msg}")
+
+    # -- typed getters -------------------------------------------------------------------------
+    def _get(
+        self, table: Mapping[str, Any], key: str, kinds: tuple[type, ...], default: Any,
+        where: str, line: int | None, what: str,
+    ) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        ok = not (isinstance(value, bool) and bool not in kinds) and isinstance(value, kinds)
+        if not ok:
+            self.add(where, f"must be {what}, got {type(value).__name__} {value!r}", line)
+            return default
+        return value
+
+    def _positive(
+        self, table: Mapping[str, Any], key: str, default: float, section: str,
+        integer: bool = False,
+    ) -> Any:
+        where = f"{section}.{key}"
+        line = self._line_of(section, key)
+        kinds: tuple[type, ...] = (int,) if integer else (int, float)
+        what = "a positive whole number" if integer else "a positive number"
+        value = self._get(table, key, kinds, default, where, line, what)
+        if value <= 0:
+            self.add(where, f"must be {what}, got {value!r}", line)
+            return default
+        return int(value) if integer else float(value)
+
+    def _unknown(self, table: Mapping[str, Any], known: set[str], section: str,
+                 index: int | None = None) -> None:
+        for key in table:
+            if key not in known:
+                line = self._line_of(section, key, index)
+                label = f"{section}[{index}]" if index is not None else section
+                self.add(
+                    f"{label}.{key}", f"unknown key; known keys: {', '.join(sorted(known))}", line
+                )
+
+    def _table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.add(key, f"must be a table ([{key}]), got {type(value).__name__}",
+                     self._line_of(key))
+            return {}
+        return value
+
+    # -- sections ------------------------------------------------------------------------------
+    def config(self, data: Mapping[str, Any], path: Path | None, env: Mapping[str, str]) -> Config:
+        for key in data:
+            if key not in _TOP_KEYS:
+                self.add(key, f"unknown top-level key; known: {', '.join(sorted(_TOP_KEYS))}", None)
+        store = self.store(self._table(data, "store"), env)
+        slack = self.slack(self._table(data, "slack"), env)
+        fetch = self.fetch(self._table(data, "fetch"))
+        poll = self.poll(self._table(data, "poll"))
+        feeds = self.feeds(data.get("feeds", []))
+        watches = self.watches(data.get("watches", []))
+        return Config(path, store, slack, fetch, poll, feeds, watches)
+
+    def store(self, t: Mapping[str, Any], env: Mapping[str, str]) -> StoreConfig:
+        self._unknown(t, {"url"}, "store")
+        url = self._get(t, "url", (str,), StoreConfig().url, "store.url",
+                        self._line_of("store", "url"), "a SQLAlchemy URL string")
+        if env.get(ENV_DATABASE_URL):
+            url = env[ENV_DATABASE_URL]
+        if "://" not in url:
+            self.add("store.url", f"{url!r} is not a database URL; use e.g. "
+                     "sqlite:///watcher.db or postgresql+psycopg://user@host/db",
+                     self._line_of("store", "url"))
+        return StoreConfig(url=url)
+
+    def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
+        self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval"},
+                      "slack")
+        line = self._line_of("slack", "token_env")
+        token_env = self._get(t, "token_env", (str,), _SLACK_DEFAULT.token_env, "slack.token_env",
+                              line, "the NAME of an environment variable")
+        if not _ENV_RE.match(token_env):
+            hint = (" — it looks like a token itself: put the token in an environment variable and "
+                    "name that variable here") if token_env.startswith("xox") else ""
+            self.add("slack.token_env", "must be an environment variable name such as "
+                     f"WATCHER_SLACK_TOKEN{hint}", line)
+            token_env = _SLACK_DEFAULT.token_env
+        base_url = self._get(t, "base_url", (str,), None, "slack.base_url",
+                             self._line_of("slack", "base_url"), "a URL string")
+        if env.get(ENV_SLACK_BASE_URL):
+            base_url = env[ENV_SLACK_BASE_URL]
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                self.add("slack.base_url", f"{base_url!r} is not an http(s) URL "
+                         "(e.g. https://slack.com/api/)", self._line_of("slack", "base_url"))
+                base_url = None
+            elif not base_url.endswith("/"):
+                base_url += "/"
+        timeout = self._positive(t, "timeout", _SLACK_DEFAULT.timeout, "slack")
+        attempts = self._positive(t, "max_send_attempts", _SLACK_DEFAULT.max_send_attempts, "slack",
+                                  integer=True)
+        interval = t.get("min_interval", _SLACK_DEFAULT.min_interval)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+            self.add("slack.min_interval", f"must be a number of seconds >= 0, got {interval!r}",
+                     self._line_of("slack", "min_interval"))
+            interval = _SLACK_DEFAULT.min_interval
+        return SlackConfig(token_env, base_url, timeout, attempts, float(interval))
+
+    def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
+        d = FetchConfig()
+        known = {"connect_timeout", "read_timeout", "deadline", "max_bytes", "max_redirects",
+                 "concurrency", "per_host", "user_agent"}
+        self._unknown(t, known, "fetch")
+        ua = self._get(t, "user_agent", (str,), d.user_agent, "fetch.user_agent",
+                       self._line_of("fetch", "user_agent"), "a string")
+        return FetchConfig(
+            connect_timeout=self._positive(t, "connect_timeout", d.connect_timeout, "fetch"),
+            read_timeout=self._positive(t, "read_timeout", d.read_timeout, "fetch"),
+            deadline=self._positive(t, "deadline", d.deadline, "fetch"),
+            max_bytes=self._positive(t, "max_bytes", d.max_bytes, "fetch", integer=True),
+            max_redirects=self._positive(t, "max_redirects", d.max_redirects, "fetch",
+                                         integer=True),
+            concurrency=self._positive(t, "concurrency", d.concurrency, "fetch", integer=True),
+            per_host=self._positive(t, "per_host", d.per_host, "fetch", integer=True),
+            user_agent=ua.strip() or d.user_agent,
+        )
+
+    def poll(self, t: Mapping[str, Any]) -> PollConfig:
+        d = PollConfig()
+        self._unknown(t, {"recent_hours", "max_age_hours"}, "poll")
+        return PollConfig(
+            recent_hours=self._positive(t, "recent_hours", d.recent_hours, "poll"),
+            max_age_hours=self._positive(t, "max_age_hours", d.max_age_hours, "poll"),
+        )
+
+    def feeds(self, items: Any) -> tuple[FeedConfig, ...]:
+        if not isinstance(items, list):
+            self.add("feeds", "must be an array of tables: write each feed as [[feeds]] with "
+                     "name and url", self._line_of("feeds"))
+            return ()
+        out: list[FeedConfig] = []
+        names: dict[str, int] = {}
+        for i, item in enumerate(items):
+            label = f"feeds[{i}]"
+            hline = self._line_of("feeds", None, i)
+            if not isinstance(item, dict):
+                self.add(label, "must be a table with name and url", hline)
+                continue
+            self._unknown(item, {"name", "url"}, "feeds", i)
+            name = item.get("name")
+            url = item.get("url")
+            ok = True
+            if not isinstance(name, str) or not name.strip():
+                self.add(f"{label}.name", "missing or empty: give every feed a short unique name",
+                         self._line_of("feeds", "name", i) if "name" in item else hline)
+                ok = False
+            elif name in names:
+                self.add(f"{label}.name", f"duplicate feed name {name!r} (also "
+                         f"feeds[{names[name]}]); feed names identify stored state and must be "
+                         "unique",
+                         self._line_of("feeds", "name", i))
+                ok = False
+            else:
+                names[name] = i
+            if not isinstance(url, str) or not url.strip():
+                self.add(f"{label}.url", "missing or empty: give the feed's http(s) URL",
+                         self._line_of("feeds", "url", i) if "url" in item else hline)
+                ok = False
+            else:
+                parts = urlsplit(url.strip())
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    self.add(f"{label}.url", f"{url!r} is not an http(s) URL "
+                             "(write it like https://example.com/feed.xml)",
+                             self._line_of("feeds", "url", i))
+                    ok = False
+            if ok:
+                assert isinstance(name, str) and isinstance(url, str)
+                out.append(FeedConfig(name=name.strip(), url=url.strip()))
+        return tuple(out)
+
+    def watches(self, items: Any) -> tuple[Watch, ...]:
+        if not isinstance(items, list):
+            self.add("watches", "must be an array of tables: write each watch as [[watches]]",
+                     self._line_of("watches"))
+            return ()
+        out: list[Watch] = []
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            w = self.watch(item, i, seen)
+            if w is not None:
+                out.append(w)
+        return tuple(out)
+
+    def watch(self, item: Any, i: int, seen: set[str]) -> Watch | None:
+        label = f"watches[{i}]"
+        hline = self._line_of("watches", None, i)
+        if not isinstance(item, dict):
+            self.add(label, "must be a table", hline)
+            return None
+        known = {"name", "channel", "entities", "escalation", "deescalation", "severities",
+                 "threshold", "min_entities", "proximity"}
+        self._unknown(item, known, "watches", i)
+        problems_before = len(self.problems)
+
+        def line(key: str) -> int | None:
+            return self._line_of("watches", key, i) if key in item else hline
+
+        name = item.get("name")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            self.add(f"{label}.name", "missing or invalid: use lowercase letters, digits, '-', '_' "
+                     "(e.g. armenia-azerbaijan)", line("name"))
+            name = f"watch{i}"
+        elif name in seen:
+            self.add(f"{label}.name", f"duplicate watch name {name!r}", line("name"))
+        seen.add(name)
+        label = f"watches[{i}] ({name})"
+        channel = item.get("channel")
+        if not isinstance(channel, str) or not channel.strip():
+            self.add(f"{label}.channel", "missing: the Slack channel to post to, e.g. "
+                     "\"#caucasus-watch\" or a channel ID like C0123456789", line("channel"))
+            channel = ""
+        entities = self._entities(item.get("entities"), label, line("entities"))
+        escalation = self._terms(item.get("escalation"), f"{label}.escalation",
+                                 line("escalation"), required=True)
+        deescalation = self._terms(item.get("deescalation", {}), f"{label}.deescalation",
+                                   line("deescalation"), required=False)
+        severities = self._severities(item, label, line)
+        min_entities = item.get("min_entities", 1)
+        if isinstance(min_entities, bool) or not isinstance(min_entities, int) or not (
+            1 <= min_entities <= max(1, len(entities))
+        ):
+            self.add(f"{label}.min_entities", f"must be a whole number from 1 to the number of "
+                     f"entity groups ({len(entities)}), got {min_entities!r}", line("min_entities"))
+            min_entities = 1
+        proximity = item.get("proximity", 200)
+        if isinstance(proximity, bool) or not isinstance(proximity, int) or proximity <= 0:
+            self.add(f"{label}.proximity", "must be a positive whole number of characters, got "
+                     f"{proximity!r}", line("proximity"))
+            proximity = 200
+        if len(self.problems) != problems_before:
+            return None
+        return Watch(
+            name=name, channel=channel.strip(), entities=entities, escalation=escalation,
+            deescalation=deescalation, severities=severities, min_entities=min_entities,
+            proximity=proximity,
+        )
+
+    def _entities(self, value: Any, label: str, line: int | None) -> dict[str, tuple[str, ...]]:
+        where = f"{label}.entities"
+        if not isinstance(value, dict) or not value:
+            self.add(where, "missing: a table of entity groups to aliases, e.g. "
+                     "[watches.entities] armenia = [\"Armenia\", \"Yerevan\"]", line)
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        for group, aliases in value.items():
+            if isinstance(aliases, str):
+                aliases = [aliases]
+            if (not isinstance(aliases, list) or not aliases
+                    or not all(isinstance(a, str) and a.strip() for a in aliases)):
+                self.add(f"{where}.{group}", "must be a non-empty list of alias strings", line)
+                continue
+            out[str(group)] = tuple(a.strip() for a in aliases)
+        return out
+
+    def _terms(self, value: Any, where: str, line: int | None, required: bool) -> tuple[Term, ...]:
+        if not isinstance(value, dict) or (required and not value):
+            if required or value is not None:
+                self.add(where, "must be a table of term = weight, e.g. shelling = 3.0", line)
+            return ()
+        out: list[Term] = []
+        for term, weight in value.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                self.add(f"{where}.{term!r}", f"weight must be a positive number, got {weight!r}",
+                         line)
+                continue
+            if not str(term).strip() or str(term).strip() == "*":
+                self.add(f"{where}", f"empty term {term!r}", line)
+                continue
+            out.append(Term(str(term).strip(), float(weight)))
+        return tuple(out)
+
+    def _severities(self, item: Mapping[str, Any], label: str,
+                    line: Any) -> tuple[Severity, ...]:
+        threshold = item.get("threshold")
+        sev = item.get("severities")
+        bad_threshold = False
+        if threshold is not None and (isinstance(threshold, bool)
+                                      or not isinstance(threshold, int | float) or threshold <= 0):
+            self.add(f"{label}.threshold", f"must be a positive number, got {threshold!r}",
+                     line("threshold"))
+            threshold, bad_threshold = None, True
+        if sev is None:
+            if threshold is None:
+                if bad_threshold:
+                    return (Severity("warning", 4.0),)
+                self.add(f"{label}", "needs a threshold (e.g. threshold = 4.0) or a "
+                         "[watches.severities] table (e.g. warning = 4.0, critical = 8.0)",
+                         line("threshold"))
+                return (Severity("warning", 4.0),)
+            t = float(threshold)
+            return (Severity("warning", t), Severity("critical", 2 * t))
+        if not isinstance(sev, dict) or not sev:
+            self.add(f"{label}.severities", "must be a table of severity name = minimum score",
+                     line("severities"))
+            return (Severity("warning", 4.0),)
+        out: list[Severity] = []
+        for sname, sthr in sev.items():
+            if isinstance(sthr, bool) or not isinstance(sthr, int | float) or sthr <= 0:
+                self.add(f"{label}.severities.{sname}", f"must be a positive number, got {sthr!r}",
+                         line("severities"))
+                continue
+            out.append(Severity(str(sname), float(sthr)))
+        out.sort(key=lambda s: s.threshold)
+        if threshold is not None and out and abs(out[0].threshold - float(threshold)) > 1e-9:
+            self.add(f"{label}.threshold", f"threshold = {threshold} disagrees with the lowest "
+                     f"severity ({out[0].name} = {out[0].threshold}); drop threshold or make them "
+                     "equal", line("threshold"))
+        if len({s.threshold for s in out}) != len(out):
+            self.add(f"{label}.severities", "two severities share one threshold; give each its own",
+                     line("severities"))
+        return tuple(out) or (Severity("warning", 4.0),)

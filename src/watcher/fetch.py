@@ -1,0 +1,200 @@
+"""Fetch feeds over HTTP: concurrent, polite, bounded.
+
+Every fetch has connect/read timeouts, an overall deadline (a server that drips bytes cannot hold a
+run), and a size cap enforced on the decoded stream while reading (a gzip bomb cannot exhaust
+memory). Conditional GET uses the ETag / Last-Modified stored for the feed. A failure is returned as
+a `FetchResult` with `error_kind`, never raised: one bad feed never stops a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from watcher.config import FeedConfig, FetchConfig
+from watcher.models import FeedState, FetchResult
+from watcher.urls import absolute_url
+
+T = TypeVar("T")
+
+# Headers that describe the transfer, not the document: feedparser must not see them, since the body
+# it gets is already decoded.
+_TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _client(cfg: FetchConfig) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout, pool=cfg.deadline)
+    limits = httpx.Limits(
+        max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        headers={
+            "User-Agent": cfg.user_agent,
+            "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+            "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+            "Accept-Encoding": "gzip, deflate",
+        },
+        trust_env=False,
+    )
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+async def fetch_one(
+    client: httpx.AsyncClient, feed: FeedConfig, state: FeedState | None, cfg: FetchConfig
+) -> FetchResult:
+    """Fetch one feed. Never raises for network or HTTP trouble: see `FetchResult.error_kind`.
+
+    Redirects are followed here, not by httpx, to tell permanent ones (301/308: the feed moved,
+    `permanent_url` is set) from temporary ones (302/303/307: keep the configured URL).
+    """
+    url = feed.url
+    if state is not None and state.config_url == feed.url and state.url:
+        url = state.url  # a permanent redirect moved the feed earlier
+    headers: dict[str, str] = {}
+    if state is not None and state.url == url:
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+    started = time.monotonic()
+    moved: str | None = None
+    all_permanent = True
+
+    def result(**kw: Any) -> FetchResult:
+        return FetchResult(feed=feed.name, url=url, elapsed=time.monotonic() - started,
+                           permanent_url=moved if all_permanent else None, **kw)
+
+    try:
+        async with asyncio.timeout(cfg.deadline):
+            for _hop in range(cfg.max_redirects + 1):
+                async with client.stream("GET", url, headers=headers) as resp:
+                    status = resp.status_code
+                    if status in _REDIRECTS and resp.headers.get("location"):
+                        target = absolute_url(resp.headers["location"], url)
+                        if target is None:
+                            return result(status=status, error_kind="redirects",
+                                          error="redirect to a non-http(s) location")
+                        if status in (301, 308):
+                            moved = target
+                        else:
+                            all_permanent = False
+                        url = target
+                        headers = {}  # validators belong to the old URL
+                        continue
+                    resp_headers = {
+                        k.lower(): v for k, v in resp.headers.items()
+                        if k.lower() not in _TRANSFER_HEADERS
+                    }
+                    if status == 304:
+                        return result(status=status, headers=resp_headers, not_modified=True)
+                    if status >= 400:
+                        wait = (_retry_after(resp.headers.get("retry-after"), time.time())
+                                if status in (429, 503) else None)
+                        return result(
+                            status=status, headers=resp_headers, error_kind="http",
+                            error=f"HTTP {status} {resp.reason_phrase}".strip(), retry_after=wait,
+                        )
+                    declared = resp.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > cfg.max_bytes and not (
+                        resp.headers.get("content-encoding")
+                    ):
+                        raise _TooLarge(f"declared {declared} bytes")
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.aiter_bytes():
+                        size += len(chunk)
+                        if size > cfg.max_bytes:
+                            raise _TooLarge(f"more than {cfg.max_bytes} bytes after decoding")
+                        chunks.append(chunk)
+                    return result(status=status, headers=resp_headers, body=b"".join(chunks))
+            return result(status=None, error_kind="redirects",
+                          error=f"more than {cfg.max_redirects} redirects")
+    except _TooLarge as exc:
+        return result(status=None, error_kind="too_large",
+                      error=f"response too large ({exc}); raise [fetch] max_bytes if it is genuine")
+    except TimeoutError:
+        return result(status=None, error_kind="deadline",
+                      error=f"no complete response within the {cfg.deadline:g} s deadline")
+    except httpx.TimeoutException as exc:
+        return result(status=None, error_kind="timeout", error=f"{type(exc).__name__}: timed out")
+    except httpx.ConnectError as exc:
+        return result(status=None, error_kind="connect", error=f"cannot connect: {_short(exc)}")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return result(status=None, error_kind="protocol",
+                      error=f"{type(exc).__name__}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+async def fetch_all(
+    feeds: Sequence[FeedConfig], states: dict[str, FeedState], cfg: FetchConfig,
+) -> list[FetchResult]:
+    """Fetch every feed concurrently: at most `cfg.concurrency` at once, `cfg.per_host` per host.
+    Results come back in the order of `feeds`."""
+    global_limit = asyncio.Semaphore(cfg.concurrency)
+    per_host: dict[str, asyncio.Semaphore] = {}
+
+    async def guarded(client: httpx.AsyncClient, feed: FeedConfig) -> FetchResult:
+        host = (urlsplit(feed.url).hostname or "").lower()
+        host_limit = per_host.setdefault(host, asyncio.Semaphore(cfg.per_host))
+        async with host_limit, global_limit:
+            return await fetch_one(client, feed, states.get(feed.name), cfg)
+
+    async with _client(cfg) as client:
+        return list(await asyncio.gather(*(guarded(client, f) for f in feeds)))
+
+
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, also when the caller's thread already runs an
+    event loop (as inside some Prefect task runners): then it runs in a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+def fetch_feeds(
+    feeds: Sequence[FeedConfig], states: dict[str, FeedState], cfg: FetchConfig,
+) -> list[FetchResult]:
+    return run_sync(lambda: fetch_all(feeds, states, cfg))
+
+
+__all__ = ["fetch_all", "fetch_feeds", "fetch_one", "run_sync"]

@@ -1,0 +1,705 @@
+"""Score one article against one watch: entity groups, escalation and de-escalation terms.
+
+Pure functions, no I/O. Compile a watch once with :func:`compile_watch`, then call :func:`score`
+for every article.
+
+Text model
+    The scored text is ``title + "\n" + text``; every ``RuleHit.start/end`` is an offset into
+    that joined string (the *original*, un-normalised text), so ``original[hit.start:hit.end] ==
+    hit.matched``. A hit in the body therefore starts at ``len(title) + 1`` or later.
+
+Normalisation (:func:`fold`)
+    Case- and accent-insensitive: NFKD, combining marks dropped, casefold, plus letters NFKD
+    leaves alone (Azerbaijani/Turkish ``ı``/``ə``, ``ø``, ``ł``, ``đ``...), so "Naxçıvan" ==
+    "Naxcivan" and "Laçın" == "Lacin". Curly apostrophes become ``'``, curly quotes ``"``, dashes
+    ``-``; soft hyphens and other invisible format characters vanish; any other non-ASCII
+    character that is not a letter or digit (bullets, "€", "°"...) becomes a space. Cyrillic
+    and Armenian fold the same way (case, and e.g. ``й`` -> ``и``, ``ё`` -> ``е``).
+
+Term syntax (escalation and de-escalation terms, entity aliases)
+    * Matching is word-bounded: "ai" never matches inside "rain". A word glued to a preceding
+      ``.,;:!?`` with no space ("fighting.Armenia") is not found (see ``_Folded``).
+    * The words of a multi-word term match across any run of whitespace, hyphens, dashes,
+      quotes, brackets or slashes, but never across ``.,;:!?`` ("peace talks" matches
+      "peace\n talks" and "peace-talks", not "peace. Talks").
+    * A trailing ``*`` makes the last word a prefix: "escalat*" matches "escalatory".
+    * A single-word English term (ASCII letters, 3+ long) also matches simple inflections made
+      by a general suffix rule, not a word list: -s, -es (after s/sh/ch/x/z), -ies; -ed and -ing
+      with a final "e" dropped ("escalated", "escalating"), "ie" -> "ying" ("dying"), a final
+      consonant optionally doubled after a single vowel ("stopped"); -ings; "-ate" ->
+      "-ation(s)" ("escalation"). Configure the base form: "kill", not "killed". The last word
+      of a multi-word English term takes a plural only ("ceasefire violations").
+    * An entity alias whose last word is English letters also matches demonym and plural forms:
+      "-a" -> "-an" ("Armenia" -> "Armenian"), "-an" -> "-ani" ("Azerbaijan" ->
+      "Azerbaijani"), then -s/-es ("Armenians"). Every alias takes a possessive "'s" (or "’s"),
+      included in the hit; a bare apostrophe after a plural ("Armenians'") is left out of it.
+
+Scoring
+    * Entity groups found: distinct ``watch.entities`` keys with any alias present. With fewer
+      than ``watch.min_entities`` groups the score is 0 and the severity None; hits are still
+      reported, with the weight they would have carried.
+    * Escalation: an occurrence is worth its term's weight, halved (note "far from entity") when
+      it lies more than ``watch.proximity`` characters from every entity occurrence. Per term the
+      best occurrence counts in full and the i-th further one (best first) counts ``3 ** -i`` of
+      its value (note "repeat"): all repeats of a term together add less than +50 %.
+    * Negation: an occurrence is negated (weight 0, note "negated") when its own clause has
+      "no", "not", "never", "without", "nor", "neither", "cannot" or an "-n't" word within
+      ``SHORT_NEGATION_WINDOW`` words before it, or a denial ("denied", "denies", "refuted",
+      "rejected claims of", "dismissed reports that"...) within ``DENIAL_WINDOW`` words before
+      it, or when it is followed by "was/were/has been... not reported/confirmed/...". The same
+      rule applies to de-escalation terms.
+    * De-escalation: each term subtracts its weight once (first non-negated occurrence; later
+      ones get weight 0, note "repeat"). An occurrence overlapping a counted escalation hit
+      ("ceasefire" inside a "ceasefire violation" escalation term) counts 0 (note "inside
+      escalation").
+    * Score = max(0, escalation - de-escalation), rounded to 6 decimals. Severity = the name of
+      the highest ``watch.severities`` entry whose threshold <= score, None below the lowest.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+from watcher.models import MatchResult, RuleHit, Severity, Watch
+
+__all__ = [
+    "DENIAL_WINDOW",
+    "REPEAT_DECAY",
+    "SHORT_NEGATION_WINDOW",
+    "CompiledWatch",
+    "compile_watch",
+    "fold",
+    "score",
+]
+
+SHORT_NEGATION_WINDOW = 3  # words before a term searched for "no", "not", "never"...
+DENIAL_WINDOW = 6  # words before a term searched for "denied", "rejected claims of"...
+REPEAT_DECAY = 1.0 / 3.0  # i-th repeat of a term counts REPEAT_DECAY ** i: all repeats <= +50 %
+FAR_FACTOR = 0.5  # escalation occurrence farther than watch.proximity from any entity
+
+# --------------------------------------------------------------------------------------------------
+# Folding with an offset map
+# --------------------------------------------------------------------------------------------------
+
+_SPECIAL: dict[str, str] = {
+    "ı": "i",
+    "ə": "e",
+    "ø": "o",
+    "đ": "d",
+    "ł": "l",
+    "ħ": "h",
+    "ŧ": "t",
+    "ð": "d",
+    "þ": "th",
+    "æ": "ae",
+    "œ": "oe",
+    "’": "'",
+    "‘": "'",
+    "ʼ": "'",
+    "ʻ": "'",
+    "´": "'",
+    "′": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "‐": "-",
+    "‑": "-",
+    "‒": "-",
+    "–": "-",
+    "—": "-",
+    "―": "-",
+    "−": "-",
+    "\u00ad": "",  # soft hyphen
+    "\u200b": "",  # zero-width space
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",
+}
+
+
+def _strip_marks(s: str) -> str:
+    return "".join(ch for ch in s if not unicodedata.combining(ch))
+
+
+def _fold_char(c: str) -> str:
+    if c.isascii():
+        return c.lower()
+    special = _SPECIAL.get(c)
+    if special is not None:
+        return special
+    s = _strip_marks(unicodedata.normalize("NFKD", c)).casefold()
+    s = _strip_marks(unicodedata.normalize("NFKD", s))
+    return "".join(_fold_symbol(ch) for ch in s)
+
+
+def _fold_symbol(ch: str) -> str:
+    """Last step of folding one char: the special table; other non-ASCII non-word chars (bullets,
+    currency and degree signs...) become a space, invisible format chars vanish."""
+    special = _SPECIAL.get(ch)
+    if special is not None:
+        return special
+    if ch.isascii() or ch.isalnum():
+        return ch
+    return "" if unicodedata.category(ch) == "Cf" else " "
+
+
+class _FoldTable(dict[int, str]):
+    """Code point -> folded string, filled lazily; usable directly by ``str.translate``."""
+
+    def __missing__(self, key: int) -> str:
+        value = _fold_char(chr(key))
+        self[key] = value
+        return value
+
+
+_TABLE = _FoldTable()
+
+
+_KEEP = frozenset(".,;:!?")  # sentence punctuation the match text keeps (see _Folded)
+
+
+def _space_char(c: str) -> str:
+    return c if c.isalnum() or c == "_" or c in _KEEP else " "
+
+
+class _SpaceTable(dict[int, str]):
+    """Code point -> itself for word chars and ``_KEEP``, else a space; lazy, for translate."""
+
+    def __missing__(self, key: int) -> str:
+        value = _space_char(chr(key))
+        self[key] = value
+        return value
+
+
+_SPACES = _SpaceTable()
+_ASCII_SPACES = bytes(ord(_space_char(chr(i))) for i in range(128)) + bytes(range(128, 256))
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """An article folded for matching.
+
+    ``text`` is the folded text (used for negation); ``padded`` is ``" " + text`` with every
+    non-word char except ``.,;:!?`` turned into a space, so that a term's regex can start with a
+    literal space (fast to search for) that doubles as its left word boundary. ``starts[k]`` /
+    ``ends[k]`` give the original span of folded char k (None: the identity).
+    """
+
+    text: str
+    padded: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_NOT_KEPT = re.compile(r"[^\w .,;:!?]")
+
+
+def _pad(folded: str) -> str:
+    if folded.isascii():
+        return (" " + folded).encode("ascii").translate(_ASCII_SPACES).decode("ascii")
+    return " " + _NOT_KEPT.sub(" ", folded)
+
+
+def _fold_mapped(text: str) -> _Folded:
+    if text.isascii():
+        lower = text.lower()
+        return _Folded(lower, _pad(lower))
+    resized: list[str] = []
+
+    def fold_run(m: re.Match[str]) -> str:
+        run = m.group()
+        out = run.translate(_TABLE)
+        if len(out) != len(run) or (len(run) > 1 and any(len(_TABLE[ord(c)]) != 1 for c in run)):
+            resized.append(run)
+        return out
+
+    # fold only the non-ASCII runs (a few quotes and dashes in most news), then lower the rest;
+    # folded chars are already casefolded, so lower() leaves them and the length alone
+    folded = _NON_ASCII.sub(fold_run, text).lower()
+    if not resized:  # every char folded to exactly one char: identity offset map
+        return _Folded(folded, _pad(folded))
+    # some char grew or vanished ("…" -> "...", soft hyphen -> ""): build the offset map; ASCII
+    # stretches map one to one, only the non-ASCII runs are walked char by char
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    done = 0
+    for m in _NON_ASCII.finditer(text):
+        run_start, run_end = m.span()
+        parts.append(text[done:run_start].lower())
+        starts.extend(range(done, run_start))
+        ends.extend(range(done + 1, run_start + 1))
+        for i in range(run_start, run_end):
+            chars = _TABLE[ord(text[i])]
+            if not chars:
+                if ends:
+                    ends[-1] = i + 1  # a dropped mark belongs to the char before it
+                continue
+            parts.append(chars)
+            starts.extend([i] * len(chars))
+            ends.extend([i + 1] * len(chars))
+        done = run_end
+    parts.append(text[done:].lower())
+    starts.extend(range(done, len(text)))
+    ends.extend(range(done + 1, len(text) + 1))
+    folded = "".join(parts)
+    return _Folded(folded, _pad(folded), tuple(starts), tuple(ends))
+
+
+def fold(text: str) -> str:
+    """Case- and accent-folded form of ``text`` used for all matching (see module docstring)."""
+    return _fold_mapped(text).text
+
+
+# --------------------------------------------------------------------------------------------------
+# Term patterns
+# --------------------------------------------------------------------------------------------------
+
+_SEP = "[ ]+"  # between the words of a multi-word term (in the padded match text)
+_STAR = r"\w*"  # trailing '*': prefix match
+_POSSESSIVE = "(?:[ ]s)?"  # "'s" in the match text; checked against the folded text in _find
+_VOWELS = frozenset("aeiou")
+_ENGLISH_WORD = re.compile(r"[a-z]{3,}")
+
+_Atoms = tuple[str, ...]  # regex fragments: one escaped char each, or _SEP / _STAR
+
+
+def _inflections(word: str) -> set[str]:
+    """Base form plus simple English inflections of one lower-case word (a general suffix rule)."""
+    forms = {word}
+    consonant_y = word.endswith("y") and word[-2] not in _VOWELS
+    if word.endswith(("s", "sh", "ch", "x", "z")):
+        forms.add(word + "es")
+    elif consonant_y:
+        forms.add(word[:-1] + "ies")
+    else:
+        forms.add(word + "s")
+    if word.endswith("ie"):
+        forms |= {word + "d", word[:-2] + "ying"}
+    elif word.endswith("ee"):
+        forms |= {word + "d", word + "ing"}
+    elif word.endswith("e"):
+        forms |= {word + "d", word[:-1] + "ing"}
+        if word.endswith("ate"):
+            forms |= {word[:-1] + "ion", word[:-1] + "ions"}
+    elif consonant_y:
+        forms |= {word[:-1] + "ied", word + "ing"}
+    else:
+        forms |= {word + "ed", word + "ing"}
+        last, before = word[-1], word[-2]
+        single_vowel = before in _VOWELS and word[-3] not in _VOWELS
+        if single_vowel and last not in _VOWELS and last not in "wxy":
+            forms |= {word + last + "ed", word + last + "ing"}
+    forms |= {f + "s" for f in forms if f.endswith("ing")}
+    return forms
+
+
+def _plurals(word: str) -> set[str]:
+    """The word and its plural, for the last word of a multi-word term ("ceasefire violations")."""
+    if word.endswith(("s", "sh", "ch", "x", "z")):
+        return {word, word + "es"}
+    if word.endswith("y") and word[-2] not in _VOWELS:
+        return {word, word[:-1] + "ies"}
+    return {word, word + "s"}
+
+
+def _entity_forms(word: str) -> set[str]:
+    """Alias word plus demonym and plural forms ("armenia" -> "armenian", "armenians")."""
+    bases = {word}
+    if word.endswith("a"):
+        bases.add(word + "n")
+    elif word.endswith("an"):
+        bases.add(word + "i")
+    forms = set(bases)
+    for base in bases:
+        forms.add(base + "es" if base.endswith(("s", "sh", "ch", "x", "z")) else base + "s")
+    return forms
+
+
+class _Node:
+    __slots__ = ("children", "end")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.end = False
+
+
+def _trie_regex(forms: Iterable[_Atoms]) -> str:
+    """One regex matching exactly ``forms``, shared prefixes factored out (faster in ``re``)."""
+    root = _Node()
+    for form in forms:
+        node = root
+        for atom in form:
+            node = node.children.setdefault(atom, _Node())
+        node.end = True
+    return _node_regex(root)
+
+
+def _node_regex(node: _Node) -> str:
+    # longer continuations first so that the preferred alternative is the longest one
+    items = sorted(node.children.items(), key=lambda kv: (-_depth(kv[1]), kv[0]))
+    branches = [atom + _node_regex(child) for atom, child in items]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if not node.end:
+        return body
+    if len(branches) > 1 or (len(items[0][0]) == 1 and not items[0][1].children):
+        return body + "?"  # already a group, or one plain char
+    return f"(?:{body})?"
+
+
+def _depth(node: _Node) -> int:
+    return 1 + max((_depth(c) for c in node.children.values()), default=0)
+
+
+def _literal(word: str) -> _Atoms:
+    return tuple(re.escape(ch) for ch in word)
+
+
+@dataclass(frozen=True, slots=True)
+class _TermSpec:
+    """How one configured term or alias matches: atom sequences for the trie, and the canonical
+    strings (words joined by one space) that identify it in a match."""
+
+    atoms: tuple[_Atoms, ...]
+    canonical: tuple[str, ...]  # every exact form; for a prefix term, the prefix
+    prefix: bool
+
+
+@lru_cache(maxsize=4096)
+def _term_spec(term: str, entity: bool) -> _TermSpec:
+    folded = fold(term).strip()
+    prefix = folded.endswith("*")
+    words = folded.rstrip("*").translate(_SPACES).split()
+    if not words:
+        raise ValueError(f"empty term: {term!r}")
+    head: _Atoms = ()
+    for w in words[:-1]:
+        head += (*_literal(w), _SEP)
+    last = words[-1]
+    if prefix:
+        tails: set[str] = {last}
+    elif entity:
+        tails = _entity_forms(last) if _ENGLISH_WORD.fullmatch(last) else {last}
+    elif _ENGLISH_WORD.fullmatch(last):
+        tails = _inflections(last) if len(words) == 1 else _plurals(last)
+    else:
+        tails = {last}
+    star: _Atoms = (_STAR,) if prefix else ()
+    ordered = sorted(tails)
+    return _TermSpec(
+        atoms=tuple(head + _literal(t) + star for t in ordered),
+        canonical=tuple(" ".join([*words[:-1], t]) for t in ordered),
+        prefix=prefix,
+    )
+
+
+def _canonical(matched: str) -> str:
+    return " ".join(matched.split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Compiled watch
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleSet:
+    """All terms of one rule class behind a single regex.
+
+    The regex is ``[ ](<trie of every form>)<possessive>(?!\\w)``, searched in ``_Folded.padded``:
+    the literal leading space is both the left word boundary and a prefix ``re`` finds fast; the
+    trie lets it test one branch per letter. A match's group 1 is mapped back to its term through
+    ``exact`` (canonical form -> term index) or ``prefixes``.
+    """
+
+    pattern: re.Pattern[str] | None
+    exact: Mapping[str, int]
+    prefixes: tuple[tuple[str, int], ...]  # longest prefix first
+    rules: tuple[str, ...]  # "escalation:shell", "entity:armenia"
+    terms: tuple[str, ...]  # configured term / alias text
+    weights: tuple[float, ...]
+    groups: tuple[str, ...]  # entity group key (entities) or term text
+
+    def term_index(self, matched: str) -> int | None:
+        key = _canonical(matched) if " " in matched else matched
+        index = self.exact.get(key)
+        if index is None:
+            index = next((i for p, i in self.prefixes if key.startswith(p)), None)
+        return index
+
+
+def _rule_set(kind: str, entries: Sequence[tuple[str, str, float]], entity: bool) -> _RuleSet:
+    """``entries``: (group/label, term, weight). When one form belongs to several terms, the
+    longest configured term wins, then the first configured."""
+    order = sorted(range(len(entries)), key=lambda i: (-len(fold(entries[i][1])), i))
+    ordered = [entries[i] for i in order]
+    if not ordered:
+        return _RuleSet(None, {}, (), (), (), (), ())
+    atoms: list[_Atoms] = []
+    exact: dict[str, int] = {}
+    prefixes: list[tuple[str, int]] = []
+    for index, (_, term, _) in enumerate(ordered):
+        spec = _term_spec(term, entity)
+        atoms.extend(spec.atoms)
+        if spec.prefix:
+            prefixes.append((spec.canonical[0], index))
+        else:
+            for form in spec.canonical:
+                exact.setdefault(form, index)
+    suffix = _POSSESSIVE if entity else ""
+    pattern = re.compile(rf"[ ]({_trie_regex(atoms)}){suffix}(?!\w)")
+    return _RuleSet(
+        pattern=pattern,
+        exact=exact,
+        prefixes=tuple(sorted(prefixes, key=lambda p: -len(p[0]))),
+        rules=tuple(f"{kind}:{label}" for label, _, _ in ordered),
+        terms=tuple(term for _, term, _ in ordered),
+        weights=tuple(float(w) for _, _, w in ordered),
+        groups=tuple(label for label, _, _ in ordered),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledWatch:
+    """A watch with its regexes precompiled. Immutable; compile once and reuse for every article
+    (compares and hashes by identity, so it can key a cache)."""
+
+    watch: Watch
+    entities: _RuleSet
+    escalation: _RuleSet
+    deescalation: _RuleSet
+    severities: tuple[Severity, ...] = field(default=())  # ascending threshold
+
+
+def compile_watch(watch: Watch) -> CompiledWatch:
+    """Precompile ``watch``: one alternation regex per rule class. Raises ValueError on an empty
+    term or alias."""
+    entity_entries = [
+        (group, alias, 0.0) for group, aliases in watch.entities.items() for alias in aliases
+    ]
+    return CompiledWatch(
+        watch=watch,
+        entities=_rule_set("entity", entity_entries, entity=True),
+        escalation=_rule_set(
+            "escalation", [(t.text, t.text, t.weight) for t in watch.escalation], entity=False
+        ),
+        deescalation=_rule_set(
+            "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
+        ),
+        severities=tuple(sorted(watch.severities, key=lambda s: s.threshold)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Negation
+# --------------------------------------------------------------------------------------------------
+
+_LAST_CLAUSE_BREAK = re.compile(r".*[.!?;:,()\[\]{}\"\n]", re.DOTALL)
+_TOKEN = re.compile(r"\w+(?:'\w+)*")
+_SHORT_NEGATORS = frozenset({"no", "not", "never", "without", "nor", "neither", "cannot"})
+_DENIAL = re.compile(
+    r"\b(?:den(?:y|ies|ied|ying)|refut(?:e|es|ed|ing)"
+    r"|(?:reject|dismiss)(?:s|ed|ing)?\s+(?:the\s+)?"
+    r"(?:claims?|reports?|allegations?|accusations?)\s+(?:of|that|about))\b"
+)
+_POST_NEGATION = re.compile(
+    r"(?:\s+[\w']+){0,3}?\s+(?:was|were|is|are|has|have|had)(?:\s+not|n't)(?:\s+been)?"
+    r"\s+(?:reported|recorded|observed|confirmed|registered|heard)\b"
+)
+_LOOKBEHIND_CHARS = 100
+# cheap pre-filter: a window without any of these cannot hold a negator or a denial
+_CUE = re.compile(
+    r"\b(?:no|not|never|without|nor|neither|cannot|den(?:y|ies|ied|ying)|refut|reject|dismiss)"
+    r"|n't\b"
+)
+
+
+def _negated(folded: str, start: int, end: int) -> bool:
+    """Whether the term at folded[start:end] is negated or denied in its own clause."""
+    after = _POST_NEGATION.match(folded, end, end + _LOOKBEHIND_CHARS) is not None
+    window = folded[max(0, start - _LOOKBEHIND_CHARS) : start]
+    if after or _CUE.search(window) is None:
+        return after
+    cut = _LAST_CLAUSE_BREAK.match(window)
+    if cut is not None:
+        window = window[cut.end() :]
+    tokens = list(_TOKEN.finditer(window))
+    first = max(0, len(tokens) - SHORT_NEGATION_WINDOW)
+    for i, tok in enumerate(tokens[first:], first):
+        word = tok.group()
+        if word in _SHORT_NEGATORS or word.endswith("n't"):
+            following = tokens[i + 1].group() if i + 1 < len(tokens) else ""
+            if not (word == "not" and following == "only"):
+                return True
+    if tokens:
+        recent = window[tokens[max(0, len(tokens) - DENIAL_WINDOW)].start() :]
+        if _DENIAL.search(recent):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------------
+
+
+class _Occurrence(NamedTuple):
+    term: int  # term index in its rule set
+    fstart: int  # folded offsets
+    fend: int
+    start: int  # original offsets
+    end: int
+
+
+def _find(rules: _RuleSet, folded: _Folded) -> list[_Occurrence]:
+    if rules.pattern is None:
+        return []
+    found: list[_Occurrence] = []
+    for m in rules.pattern.finditer(folded.padded):
+        index = rules.term_index(m.group(1))
+        if index is None:  # cannot happen: the trie only matches configured forms
+            continue
+        fstart, fend = m.start(1) - 1, m.end() - 1  # padded -> folded offsets
+        if fend != m.end(1) - 1 and folded.text[m.end(1) - 1] != "'":
+            fend = m.end(1) - 1  # " s" after an alias that is not a possessive "'s"
+        start, end = folded.span(fstart, fend)
+        found.append(_Occurrence(index, fstart, fend, start, end))
+    return found
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _near(occ: _Occurrence, entities: Sequence[_Occurrence], proximity: int) -> bool:
+    return any(max(e.start - occ.end, occ.start - e.end, 0) <= proximity for e in entities)
+
+
+def _escalation_hits(
+    rules: _RuleSet,
+    found: Sequence[_Occurrence],
+    negated: Sequence[bool],
+    entities: Sequence[_Occurrence],
+    original: str,
+    proximity: int,
+) -> tuple[list[RuleHit], float]:
+    hits: list[RuleHit] = []
+    per_term: dict[int, list[tuple[float, _Occurrence, str]]] = {}
+    for occ, neg in zip(found, negated, strict=True):
+        weight = rules.weights[occ.term]
+        if neg:
+            hits.append(_hit(rules, occ, original, 0.0, "negated"))
+            continue
+        far = not _near(occ, entities, proximity)
+        value = weight * FAR_FACTOR if far else weight
+        per_term.setdefault(occ.term, []).append((value, occ, "far from entity" if far else ""))
+    total = 0.0
+    for items in per_term.values():
+        ranked = sorted(items, key=lambda it: (-it[0], it[1].start))  # best (nearest) first
+        for i, (value, occ, note) in enumerate(ranked):
+            contribution = value * REPEAT_DECAY**i
+            total += contribution
+            hits.append(
+                _hit(rules, occ, original, contribution, _join_notes(note, "repeat" if i else ""))
+            )
+    return hits, total
+
+
+def _deescalation_hits(
+    rules: _RuleSet,
+    found: Sequence[_Occurrence],
+    folded: _Folded,
+    escalation: Sequence[_Occurrence],
+    original: str,
+) -> tuple[list[RuleHit], float]:
+    hits: list[RuleHit] = []
+    counted: set[int] = set()
+    total = 0.0
+    for occ in found:
+        if any(e.start < occ.end and occ.start < e.end for e in escalation):
+            hits.append(_hit(rules, occ, original, 0.0, "inside escalation"))
+        elif _negated(folded.text, occ.fstart, occ.fend):
+            hits.append(_hit(rules, occ, original, 0.0, "negated"))
+        elif occ.term in counted:
+            hits.append(_hit(rules, occ, original, 0.0, "repeat"))
+        else:
+            counted.add(occ.term)
+            weight = rules.weights[occ.term]
+            total += weight
+            hits.append(_hit(rules, occ, original, -weight))
+    return hits, total
+
+
+def _hit(
+    rules: _RuleSet, occ: _Occurrence, original: str, weight: float, note: str = ""
+) -> RuleHit:
+    return RuleHit(
+        rule=rules.rules[occ.term],
+        term=rules.terms[occ.term],
+        matched=original[occ.start : occ.end],
+        start=occ.start,
+        end=occ.end,
+        weight=weight,
+        note=note,
+    )
+
+
+def _severity(severities: Sequence[Severity], value: float) -> str | None:
+    name: str | None = None
+    for sev in severities:  # ascending threshold
+        if sev.threshold <= value:
+            name = sev.name
+    return name
+
+
+def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
+    """Score ``title + "\\n" + text`` against a compiled watch.
+
+    Hit offsets index that joined string (see the module docstring for the scoring rules)."""
+    watch = compiled.watch
+    original = f"{title}\n{text}"
+    folded = _fold_mapped(original)
+
+    entity_found = _find(compiled.entities, folded)
+    entity_hits = [_hit(compiled.entities, occ, original, 0.0) for occ in entity_found]
+    present = {compiled.entities.groups[occ.term] for occ in entity_found}
+    groups = tuple(g for g in watch.entities if g in present)
+
+    esc_found = _find(compiled.escalation, folded)
+    esc_negated = [_negated(folded.text, o.fstart, o.fend) for o in esc_found]
+    esc_hits, esc_total = _escalation_hits(
+        compiled.escalation, esc_found, esc_negated, entity_found, original, watch.proximity
+    )
+    counted_esc = [o for o, neg in zip(esc_found, esc_negated, strict=True) if not neg]
+    de_hits, de_total = _deescalation_hits(
+        compiled.deescalation, _find(compiled.deescalation, folded), folded, counted_esc, original
+    )
+
+    every = (*entity_hits, *esc_hits, *de_hits)
+    hits = tuple(sorted(every, key=lambda h: (h.start, h.end, h.rule)))
+    if len(groups) < watch.min_entities:
+        return MatchResult(watch=watch.name, score=0.0, severity=None, entities=groups, hits=hits)
+    value = round(max(0.0, esc_total - de_total), 6)
+    return MatchResult(
+        watch=watch.name,
+        score=value,
+        severity=_severity(compiled.severities, value),
+        entities=groups,
+        hits=hits,
+    )

@@ -1,0 +1,165 @@
+"""Frozen data types shared by every stage. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+CasualtyKind = Literal["killed", "injured", "missing"]
+Qualifier = Literal["exact", "at_least", "more_than", "about", "nearly", "up_to", "range", "vague"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about one feed between runs."""
+
+    name: str
+    url: str  # the URL fetched: the configured one, or where a permanent redirect moved it
+    config_url: str | None = None  # the configured URL `url` derives from
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    first_polled: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    consecutive_failures: int = 0
+    retry_at: datetime | None = None  # skipped until then (Retry-After, back-off)
+    disabled: str | None = None  # why the feed is no longer fetched (HTTP 410)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Outcome of one HTTP fetch of a feed. Exactly one of body / not_modified / error applies."""
+
+    feed: str
+    url: str
+    status: int | None
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    error_kind: str | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+    permanent_url: str | None = None  # set when every redirect on the way was permanent (301/308)
+    retry_after: float | None = None  # seconds, from a 429/503 Retry-After header
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One cleaned feed entry."""
+
+    id: str  # stable across runs: derived from feed name + GUID (or URL/title when no GUID)
+    feed: str
+    guid: str | None
+    url: str
+    canonical_url: str
+    title: str
+    text: str  # clean plain text (HTML removed, boilerplate removed)
+    published: datetime  # UTC, fetch time when the feed gives none
+    fetched: datetime  # UTC
+
+
+@dataclass(frozen=True, slots=True)
+class CasualtyFigure:
+    kind: CasualtyKind
+    count: int
+    qualifier: Qualifier
+    current: bool
+    span: tuple[int, int]  # character offsets in the text given to the extractor
+    text: str  # the sentence-level evidence, text[span[0]:span[1]]
+    count_high: int | None = None  # upper bound for ranges ("10 to 12")
+    reason: str = ""  # why a figure is not current ("historical", "earlier incident"...)
+
+
+@dataclass(frozen=True, slots=True)
+class CasualtyReport:
+    figures: tuple[CasualtyFigure, ...]
+    killed: CasualtyFigure | None  # the current toll, or None when no current figure is stated
+    injured: CasualtyFigure | None
+    missing: CasualtyFigure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """One rule that fired on a text, with where."""
+
+    rule: str  # e.g. "entity:armenia", "escalation:shelling", "deescalation:ceasefire"
+    term: str  # the configured term
+    matched: str  # the text actually matched
+    start: int
+    end: int
+    weight: float  # contribution to the score (0 for entities, negative for de-escalation)
+    note: str = ""  # "negated", "near entity", ...
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    watch: str
+    score: float
+    severity: str | None  # None: below the alert threshold
+    entities: tuple[str, ...]  # entity groups found
+    hits: tuple[RuleHit, ...]
+
+    @property
+    def alerts(self) -> bool:
+        return self.severity is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What gets posted: everything the Slack formatter and the console printer need."""
+
+    alert_id: str
+    story_id: str
+    watch: str
+    channel: str
+    severity: str
+    score: float
+    title: str
+    url: str
+    source: str
+    published: datetime
+    excerpt: str
+    matched_terms: tuple[str, ...]
+    killed: CasualtyFigure | None
+    injured: CasualtyFigure | None
+    sources_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A configured term and its weight. Matching is word-bounded, case- and accent-insensitive,
+    and admits simple inflections (shell / shells / shelled / shelling)."""
+
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Severity:
+    name: str
+    threshold: float  # minimum score for this severity
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    name: str
+    channel: str
+    entities: Mapping[str, tuple[str, ...]]  # group -> aliases: "armenia" -> ("Armenia", "Yerevan")
+    escalation: tuple[Term, ...]
+    deescalation: tuple[Term, ...] = ()
+    severities: tuple[Severity, ...] = (Severity("warning", 4.0), Severity("critical", 8.0))
+    min_entities: int = 1  # distinct entity groups that must appear
+    proximity: int = 200  # characters: an escalation term this close to an entity counts in full
+
+    @property
+    def threshold(self) -> float:
+        """The lowest severity's threshold: the score an article needs to alert at all."""
+        return min(s.threshold for s in self.severities)

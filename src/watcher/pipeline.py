@@ -1,0 +1,413 @@
+"""The poll cycle as plain functions: fetch -> ingest -> match -> enqueue -> deliver.
+
+Each step is callable without Prefect (tests call them directly); `flows/poll_feeds.py` wires
+them into a Prefect flow, one task per step. Steps take the store and config explicitly and return
+frozen results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from watcher import health
+from watcher.casualties import extract_casualties
+from watcher.clean import excerpt
+from watcher.config import Config
+from watcher.dedupe import Decision, KnownItem, classify
+from watcher.fetch import fetch_feeds
+from watcher.match import compile_watch, score
+from watcher.models import Alert, Article, FeedState, FetchResult
+from watcher.parse import parse_feed
+from watcher.store import OutboxRow, Store
+from watcher.transports import (
+    ConsoleTransport,
+    DeliveryError,
+    PermanentError,
+    SlackTransport,
+    TransientError,
+)
+
+log = logging.getLogger("watcher")
+
+MAX_RETRY_AFTER = 120.0  # longest 429 wait inside one run; longer waits leave the alert pending
+
+
+Transport = SlackTransport | ConsoleTransport
+
+
+# ------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    feed: str
+    status: str  # ok | not_modified | unchanged | failed
+    articles: int = 0
+    new: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcomes: tuple[FeedOutcome, ...]
+    candidates: tuple[Article, ...]  # new stories recent enough to alert on
+    new_articles: int
+    duplicates: int
+    seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int = 0
+    console: int = 0
+    pending: int = 0
+    failed: int = 0
+    recovered: int = 0  # found already in Slack after an ambiguous earlier attempt
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    feeds: int
+    skipped: int
+    not_modified: int
+    failed: int
+    new_articles: int
+    duplicates: int
+    alerts: int
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    dry_run: bool = False
+    failed_feeds: tuple[FeedOutcome, ...] = ()
+    feed_outcomes: tuple[FeedOutcome, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feeds": self.feeds,
+            "skipped": self.skipped,
+            "not_modified": self.not_modified,
+            "failed": self.failed,
+            "new_articles": self.new_articles,
+            "duplicates": self.duplicates,
+            "alerts": self.alerts,
+            "sent": self.delivery.sent,
+            "console": self.delivery.console,
+            "pending": self.delivery.pending,
+            "failed_alerts": self.delivery.failed,
+            "dry_run": self.dry_run,
+            "failed_feeds": [{"feed": o.feed, "error": o.error} for o in self.failed_feeds],
+        }
+
+
+def render_summary(d: Mapping[str, Any]) -> str:
+    """The short human summary printed at the end of a run, from `RunSummary.to_dict()`."""
+    lines = [
+        f"feeds polled: {d['feeds']} (not modified: {d['not_modified']}, failed: {d['failed']}"
+        + (f", skipped: {d['skipped']}" if d.get("skipped") else "") + ")",
+        f"articles: {d['new_articles']} new, {d['duplicates']} duplicates",
+    ]
+    if d.get("dry_run"):
+        lines.append(f"alerts: {d['alerts']} would be sent (dry run: nothing queued or sent)")
+    else:
+        lines.append(
+            f"alerts: {d['alerts']} new; delivered {d['sent']} to Slack, {d['console']} to the "
+            f"console; {d['pending']} pending, {d['failed_alerts']} failed"
+        )
+    failed = d.get("failed_feeds") or []
+    for o in failed[:20]:
+        lines.append(f"  failed feed {o['feed']}: {o['error']}")
+    if len(failed) > 20:
+        lines.append(f"  ... and {len(failed) - 20} more failed feeds")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# steps
+
+
+@dataclass(frozen=True, slots=True)
+class FetchBatch:
+    results: tuple[FetchResult, ...]
+    states: dict[str, FeedState]  # the state each fetched feed was fetched with
+    skipped: tuple[tuple[str, str], ...] = ()  # (feed, why): disabled or backing off
+
+
+def fetch_step(cfg: Config, store: Store, now: datetime) -> FetchBatch:
+    stored = store.feed_states()
+    states: dict[str, FeedState] = {}
+    due = []
+    skipped: list[tuple[str, str]] = []
+    for feed in cfg.feeds:
+        state = health.current_state(feed, stored.get(feed.name))
+        why = health.skip_reason(state, now)
+        if why:
+            skipped.append((feed.name, why))
+            continue
+        states[feed.name] = state
+        due.append(feed)
+    results = fetch_feeds(due, states, cfg.fetch)
+    for r in results:
+        if r.error:
+            log.warning("feed %s: fetch failed (%s): %s", r.feed, r.error_kind, r.error)
+    return FetchBatch(tuple(results), states, tuple(skipped))
+
+
+def _body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> IngestResult:
+    """Parse fetched bodies, decide identity, store new articles and feed state."""
+    outcomes: list[FeedOutcome] = [FeedOutcome(f, "skipped", error=why) for f, why in batch.skipped]
+    new_states: list[FeedState] = []
+    parsed_articles: list[Article] = []
+    first_poll: set[str] = set()
+    for r in batch.results:
+        prev = batch.states[r.feed]
+        if prev.first_polled is None:
+            first_poll.add(r.feed)
+        if r.error or (r.body is None and not r.not_modified):
+            err = f"{r.error_kind}: {r.error}"
+            new_states.append(health.after_failure(prev, r.error_kind or "error", r.error or "",
+                                                   r.status, now, r.retry_after))
+            outcomes.append(FeedOutcome(r.feed, "failed", error=err))
+            continue
+        ok_state = health.after_fetch(prev, r, now)
+        if r.permanent_url and r.permanent_url != prev.url:
+            log.info("feed %s moved permanently to %s", r.feed, r.permanent_url)
+        if r.not_modified or r.body is None:
+            new_states.append(ok_state)
+            outcomes.append(FeedOutcome(r.feed, "not_modified"))
+            continue
+        digest = _body_hash(r.body)
+        if prev.body_hash == digest:
+            new_states.append(replace(ok_state, body_hash=digest))
+            outcomes.append(FeedOutcome(r.feed, "unchanged"))
+            continue
+        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now)
+        if parsed.error_kind:
+            log.warning("feed %s: %s", r.feed, parsed.error)
+            new_states.append(health.after_failure(prev, parsed.error_kind, parsed.error or "",
+                                                   r.status, now))
+            outcomes.append(FeedOutcome(r.feed, "failed",
+                                        error=f"{parsed.error_kind}: {parsed.error}"))
+            continue
+        new_states.append(replace(ok_state, body_hash=digest))
+        parsed_articles.extend(parsed.articles)
+        outcomes.append(FeedOutcome(r.feed, "ok", articles=len(parsed.articles)))
+
+    known_ids = store.known_ids([a.id for a in parsed_articles])
+    unknown = [a for a in parsed_articles if a.id not in known_ids]
+    known_urls = {
+        url: KnownItem(k.id, k.story_id)
+        for url, k in store.by_canonical_url(list({a.canonical_url for a in unknown})).items()
+    }
+    decisions = classify(parsed_articles, known_ids, known_urls)
+    store.add_articles([(d.article, d.story_id, d.duplicate_of)
+                        for d in decisions if d.kind != "seen"])
+    store.save_feed_states(new_states)
+
+    new_per_feed: dict[str, int] = {}
+    for d in decisions:
+        if d.kind == "new":
+            new_per_feed[d.article.feed] = new_per_feed.get(d.article.feed, 0) + 1
+    outcomes = [replace(o, new=new_per_feed.get(o.feed, 0)) for o in outcomes]
+    candidates = tuple(
+        d.article for d in decisions
+        if d.kind == "new" and _recent_enough(cfg, d, first_poll, now)
+    )
+    return IngestResult(
+        outcomes=tuple(outcomes),
+        candidates=candidates,
+        new_articles=sum(1 for d in decisions if d.kind == "new"),
+        duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
+        seen=sum(1 for d in decisions if d.kind == "seen"),
+    )
+
+
+def _recent_enough(cfg: Config, d: Decision, first_poll: set[str], now: datetime) -> bool:
+    hours = cfg.poll.recent_hours if d.article.feed in first_poll else cfg.poll.max_age_hours
+    return d.article.published >= now - timedelta(hours=hours)
+
+
+def alert_id_for(watch: str, story_id: str) -> str:
+    return hashlib.sha256(f"{watch}\0{story_id}".encode()).hexdigest()[:24]
+
+
+def match_step(cfg: Config, store: Store, candidates: Sequence[Article]) -> list[Alert]:
+    """Score each candidate against every watch; build one alert per (watch, story)."""
+    if not candidates or not cfg.watches:
+        return []
+    compiled = [(w, compile_watch(w)) for w in cfg.watches]
+    sources = store.story_sources([a.id for a in candidates])
+    out: list[Alert] = []
+    for art in candidates:
+        report = None
+        for watch, cw in compiled:
+            result = score(cw, art.title, art.text)
+            if result.severity is None:
+                continue
+            if report is None:
+                report = extract_casualties(art.text or art.title)
+            terms = tuple(dict.fromkeys(
+                h.term for h in result.hits
+                if h.rule.startswith("escalation:") and h.weight > 0
+            ))
+            out.append(Alert(
+                alert_id=alert_id_for(watch.name, art.id), story_id=art.id, watch=watch.name,
+                channel=watch.channel, severity=result.severity, score=round(result.score, 2),
+                title=art.title, url=art.url, source=art.feed, published=art.published,
+                excerpt=excerpt(art.text, 300), matched_terms=terms,
+                killed=report.killed, injured=report.injured,
+                sources_count=max(1, sources.get(art.id, 1)),
+            ))
+    return out
+
+
+def enqueue_step(store: Store, batch: Sequence[Alert], now: datetime) -> list[Alert]:
+    return store.enqueue(batch, now)
+
+
+def deliver_step(
+    store: Store,
+    transport: Transport,
+    *,
+    max_attempts: int = 3,
+    min_interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeliveryReport:
+    """Send every pending alert in the outbox.
+
+    Order of events per alert: the attempt is recorded (committed) before the network call; the
+    alert is marked sent with Slack's ts after it. An alert with an earlier attempt may already be
+    in Slack (a lost response, a crash): it is looked up by its alert_id first and posted only if
+    absent. 429 waits for Retry-After (up to MAX_RETRY_AFTER); other transient errors are retried
+    up to `max_attempts` in this run and otherwise left pending for the next run; permanent errors
+    mark the alert failed.
+    """
+    counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0}
+    last_post: dict[str, float] = {}
+    for row in store.pending():
+        status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                              sleep, clock)
+        counts[status] += 1
+        if status == "recovered":
+            counts["sent"] += 1
+    return DeliveryReport(sent=counts["sent"], console=counts["console"],
+                          pending=counts["pending"], failed=counts["failed"],
+                          recovered=counts["recovered"])
+
+
+def _deliver_one(
+    store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
+    last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
+) -> str:
+    alert = row.alert
+    console = isinstance(transport, ConsoleTransport)
+    maybe_posted = row.attempts > 0  # an earlier attempt may have reached Slack
+    for attempt in range(1, max_attempts + 1):
+        try:
+            if maybe_posted and isinstance(transport, SlackTransport):
+                ts = _already_posted(transport, row)
+                if ts is not None:
+                    store.mark(alert.alert_id, "sent", clock(), ts=ts)
+                    log.info("alert %s was already in %s (ts %s); not posting it again",
+                             alert.alert_id, alert.channel, ts)
+                    return "recovered"
+            wait = min_interval - (time.monotonic() - last_post.get(alert.channel, -1e9))
+            if wait > 0 and not console:
+                sleep(wait)
+            store.mark_attempt(alert.alert_id, clock())
+            maybe_posted = True
+            ts = transport.post(alert)
+            last_post[alert.channel] = time.monotonic()
+            status = "console" if console else "sent"
+            store.mark(alert.alert_id, status, clock(), ts=ts)
+            return status
+        except PermanentError as exc:
+            store.mark(alert.alert_id, "failed", clock(), error=str(exc))
+            log.error("alert %s to %s failed permanently: %s", alert.alert_id, alert.channel, exc)
+            return "failed"
+        except TransientError as exc:
+            if not exc.maybe_posted and row.attempts == 0 and attempt == 1:
+                maybe_posted = False  # e.g. connection refused: nothing reached Slack
+            retry_after = exc.retry_after
+            store.mark(alert.alert_id, "pending", clock(), error=str(exc))
+            if attempt >= max_attempts or (retry_after or 0) > MAX_RETRY_AFTER:
+                log.warning("alert %s to %s still pending after %d attempt(s) (%s); it will be "
+                            "retried on the next run", alert.alert_id, alert.channel, attempt, exc)
+                return "pending"
+            delay = retry_after if retry_after is not None else min(2.0 ** attempt, 30.0)
+            log.info("alert %s: transient error (%s); retrying in %.1f s", alert.alert_id, exc,
+                     delay)
+            sleep(delay)
+        except DeliveryError as exc:
+            store.mark(alert.alert_id, "pending", clock(), error=str(exc))
+            log.warning("alert %s: delivery error (%s); left pending", alert.alert_id, exc)
+            return "pending"
+    return "pending"
+
+
+def _already_posted(transport: SlackTransport, row: OutboxRow) -> str | None:
+    """The ts of this alert's message if an earlier attempt posted it. A failed lookup that is
+    transient propagates (the alert stays pending: re-posting blind could double-post); one that
+    is permanent (no history scope) is logged and treated as not found."""
+    oldest = row.created.timestamp() - 60
+    try:
+        return transport.find_posted(row.alert.channel, row.alert.alert_id, oldest)
+    except PermanentError as exc:
+        log.warning("cannot check whether alert %s already reached %s (%s); posting it. Grant "
+                    "the bot channels:history to rule out duplicates after lost responses",
+                    row.alert.alert_id, row.alert.channel, exc)
+        return None
+
+
+def show_dry_run(batch: Sequence[Alert]) -> None:
+    """Print the alerts a dry run would have queued."""
+    console = ConsoleTransport()
+    for alert in batch:
+        console.post(alert)
+
+
+def summarize(
+    cfg: Config, ingest: IngestResult, new_alerts: Sequence[Alert], delivery: DeliveryReport,
+    dry_run: bool,
+) -> RunSummary:
+    outcomes = [o for o in ingest.outcomes if o.status != "skipped"]
+    return RunSummary(
+        feeds=len(outcomes),
+        skipped=len(ingest.outcomes) - len(outcomes),
+        not_modified=sum(1 for o in outcomes if o.status in ("not_modified", "unchanged")),
+        failed=sum(1 for o in outcomes if o.status == "failed"),
+        new_articles=ingest.new_articles,
+        duplicates=ingest.duplicates,
+        alerts=len(new_alerts),
+        delivery=delivery,
+        dry_run=dry_run,
+        failed_feeds=tuple(o for o in outcomes if o.status == "failed"),
+        feed_outcomes=tuple(ingest.outcomes),
+    )
+
+
+def run_cycle(
+    cfg: Config, store: Store, transport: Transport, *, dry_run: bool = False,
+    now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> RunSummary:
+    """One whole poll cycle without Prefect (the flow runs the same steps as tasks)."""
+    now = now or datetime.now(UTC)
+    batch = fetch_step(cfg, store, now)
+    ingest = ingest_step(cfg, store, batch, now)
+    alerts = match_step(cfg, store, ingest.candidates)
+    if dry_run:
+        show_dry_run(alerts)
+        return summarize(cfg, ingest, alerts, DeliveryReport(), dry_run=True)
+    added = enqueue_step(store, alerts, now)
+    delivery = deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
+                            min_interval=cfg.slack.min_interval, sleep=sleep)
+    return summarize(cfg, ingest, added, delivery, dry_run=False)

@@ -1,0 +1,418 @@
+"""Persistent state: feed state, articles, stories and the alert outbox (SQLAlchemy 2 Core).
+
+SQLite by default (created on first use, WAL journal); any SQLAlchemy URL works. Every write that
+must not be lost or doubled is one transaction; uniqueness is enforced by the database, not by
+checks in Python, so concurrent runs cannot insert an article or an alert twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+
+from watcher.models import Alert, Article, CasualtyFigure, FeedState
+
+log = logging.getLogger("watcher.store")
+
+metadata = MetaData()
+
+
+feeds = Table(
+    "feeds", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("config_url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    Column("first_polled", DateTime),
+    Column("last_success", DateTime),
+    Column("last_error", Text),
+    Column("last_status", Integer),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("retry_at", DateTime),
+    Column("disabled", Text),
+)
+
+articles = Table(
+    "articles", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("feed", String(200), nullable=False),
+    Column("guid", Text),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", String(2000), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("published", DateTime, nullable=False),
+    Column("fetched", DateTime, nullable=False),
+    Column("story_id", String(64), nullable=False),
+    Column("duplicate_of", String(64)),
+    Index("ix_articles_canonical_url", "canonical_url"),
+    Index("ix_articles_story_id", "story_id"),
+    Index("ix_articles_published", "published"),
+)
+
+stories = Table(
+    "stories", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Column("articles", Integer, nullable=False, default=1),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("story_id", String(64), nullable=False),
+    Column("watch", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("severity", String(50), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | failed | console
+    Column("ts", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Index("ix_alerts_status", "status"),
+    Index("ix_alerts_created", "created"),
+)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used. The message says which and how to fix it; it never
+    contains the database password."""
+
+
+def redact_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    alert: Alert
+    status: str
+    ts: str | None
+    attempts: int
+    last_error: str | None
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    id: str
+    story_id: str
+    feed: str
+
+
+class Store:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"invalid database URL {redact_url(url)!r}: use sqlite:///path/to/watcher.db or "
+                "postgresql+psycopg://user:password@host/dbname"
+            ) from None
+        kwargs: dict[str, Any] = {"future": True}
+        if parsed.get_backend_name() == "sqlite":
+            db = parsed.database
+            if db and db != ":memory:":
+                try:
+                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot create the directory for the SQLite database {db}: "
+                        f"{exc.strerror or exc}; choose a writable path in [store] url"
+                    ) from None
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreError(
+                f"no database driver for {parsed.drivername!r} ({exc.__class__.__name__}); "
+                "install it, e.g. pip install 'psycopg[binary]' for PostgreSQL"
+            ) from None
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            try:
+                metadata.create_all(self.engine)
+            except OperationalError as exc:
+                raise StoreError(
+                    f"cannot open database {redact_url(url)}: {_orig(exc)}; check the URL in "
+                    "[store] url or WATCHER_DATABASE_URL, and that the server is reachable"
+                ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- feeds ---------------------------------------------------------------------------------
+    def feed_states(self) -> dict[str, FeedState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds)).mappings().all()
+        return {
+            r["name"]: FeedState(
+                name=r["name"], url=r["url"], config_url=r["config_url"], etag=r["etag"],
+                last_modified=r["last_modified"], retry_at=_aware(r["retry_at"]),
+                disabled=r["disabled"],
+                body_hash=r["body_hash"], first_polled=_aware(r["first_polled"]),
+                last_success=_aware(r["last_success"]), last_error=r["last_error"],
+                last_status=r["last_status"], consecutive_failures=r["consecutive_failures"] or 0,
+            )
+            for r in rows
+        }
+
+    def save_feed_states(self, states: Iterable[FeedState]) -> None:
+        with self.engine.begin() as conn:
+            existing = set(conn.execute(select(feeds.c.name)).scalars())
+            for s in states:
+                values = asdict(s)
+                for key in ("first_polled", "last_success", "retry_at"):
+                    if values[key] is not None:
+                        values[key] = _naive(values[key])
+                if s.name in existing:
+                    conn.execute(update(feeds).where(feeds.c.name == s.name).values(**values))
+                else:
+                    conn.execute(insert(feeds).values(**values))
+
+    # -- articles and stories ----------------------------------------------------------------
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                found.update(conn.execute(select(articles.c.id).where(articles.c.id.in_(chunk)))
+                             .scalars())
+        return found
+
+    def by_canonical_url(self, urls: Sequence[str]) -> dict[str, KnownArticle]:
+        """The earliest stored article for each canonical URL."""
+        out: dict[str, KnownArticle] = {}
+        wanted = [u for u in urls if u]
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 500):
+                rows = conn.execute(
+                    select(articles.c.id, articles.c.story_id, articles.c.feed,
+                           articles.c.canonical_url)
+                    .where(articles.c.canonical_url.in_(chunk))
+                    .order_by(articles.c.fetched, articles.c.id)
+                ).all()
+                for r in rows:
+                    out.setdefault(r.canonical_url, KnownArticle(r.id, r.story_id, r.feed))
+        return out
+
+    def add_articles(self, new: Sequence[tuple[Article, str, str | None]]) -> int:
+        """Insert (article, story_id, duplicate_of) rows and open or touch their stories.
+        Returns how many were inserted; an id already present (a concurrent run) is skipped."""
+        inserted = 0
+        with self.engine.begin() as conn:
+            for article, story_id, duplicate_of in new:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(articles).values(
+                            id=article.id, feed=article.feed, guid=article.guid, url=article.url,
+                            canonical_url=article.canonical_url, title=article.title,
+                            text=article.text, published=_naive(article.published),
+                            fetched=_naive(article.fetched), story_id=story_id,
+                            duplicate_of=duplicate_of,
+                        ))
+                except IntegrityError:
+                    continue
+                inserted += 1
+                self._touch_story(conn, story_id, article)
+        return inserted
+
+    def _touch_story(self, conn: Connection, story_id: str, article: Article) -> None:
+        now = _naive(article.fetched)
+        changed = conn.execute(
+            update(stories).where(stories.c.id == story_id)
+            .values(articles=stories.c.articles + 1, updated=now)
+        ).rowcount
+        if not changed:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(stories).values(
+                        id=story_id, title=article.title, first_seen=now, updated=now, articles=1))
+            except IntegrityError:
+                conn.execute(update(stories).where(stories.c.id == story_id)
+                             .values(articles=stories.c.articles + 1, updated=now))
+
+    def story_sources(self, story_ids: Sequence[str]) -> dict[str, int]:
+        """Distinct feeds reporting each story."""
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                rows = conn.execute(
+                    select(articles.c.story_id, func.count(func.distinct(articles.c.feed)))
+                    .where(articles.c.story_id.in_(chunk)).group_by(articles.c.story_id)
+                ).all()
+                out.update({r[0]: int(r[1]) for r in rows})
+        return out
+
+    def count(self, table: str) -> int:
+        t = metadata.tables[table]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+    # -- the alert outbox --------------------------------------------------------------------
+    def enqueue(self, batch: Sequence[Alert], now: datetime) -> list[Alert]:
+        """Write alerts to the outbox as pending. An alert_id already present is left as it is
+        (idempotent). Returns the alerts actually added."""
+        added: list[Alert] = []
+        with self.engine.begin() as conn:
+            for alert in batch:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(alerts).values(
+                            alert_id=alert.alert_id, story_id=alert.story_id, watch=alert.watch,
+                            channel=alert.channel, severity=alert.severity,
+                            payload=alert_to_json(alert), status="pending", attempts=0,
+                            created=_naive(now), updated=_naive(now),
+                        ))
+                    added.append(alert)
+                except IntegrityError:
+                    continue
+        return added
+
+    def pending(self, limit: int = 10_000) -> list[OutboxRow]:
+        return self._rows(select(alerts).where(alerts.c.status == "pending")
+                          .order_by(alerts.c.created, alerts.c.alert_id).limit(limit))
+
+    def recent_alerts(self, limit: int = 50) -> list[OutboxRow]:
+        rows = self._rows(select(alerts).order_by(alerts.c.created.desc(), alerts.c.alert_id)
+                          .limit(limit))
+        return rows
+
+    def _rows(self, query: Any) -> list[OutboxRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        out = []
+        for r in rows:
+            out.append(OutboxRow(
+                alert=alert_from_json(r["payload"]), status=r["status"], ts=r["ts"],
+                attempts=r["attempts"], last_error=r["last_error"],
+                created=_aware(r["created"]) or datetime.now(UTC),
+                updated=_aware(r["updated"]) or datetime.now(UTC),
+            ))
+        return out
+
+    def mark_attempt(self, alert_id: str, now: datetime) -> int:
+        """Record that a send is about to be tried (before the network call), so a crash after
+        it leaves evidence that the message may exist. Returns the attempt number."""
+        with self.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.alert_id == alert_id)
+                         .values(attempts=alerts.c.attempts + 1, updated=_naive(now)))
+            return int(conn.execute(select(alerts.c.attempts)
+                                    .where(alerts.c.alert_id == alert_id)).scalar_one())
+
+    def mark(self, alert_id: str, status: str, now: datetime, *, ts: str | None = None,
+             error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated": _naive(now), "last_error": error}
+        if ts is not None:
+            values["ts"] = ts
+        with self.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _orig(exc: OperationalError) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+# -- serialisation of alerts (the outbox keeps the full payload) -----------------------------
+
+def _figure_to_dict(f: CasualtyFigure | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    d = asdict(f)
+    d["span"] = list(f.span)
+    return d
+
+
+def _figure_from_dict(d: dict[str, Any] | None) -> CasualtyFigure | None:
+    if d is None:
+        return None
+    return CasualtyFigure(
+        kind=d["kind"], count=int(d["count"]), qualifier=d["qualifier"], current=bool(d["current"]),
+        span=(int(d["span"][0]), int(d["span"][1])), text=d["text"],
+        count_high=d.get("count_high"), reason=d.get("reason", ""),
+    )
+
+
+def alert_to_json(alert: Alert) -> str:
+    d = asdict(alert)
+    d["published"] = alert.published.isoformat()
+    d["killed"] = _figure_to_dict(alert.killed)
+    d["injured"] = _figure_to_dict(alert.injured)
+    d["matched_terms"] = list(alert.matched_terms)
+    return json.dumps(d, ensure_ascii=False, sort_keys=True)
+
+
+def alert_from_json(text: str) -> Alert:
+    d = json.loads(text)
+    return replace(
+        Alert(
+            alert_id=d["alert_id"], story_id=d["story_id"], watch=d["watch"], channel=d["channel"],
+            severity=d["severity"], score=float(d["score"]), title=d["title"], url=d["url"],
+            source=d["source"], published=datetime.fromisoformat(d["published"]),
+            excerpt=d["excerpt"], matched_terms=tuple(d["matched_terms"]),
+            killed=_figure_from_dict(d["killed"]), injured=_figure_from_dict(d["injured"]),
+        ),
+        sources_count=int(d.get("sources_count", 1)),
+    )

@@ -1,0 +1,116 @@
+"""The real `watcher` console script, run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .articles import BORDER_TITLE, border_html, now_minus, rss_feed, rss_item
+from .fakeslack import FakeSlack
+from .feedserver import FeedServer, Route
+from .test_flow_e2e import alert_messages, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def watcher_exe() -> list[str]:
+    exe = shutil.which("watcher", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "watcher.cli"]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("WATCHER_", "PREFECT_"))}
+    full_env.update(env or {})
+    return subprocess.run(watcher_exe() + args, capture_output=True, text=True, env=full_env,
+                          cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def assert_clean(proc: subprocess.CompletedProcess[str]) -> None:
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out, out
+    assert " ERROR " not in out and "| ERROR" not in out, out
+
+
+def test_check_config_ok_prints_summary() -> None:
+    proc = run_cli(["check-config", "--config", str(ROOT / "config" / "watcher.toml")])
+    assert proc.returncode == 0, proc.stderr
+    assert "feeds: 1" in proc.stdout and "armenia-azerbaijan -> #caucasus-watch" in proc.stdout
+
+
+def test_check_config_bad_file_exit_2_one_line_per_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[feeds]]\nname = "x"\nurl = "ftp://nope"\n\n[[watches]]\nname = "W W"\n'
+                   'channel = "#c"\n[fetch]\ndeadline = -1\n')
+    proc = run_cli(["check-config", "--config", str(bad)])
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "feeds[0].url (line 3)" in proc.stderr
+    assert "fetch.deadline (line 9)" in proc.stderr
+    assert "watches[0].name (line 6)" in proc.stderr
+
+
+def test_config_from_env_and_missing_file(tmp_path: Path) -> None:
+    proc = run_cli(["check-config"], env={"WATCHER_CONFIG": str(tmp_path / "none.toml")})
+    assert proc.returncode == 2 and "file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.integration
+def test_run_posts_once_and_writes_summary_json(
+    prefect_api: dict[str, str], tmp_path: Path
+) -> None:
+    with FeedServer() as feeds, FakeSlack() as slack:
+        feeds.routes["/w.xml"] = Route(body=rss_feed([
+            rss_item(BORDER_TITLE, "https://wire.example/a?utm_source=x", "w1", border_html(),
+                     now_minus(10))]))
+        config = write_config(tmp_path, {"wire": feeds.url("/w.xml")})
+        env = {**prefect_api, "WATCHER_TEST_SLACK_TOKEN": slack.token,
+               "WATCHER_SLACK_BASE_URL": slack.url}
+        out = tmp_path / "summary.json"
+        proc = run_cli(["run", "--config", str(config), "--summary-json", str(out)], env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert_clean(proc)
+        summary = json.loads(out.read_text())
+        for key in ("feeds", "not_modified", "failed", "new_articles", "duplicates", "alerts"):
+            assert key in summary
+        assert summary["alerts"] == 1 and summary["sent"] == 1
+        assert "feeds polled: 1" in proc.stdout
+        assert slack.token not in proc.stdout + proc.stderr
+        assert len(alert_messages(slack)) == 1
+
+        proc2 = run_cli(["run", "--config", str(config), "--summary-json", str(out)], env=env)
+        assert proc2.returncode == 0
+        assert json.loads(out.read_text())["alerts"] == 0
+        assert len(alert_messages(slack)) == 1
+
+        listing = run_cli(["alerts", "--config", str(config), "--json"], env=env)
+        rows = [json.loads(line) for line in listing.stdout.splitlines()]
+        assert [r["status"] for r in rows] == ["sent"]
+        assert {"alert_id", "story_id", "watch", "channel", "status", "ts"} <= set(rows[0])
+
+
+@pytest.mark.integration
+def test_demo_shows_alerts_offline_without_tracebacks(
+    prefect_api: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "demo.json"
+    proc = run_cli(["demo", "--summary-json", str(out)], env=prefect_api, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_clean(proc)
+    summary = json.loads(out.read_text())
+    assert summary["alerts"] >= 1 and summary["console"] == summary["alerts"]
+    assert summary["failed"] == 0 and summary["duplicates"] >= 1
+    assert "armenia-azerbaijan" in proc.stdout
+    assert "Donate" not in proc.stdout and "Become a member" not in proc.stdout
+    assert re.search(r"Casualties: killed: [^\n]*\b17\b", proc.stdout), proc.stdout
+    assert not re.search(r"Casualties:[^\n]*30,?000", proc.stdout)
+    assert not (tmp_path / "watcher.db").exists()  # temporary state only

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.config import ConfigError, load_config, parse_config, resolve_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """
+[store]
+url = "sqlite:///x.db"
+[slack]
+token_env = "MY_TOKEN"
+[[feeds]]
+name = "a"
+url = "https://a.example/feed"
+[[watches]]
+name = "w"
+channel = "#c"
+threshold = 3
+[watches.entities]
+x = ["Xland"]
+[watches.escalation]
+attack = 2
+"""
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, Path("t.toml"), env or {})
+    return info.value.problems
+
+
+def test_shipped_config_is_valid() -> None:
+    cfg = load_config(ROOT / "config" / "watcher.toml", {})
+    assert len(cfg.feeds) >= 10
+    assert all(f.url.startswith("https://") for f in cfg.feeds)
+    w = cfg.watch("armenia-azerbaijan")
+    assert w.channel == "#caucasus-watch" and {"armenia", "azerbaijan"} <= set(w.entities)
+
+
+def test_good_config_and_defaults() -> None:
+    cfg = parse_config(GOOD, None, {})
+    assert cfg.store.url == "sqlite:///x.db"
+    assert cfg.slack.token_env == "MY_TOKEN" and cfg.slack.base_url is None
+    assert [s.name for s in cfg.watches[0].severities] == ["warning", "critical"]
+    assert cfg.watches[0].threshold == 3
+    assert cfg.poll.recent_hours == 24
+
+
+def test_env_overrides_store_and_slack_base_url() -> None:
+    env = {"WATCHER_DATABASE_URL": "sqlite:///other.db",
+           "WATCHER_SLACK_BASE_URL": "http://127.0.0.1:9/api"}
+    cfg = parse_config(GOOD, None, env)
+    assert cfg.store.url == "sqlite:///other.db"
+    assert cfg.slack.base_url == "http://127.0.0.1:9/api/"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace('url = "https://a.example/feed"', 'url = "ftp://a"'),
+         "feeds[0].url (line 8): 'ftp://a' is not an http(s) URL"),
+        (lambda t: t.replace('name = "a"', 'name = ""'), "feeds[0].name (line 7): missing"),
+        (lambda t: t + '[[feeds]]\nname = "a"\nurl = "https://b.example"\n',
+         "duplicate feed name 'a'"),
+        (lambda t: t.replace('token_env = "MY_TOKEN"', 'token_env = "xoxb-123"'),
+         "it looks like a token itself"),
+        (lambda t: t.replace("threshold = 3", "threshold = -1"), "threshold (line 12): must be"),
+        (lambda t: t.replace('channel = "#c"\n', ""), ".channel (line 9): missing"),
+        (lambda t: t.replace("attack = 2", "attack = \"high\""), "weight must be a positive"),
+        (lambda t: t.replace('x = ["Xland"]', "x = []"), "non-empty list of alias strings"),
+        (lambda t: t + "[fetch]\ndeadline = 0\n", "fetch.deadline (line 18): must be a positive"),
+        (lambda t: t + "[fetch]\ntimeuot = 3\n", "fetch.timeuot (line 18): unknown key"),
+        (lambda t: t + "[poll]\nrecent_hours = \"x\"\n", "poll.recent_hours"),
+        (lambda t: t.replace("[[watches]]", "[[watches]]\nmin_entities = 5"),
+         "min_entities"),
+    ],
+)
+def test_each_problem_names_key_line_and_fix(edit, expected: str) -> None:  # type: ignore[no-untyped-def]
+    found = problems(edit(GOOD))
+    assert any(expected in p for p in found), found
+
+
+def test_all_problems_reported_at_once() -> None:
+    text = GOOD.replace('url = "https://a.example/feed"', 'url = "nope"').replace(
+        "threshold = 3", "threshold = 0")
+    assert len(problems(text)) == 2
+
+
+def test_toml_syntax_error_names_line() -> None:
+    [p] = problems("[store\nurl = 1\n")
+    assert "line 1" in p and "not valid TOML" in p
+
+
+def test_missing_file_message() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(Path("/nonexistent/watcher.toml"), {})
+    assert "file not found" in info.value.render()
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "expected"),
+    [
+        ("a.toml", {"WATCHER_CONFIG": "b.toml"}, "a.toml"),
+        (None, {"WATCHER_CONFIG": "b.toml"}, "b.toml"),
+        (None, {}, "config/watcher.toml"),
+    ],
+)
+def test_resolve_path(cli: str | None, env: dict[str, str], expected: str) -> None:
+    assert resolve_path(cli, env) == Path(expected)

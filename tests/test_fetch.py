@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from watcher.config import FeedConfig, FetchConfig
+from watcher.fetch import fetch_feeds
+from watcher.models import FeedState
+
+from .feedserver import FeedServer, Route, rss
+
+BODY = rss([{"title": "One", "link": "https://a.example/1", "guid": "1"}])
+
+
+@pytest.fixture
+def server():
+    with FeedServer() as s:
+        yield s
+
+
+def _cfg(**kw: object) -> FetchConfig:
+    base = {"connect_timeout": 2.0, "read_timeout": 2.0, "deadline": 3.0}
+    base.update(kw)
+    return FetchConfig(**base)  # type: ignore[arg-type]
+
+
+def test_fetch_ok_sends_user_agent_and_returns_body(server: FeedServer) -> None:
+    server.routes["/f"] = Route(body=BODY)
+    [r] = fetch_feeds([FeedConfig("f", server.url("/f"))], {}, _cfg())
+    assert r.ok and r.status == 200 and r.body == BODY
+    assert "etag" in r.headers
+    assert server.requests[0][1]["user-agent"].startswith("watcher/")
+
+
+def test_conditional_get_gives_304(server: FeedServer) -> None:
+    server.routes["/f"] = Route(body=BODY)
+    feed = FeedConfig("f", server.url("/f"))
+    [first] = fetch_feeds([feed], {}, _cfg())
+    state = FeedState(name="f", url=feed.url, etag=first.headers["etag"])
+    [second] = fetch_feeds([feed], {"f": state}, _cfg())
+    assert second.not_modified and second.body is None and second.status == 304
+    assert server.requests[1][1]["if-none-match"] == first.headers["etag"]
+
+
+def test_gzip_body_is_decoded_and_transfer_headers_dropped(server: FeedServer) -> None:
+    server.routes["/g"] = Route(body=BODY, gzip=True)
+    [r] = fetch_feeds([FeedConfig("g", server.url("/g"))], {}, _cfg())
+    assert r.body == BODY
+    assert "content-encoding" not in r.headers and "content-length" not in r.headers
+
+
+def test_size_cap_applies_to_decoded_stream(server: FeedServer) -> None:
+    bomb = b"<rss>" + b" " * 5_000_000 + b"</rss>"  # compresses to a few KB
+    server.routes["/bomb"] = Route(body=bomb, gzip=True, etag=False)
+    [r] = fetch_feeds([FeedConfig("b", server.url("/bomb"))], {}, _cfg(max_bytes=1_000_000))
+    assert r.error_kind == "too_large" and r.body is None
+
+
+def test_deadline_stops_a_dripping_server_without_delaying_others(server: FeedServer) -> None:
+    server.routes["/drip"] = Route(body=b"x" * 200_000, drip=0.05, etag=False)
+    server.routes["/fast"] = Route(body=BODY)
+    feeds = [FeedConfig("drip", server.url("/drip")), FeedConfig("fast", server.url("/fast"))]
+    started = time.monotonic()
+    drip, fast = fetch_feeds(feeds, {}, _cfg(deadline=1.0))
+    elapsed = time.monotonic() - started
+    assert drip.error_kind == "deadline"
+    assert fast.ok and fast.body == BODY
+    assert elapsed < 3.0  # bounded by the 1 s deadline, not by the 10 s drip
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"),
+    [
+        (Route(status=500, body=b"oops"), "http"),
+        (Route(status=404, body=b"gone"), "http"),
+    ],
+)
+def test_http_errors_are_results_not_exceptions(
+    server: FeedServer, route: Route, kind: str
+) -> None:
+    server.routes["/e"] = route
+    [r] = fetch_feeds([FeedConfig("e", server.url("/e"))], {}, _cfg())
+    assert r.error_kind == kind and r.status == route.status
+
+
+def test_unreachable_host_is_a_connect_error() -> None:
+    # a port on loopback with nothing listening
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    [r] = fetch_feeds([FeedConfig("x", f"http://127.0.0.1:{port}/feed")], {}, _cfg())
+    assert r.error_kind == "connect" and not r.ok
+
+
+@pytest.mark.parametrize(("code", "permanent"), [(301, True), (308, True), (302, False),
+                                                  (307, False)])
+def test_redirects_tell_permanent_from_temporary(
+    server: FeedServer, code: int, permanent: bool
+) -> None:
+    server.routes["/old"] = Route(status=code, etag=False, headers={"Location": "/new"})
+    server.routes["/new"] = Route(body=BODY)
+    [r] = fetch_feeds([FeedConfig("f", server.url("/old"))], {}, _cfg())
+    assert r.ok and r.body == BODY and r.url == server.url("/new")
+    assert r.permanent_url == (server.url("/new") if permanent else None)
+
+
+def test_moved_feed_is_fetched_at_its_new_url(server: FeedServer) -> None:
+    server.routes["/new"] = Route(body=BODY)
+    feed = FeedConfig("f", server.url("/old"))
+    state = FeedState("f", url=server.url("/new"), config_url=feed.url)
+    [r] = fetch_feeds([feed], {"f": state}, _cfg())
+    assert r.ok and [p for p, _ in server.requests] == ["/new"]
+
+
+def test_redirect_loop_is_an_error(server: FeedServer) -> None:
+    server.routes["/a"] = Route(status=302, etag=False, headers={"Location": "/a"})
+    [r] = fetch_feeds([FeedConfig("f", server.url("/a"))], {}, _cfg(max_redirects=3))
+    assert r.error_kind == "redirects"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_reported(server: FeedServer, status: int) -> None:
+    server.routes["/busy"] = Route(status=status, etag=False, headers={"Retry-After": "120"})
+    [r] = fetch_feeds([FeedConfig("f", server.url("/busy"))], {}, _cfg())
+    assert r.error_kind == "http" and r.retry_after == 120.0

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from watcher.config import FeedConfig
+from watcher.health import after_failure, after_fetch, backoff, current_state, skip_reason
+from watcher.models import FeedState, FetchResult
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+FEED = FeedConfig("f", "https://a.example/rss")
+
+
+def test_new_feed_and_changed_config_url_start_fresh() -> None:
+    assert current_state(FEED, None).url == FEED.url
+    moved = FeedState("f", url="https://b.example/rss", config_url=FEED.url, etag="e")
+    assert current_state(FEED, moved).url == "https://b.example/rss"  # keeps the move
+    edited = FeedConfig("f", "https://c.example/rss")
+    fresh = current_state(edited, replace_disabled(moved))
+    assert fresh.url == edited.url and fresh.etag is None and fresh.disabled is None
+
+
+def replace_disabled(s: FeedState) -> FeedState:
+    from dataclasses import replace
+
+    return replace(s, disabled="gone")
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [(0, timedelta(0)), (1, timedelta(minutes=1)), (3, timedelta(minutes=4)),
+     (12, timedelta(hours=6)), (60, timedelta(hours=6))],
+)
+def test_backoff_is_exponential_and_capped(failures: int, expected: timedelta) -> None:
+    assert backoff(failures) == expected
+
+
+def test_failure_backs_off_and_410_disables() -> None:
+    s = current_state(FEED, None)
+    s = after_failure(s, "http", "HTTP 500", 500, NOW)
+    s = after_failure(s, "http", "HTTP 500", 500, NOW)
+    assert s.consecutive_failures == 2 and s.retry_at == NOW + timedelta(minutes=2)
+    assert skip_reason(s, NOW) is not None and skip_reason(s, NOW + timedelta(minutes=3)) is None
+    gone = after_failure(s, "http", "HTTP 410 Gone", 410, NOW)
+    assert gone.disabled and "410" in (skip_reason(gone, NOW + timedelta(days=9)) or "")
+
+
+def test_retry_after_is_honoured() -> None:
+    s = after_failure(current_state(FEED, None), "http", "HTTP 429", 429, NOW, retry_after=900)
+    assert s.retry_at == NOW + timedelta(seconds=900)
+
+
+def test_success_resets_and_permanent_redirect_moves() -> None:
+    s = after_failure(current_state(FEED, None), "http", "x", 500, NOW)
+    r = FetchResult(feed="f", url="https://b.example/rss", status=200, body=b"x",
+                    headers={"etag": '"1"'}, permanent_url="https://b.example/rss")
+    ok = after_fetch(s, r, NOW)
+    assert ok.consecutive_failures == 0 and ok.retry_at is None and ok.last_error is None
+    assert ok.url == "https://b.example/rss" and ok.config_url == FEED.url and ok.etag == '"1"'
+    temp = FetchResult(feed="f", url="https://t.example/rss", status=200, body=b"x")
+    assert after_fetch(s, temp, NOW).url == FEED.url

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watcher.models import Alert, Article, CasualtyFigure, FeedState
+from watcher.store import Store, StoreError, alert_from_json, alert_to_json, redact_url
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+def art(aid: str, feed: str = "f", canon: str = "") -> Article:
+    return Article(id=aid, feed=feed, guid=aid, url=canon or f"https://x.example/{aid}",
+                   canonical_url=canon or f"https://x.example/{aid}", title=f"t {aid}",
+                   text="body", published=NOW, fetched=NOW)
+
+
+def alert(aid: str, story: str = "s1") -> Alert:
+    fig = CasualtyFigure(kind="killed", count=17, qualifier="at_least", current=True,
+                         span=(3, 20), text="at least 17 killed")
+    return Alert(alert_id=aid, story_id=story, watch="w", channel="#c", severity="warning",
+                 score=5.5, title="T", url="https://x.example/1", source="f", published=NOW,
+                 excerpt="e", matched_terms=("shell",), killed=fig, injured=None,
+                 sources_count=2)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path}/sub/dir/w.db")
+    yield s
+    s.close()
+
+
+def test_creates_file_and_parent_dirs_and_uses_wal(tmp_path: Path, store: Store) -> None:
+    assert (tmp_path / "sub/dir/w.db").exists()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_feed_state_roundtrip(store: Store) -> None:
+    st = FeedState(name="f", url="https://x.example/rss", etag='"e"', last_modified="lm",
+                   body_hash="h", first_polled=NOW, last_success=NOW, consecutive_failures=2,
+                   last_error="http: 500", last_status=500)
+    store.save_feed_states([st])
+    assert store.feed_states()["f"] == st
+    store.save_feed_states([FeedState(name="f", url="https://x.example/rss2")])
+    assert store.feed_states()["f"].url == "https://x.example/rss2"
+
+
+def test_articles_stories_and_sources(store: Store) -> None:
+    assert store.add_articles([(art("a", "f1"), "a", None), (art("b", "f2"), "a", "a"),
+                               (art("c", "f1"), "c", None)]) == 3
+    assert store.add_articles([(art("a", "f1"), "a", None)]) == 0  # idempotent
+    assert store.known_ids(["a", "z"]) == {"a"}
+    assert store.by_canonical_url(["https://x.example/b"])["https://x.example/b"].story_id == "a"
+    assert store.story_sources(["a", "c"]) == {"a": 2, "c": 1}
+    assert store.count("stories") == 2
+
+
+def test_outbox_is_idempotent_and_tracks_status(store: Store) -> None:
+    assert [a.alert_id for a in store.enqueue([alert("x1"), alert("x2")], NOW)] == ["x1", "x2"]
+    assert store.enqueue([alert("x1")], NOW) == []
+    assert [r.alert.alert_id for r in store.pending()] == ["x1", "x2"]
+    assert store.mark_attempt("x1", NOW) == 1
+    store.mark("x1", "sent", NOW, ts="123.456")
+    [row] = store.pending()
+    assert row.alert.alert_id == "x2"
+    sent = {r.alert.alert_id: r for r in store.recent_alerts()}["x1"]
+    assert sent.status == "sent" and sent.ts == "123.456" and sent.attempts == 1
+
+
+def test_alert_json_roundtrip() -> None:
+    a = alert("z")
+    assert alert_from_json(alert_to_json(a)) == a
+
+
+def test_bad_url_and_unreachable_database_give_store_errors_without_password() -> None:
+    with pytest.raises(StoreError) as info:
+        Store("not a url")
+    assert "invalid database URL" in str(info.value)
+    with pytest.raises(StoreError) as info:
+        Store("sqlite:////proc/definitely/not/writable/w.db")
+    assert "hunter2" not in redact_url("postgresql://u:hunter2@h/db")
