@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from watcher.demo import shipped_watches_toml
 from watcher.store import Store
 
 from .articles import (
@@ -32,8 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _watches_toml() -> str:
-    text = (ROOT / "config" / "watcher.toml").read_text(encoding="utf-8")
-    return text[text.index("[[watches]]"):]
+    return shipped_watches_toml()
 
 
 def write_config(tmp: Path, feeds: dict[str, str], **slack: Any) -> Path:

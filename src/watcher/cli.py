@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate the config and summarise feeds and watches")
     _add_config(p)
 
+    p = sub.add_parser("feeds", help="feed health: last success, last error, status, cadence")
+    _add_config(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("inspect-feed", help="show what watcher makes of a feed (URL or file)")
+    p.add_argument("targets", nargs="+", metavar="URL_OR_PATH")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per article on stdout; the verdict on stderr")
+    p.add_argument("--base-url", metavar="URL",
+                   help="resolve relative links in local files against this URL")
+
     p = sub.add_parser("alerts", help="list recent alerts from the outbox")
     _add_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -80,6 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "alerts":
             return cmd_alerts(args)
+        if args.command == "feeds":
+            return cmd_feeds(args)
+        if args.command == "inspect-feed":
+            from watcher.inspect import inspect_feeds
+
+            return inspect_feeds(args.targets, as_json=args.json, base_url=args.base_url)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CONFIG
@@ -156,6 +173,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         finally:
             if saved is not None:
                 os.environ["WATCHER_DATABASE_URL"] = saved
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from watcher import runtime
+    from watcher.health import health_rows
+
+    cfg = runtime.load(args.config)
+    store = runtime.open_store(cfg)
+    now = datetime.now(UTC)
+    try:
+        rows = health_rows(list(cfg.feeds), store.feed_states(),
+                           store.publish_times(now - timedelta(days=30)), now)
+    finally:
+        store.close()
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return EXIT_OK
+    cols = ["feed", "status", "http", "last_success", "last_item", "cadence", "last_error"]
+    widths = {c: max([len(c)] + [len(r[c][:60]) for r in rows]) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(r[c][:60].ljust(widths[c]) for c in cols).rstrip())
+    return EXIT_OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

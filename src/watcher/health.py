@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from watcher.config import FeedConfig
 from watcher.models import FeedState, FetchResult
@@ -76,3 +77,64 @@ def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSta
         new = replace(new, etag=result.headers.get("etag"),
                       last_modified=result.headers.get("last-modified"))
     return new
+
+
+def cadence(published: list[datetime]) -> timedelta | None:
+    """Typical gap between a feed's items: the median gap of its recent items (None with fewer
+    than 3 items)."""
+    times = sorted(published)
+    gaps = [b - a for a, b in pairwise(times) if b > a]
+    if len(gaps) < 2:
+        return None
+    gaps.sort()
+    return gaps[len(gaps) // 2]
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    secs = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit} ago"
+    return f"{secs}s ago"
+
+
+def _span(delta: timedelta | None) -> str:
+    if delta is None:
+        return "-"
+    secs = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs / size:.1f}{unit}"
+    return f"{secs}s"
+
+
+def health_rows(
+    feeds: list[FeedConfig], states: dict[str, FeedState],
+    published: dict[str, list[datetime]], now: datetime,
+) -> list[dict[str, str]]:
+    """One row per configured feed for `watcher feeds`."""
+    rows = []
+    for feed in feeds:
+        st = states.get(feed.name)
+        if st is None:
+            status = "new"
+        elif st.disabled:
+            status = "disabled"
+        elif st.consecutive_failures:
+            status = f"failing x{st.consecutive_failures}"
+        else:
+            status = "ok"
+        times = published.get(feed.name, [])
+        rows.append({
+            "feed": feed.name,
+            "status": status,
+            "http": str(st.last_status) if st and st.last_status else "-",
+            "last_success": _ago(st.last_success if st else None, now),
+            "last_item": _ago(max(times) if times else None, now),
+            "cadence": _span(cadence(times)),
+            "last_error": (st.disabled or st.last_error or "") if st else "",
+            "url": st.url if st else feed.url,
+        })
+    return rows

@@ -13,7 +13,7 @@ import io
 import json
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from watcher.clean import clean_text, html_to_text
 from watcher.models import Article
 from watcher.urls import absolute_url, canonical_url
 
+KnownIds = Callable[[Sequence[str]], set[str]]
 MAX_TITLE = 500
 MAX_DECODED = 50 * 1024 * 1024  # a gzip body inside the body is decoded up to this size
 MAX_TEXT = 100_000
@@ -38,6 +39,7 @@ class ParsedFeed:
     error_kind: str | None = None  # "not_a_feed" when the body is no feed at all
     error: str | None = None
     skipped: int = 0  # entries dropped: no title, text or link (phantom items)
+    known: int = 0  # entries left out because `known_ids` already knew them
 
 
 def article_id(feed: str, key: str) -> str:
@@ -46,7 +48,8 @@ def article_id(feed: str, key: str) -> str:
 
 def _entry_time(entry: Mapping[str, Any], fetched: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        # dict.get: bypass FeedParserDict's deprecated updated->published key fallback
+        value = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if isinstance(value, time.struct_time):
             try:
                 when = datetime.fromtimestamp(calendar.timegm(value), UTC)
@@ -147,10 +150,12 @@ def _json_entries(doc: dict[str, Any], fetched: datetime) -> list[dict[str, Any]
 
 def parse_feed(
     feed_name: str, url: str, body: bytes, headers: Mapping[str, str], fetched: datetime,
+    known_ids: KnownIds | None = None,
 ) -> ParsedFeed:
     """Parse one feed document (RSS 0.9x-2.0, RSS 1.0, Atom, JSON Feed 1.0/1.1; a gzip-compressed
     body too). Never raises for bad input: a body that is no feed comes back with
-    `error_kind="not_a_feed"`."""
+    `error_kind="not_a_feed"`. With `known_ids` (ids -> the subset already stored), entries
+    already known are left out before their text is cleaned: only new items cost cleaning."""
     if body[:2] == b"\x1f\x8b":
         decoded = _gunzip(body)
         if decoded is None:
@@ -166,8 +171,9 @@ def parse_feed(
                               "JSON that is not a JSON Feed (no jsonfeed.org version)")
         version = "json" + str(doc.get("version", "")).rstrip("/").rsplit("/", 1)[-1]
         title = html_to_text(str(doc.get("title") or ""))[:MAX_TITLE]
-        arts, skipped = _build_articles(feed_name, url, _json_entries(doc, fetched), fetched)
-        return ParsedFeed(arts, version, title, skipped=skipped)
+        arts, skipped, n_known = _build_articles(feed_name, url, _json_entries(doc, fetched),
+                                                 fetched, known_ids)
+        return ParsedFeed(arts, version, title, skipped=skipped, known=n_known)
     parsed = feedparser.parse(
         io.BytesIO(body),
         response_headers=dict(headers) | {"content-location": url},
@@ -185,21 +191,25 @@ def parse_feed(
                           f"not an RSS, Atom or JSON feed{kind}{why}")
     feed_meta = parsed.get("feed") or {}
     feed_title = html_to_text(str(feed_meta.get("title") or ""))[:MAX_TITLE]
-    arts, skipped = _build_articles(feed_name, url, entries, fetched)
-    return ParsedFeed(arts, version or "unknown", feed_title, skipped=skipped)
+    arts, skipped, n_known = _build_articles(feed_name, url, entries, fetched, known_ids)
+    return ParsedFeed(arts, version or "unknown", feed_title, skipped=skipped, known=n_known)
 
 
 def _build_articles(
-    feed_name: str, base: str, entries: list[Any], fetched: datetime
-) -> tuple[tuple[Article, ...], int]:
-    articles: list[Article] = []
+    feed_name: str, base: str, entries: list[Any], fetched: datetime,
+    known_ids: KnownIds | None = None,
+) -> tuple[tuple[Article, ...], int, int]:
+    """Articles from entries, in two passes: identity first (cheap: link, GUID, title), then the
+    expensive text cleaning only for entries whose id `known_ids` does not already know.
+    Returns (articles, skipped phantoms, known entries left out)."""
+    staged: list[tuple[str, str | None, str, str, str, str, datetime]] = []
     seen: set[str] = set()
     skipped = 0
     for entry in entries:
-        link = _entry_link(entry, base)
+        link = _entry_link(entry, base) or ""
         title = html_to_text(str(entry.get("title") or "")).replace("\n", " ").strip()[:MAX_TITLE]
-        text = clean_text(_entry_html(entry))[:MAX_TEXT]
-        if not (title or text or link):
+        html = _entry_html(entry)
+        if not (title or link or html.strip()):
             skipped += 1  # an empty or nested phantom item
             continue
         guid_raw = entry.get("id")
@@ -211,7 +221,7 @@ def _build_articles(
         elif canon:
             key = f"url:{canon}"
         else:
-            key = f"title:{title}\0{text[:200]}"
+            key = f"title:{title}\0{html[:400]}"
         aid = article_id(feed_name, key)
         if aid in seen:  # a duplicate GUID within one document: tell the items apart by URL/title
             aid = article_id(feed_name, f"{key}\0{canon}\0{title}")
@@ -219,11 +229,21 @@ def _build_articles(
                 skipped += 1
                 continue
         seen.add(aid)
+        staged.append((aid, guid, link, canon, title, html, published))
+    known = known_ids([s[0] for s in staged]) if known_ids and staged else set()
+    articles: list[Article] = []
+    for aid, guid, link, canon, title, html, published in staged:
+        if aid in known:
+            continue
+        text = clean_text(html)[:MAX_TEXT]
+        if not (title or text or link):
+            skipped += 1
+            continue
         articles.append(
             Article(
-                id=aid, feed=feed_name, guid=guid, url=link or "", canonical_url=canon,
-                title=title or (text[:120] if text else link or ""), text=text,
+                id=aid, feed=feed_name, guid=guid, url=link, canonical_url=canon,
+                title=title or (text[:120] if text else link), text=text,
                 published=published, fetched=fetched,
             )
         )
-    return tuple(articles), skipped
+    return tuple(articles), skipped, len(known)

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher import health
-from watcher.casualties import extract_casualties
+from watcher.assess import assess
 from watcher.clean import excerpt
 from watcher.config import Config
 from watcher.dedupe import Decision, KnownItem, classify
 from watcher.fetch import fetch_feeds
-from watcher.match import compile_watch, score
+from watcher.match import compile_watch
 from watcher.models import Alert, Article, FeedState, FetchResult
 from watcher.parse import parse_feed
 from watcher.store import OutboxRow, Store
@@ -167,6 +167,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     new_states: list[FeedState] = []
     parsed_articles: list[Article] = []
     first_poll: set[str] = set()
+    known_before = 0  # entries the parser left out because the store already had them
     for r in batch.results:
         prev = batch.states[r.feed]
         if prev.first_polled is None:
@@ -189,7 +190,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
             new_states.append(replace(ok_state, body_hash=digest))
             outcomes.append(FeedOutcome(r.feed, "unchanged"))
             continue
-        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now)
+        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now, known_ids=store.known_ids)
         if parsed.error_kind:
             log.warning("feed %s: %s", r.feed, parsed.error)
             new_states.append(health.after_failure(prev, parsed.error_kind, parsed.error or "",
@@ -198,6 +199,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
                                         error=f"{parsed.error_kind}: {parsed.error}"))
             continue
         new_states.append(replace(ok_state, body_hash=digest))
+        known_before += parsed.known
         parsed_articles.extend(parsed.articles)
         outcomes.append(FeedOutcome(r.feed, "ok", articles=len(parsed.articles)))
 
@@ -226,7 +228,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         candidates=candidates,
         new_articles=sum(1 for d in decisions if d.kind == "new"),
         duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
-        seen=sum(1 for d in decisions if d.kind == "seen"),
+        seen=known_before + sum(1 for d in decisions if d.kind == "seen"),
     )
 
 
@@ -240,30 +242,26 @@ def alert_id_for(watch: str, story_id: str) -> str:
 
 
 def match_step(cfg: Config, store: Store, candidates: Sequence[Article]) -> list[Alert]:
-    """Score each candidate against every watch; build one alert per (watch, story)."""
+    """Assess each candidate against every watch; build one alert per (watch, story)."""
     if not candidates or not cfg.watches:
         return []
     compiled = [(w, compile_watch(w)) for w in cfg.watches]
     sources = store.story_sources([a.id for a in candidates])
     out: list[Alert] = []
     for art in candidates:
-        report = None
         for watch, cw in compiled:
-            result = score(cw, art.title, art.text)
-            if result.severity is None:
+            verdict = assess(cw, art.title, art.text)
+            if verdict.severity is None:
                 continue
-            if report is None:
-                report = extract_casualties(art.text or art.title)
-            terms = tuple(dict.fromkeys(
-                h.term for h in result.hits
-                if h.rule.startswith("escalation:") and h.weight > 0
-            ))
+            report = verdict.casualties
             out.append(Alert(
                 alert_id=alert_id_for(watch.name, art.id), story_id=art.id, watch=watch.name,
-                channel=watch.channel, severity=result.severity, score=round(result.score, 2),
-                title=art.title, url=art.url, source=art.feed, published=art.published,
-                excerpt=excerpt(art.text, 300), matched_terms=terms,
-                killed=report.killed, injured=report.injured,
+                channel=watch.channel, severity=verdict.severity,
+                score=round(verdict.match.score, 2), title=art.title, url=art.url,
+                source=art.feed, published=art.published, excerpt=excerpt(art.text, 300),
+                matched_terms=verdict.matched_terms(),
+                killed=report.killed if report else None,
+                injured=report.injured if report else None,
                 sources_count=max(1, sources.get(art.id, 1)),
             ))
     return out

@@ -292,6 +292,19 @@ class Store:
                 out.update({r[0]: int(r[1]) for r in rows})
         return out
 
+    def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
+        """Per feed, the publication times of articles first seen since `since`, oldest first."""
+        out: dict[str, list[datetime]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(articles.c.feed, articles.c.published)
+                .where(articles.c.fetched >= _naive(since))
+                .order_by(articles.c.feed, articles.c.published)
+            ).all()
+        for feed, published in rows:
+            out.setdefault(feed, []).append(_aware(published) or since)
+        return out
+
     def count(self, table: str) -> int:
         t = metadata.tables[table]
         with self.engine.connect() as conn:

@@ -1,0 +1,151 @@
+"""The poll cycle's steps without Prefect: real HTTP feeds, real store, fake Slack over HTTP."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from watcher.config import Config, parse_config
+from watcher.pipeline import deliver_step, run_cycle
+from watcher.store import Store
+from watcher.transports import ConsoleTransport, SlackTransport
+
+from .articles import BORDER_TITLE, border_html, rss_feed, rss_item
+from .fakeslack import FakeSlack, drop, error, lost_response
+from .feedserver import FeedServer, Route
+from .test_flow_e2e import _watches_toml, alert_messages
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def config(tmp: Path, feeds: dict[str, str]) -> Config:
+    text = "\n".join(
+        [f'[store]\nurl = "sqlite:///{tmp}/s.db"', "[slack]\nmin_interval = 0.0\n"]
+        + [f'[[feeds]]\nname = "{n}"\nurl = "{u}"\n' for n, u in feeds.items()]
+    ) + "\n" + _watches_toml()
+    return parse_config(text, None, {})
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
+    with FeedServer() as feeds, FakeSlack() as slack:
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        yield feeds, slack, store
+        store.close()
+
+
+def story(minutes_ago: float, guid: str = "b1", link: str = "https://wire.example/a") -> str:
+    return rss_item(BORDER_TITLE, link, guid, border_html(), NOW - timedelta(minutes=minutes_ago))
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+def test_first_poll_alerts_only_on_recent_items_then_new_items_alert(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([
+        story(60 * 30, "old", "https://wire.example/old")]))  # 30 h old: backlog
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    first = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert first.new_articles == 1 and first.alerts == 0
+    feeds.routes["/f.xml"] = Route(body=rss_feed([
+        story(60 * 30, "old", "https://wire.example/old"),
+        story(5, "new", "https://wire.example/new")]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.new_articles == 1 and second.alerts == 1 and second.delivery.sent == 1
+
+
+def test_unchanged_body_and_304_skip_parsing(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, _, store = env
+    feeds.routes["/etag.xml"] = Route(body=rss_feed([story(5)]))
+    feeds.routes["/noetag.xml"] = Route(body=rss_feed([story(5, "x", "https://o.example/x")]),
+                                        etag=False)
+    cfg = config(tmp_path, {"a": feeds.url("/etag.xml"), "b": feeds.url("/noetag.xml")})
+    out = io.StringIO()
+    run_cycle(cfg, store, ConsoleTransport(out), now=NOW)
+    again = run_cycle(cfg, store, ConsoleTransport(out), now=NOW)
+    assert again.not_modified == 2 and again.new_articles == 0
+    outcomes = {o.feed: o.status for o in again.feed_outcomes}
+    assert outcomes == {"a": "not_modified", "b": "unchanged"}
+
+
+def test_dry_run_queues_nothing(tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    summary = run_cycle(cfg, store, SlackTransport(slack.token, base_url=slack.url),
+                        dry_run=True, now=NOW)
+    assert summary.alerts == 1 and store.count("alerts") == 0 and slack.calls == []
+    assert BORDER_TITLE in capsys.readouterr().out
+
+
+def test_failing_feed_is_counted_not_fatal(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, _, store = env
+    feeds.routes["/ok.xml"] = Route(body=rss_feed([story(5)]))
+    feeds.routes["/html"] = Route(body=b"<html><body>Forbidden</body></html>",
+                                  content_type="text/html")
+    cfg = config(tmp_path, {"ok": feeds.url("/ok.xml"), "html": feeds.url("/html"),
+                            "missing": feeds.url("/nope.xml")})
+    summary = run_cycle(cfg, store, ConsoleTransport(io.StringIO()), now=NOW)
+    assert summary.feeds == 3 and summary.failed == 2 and summary.new_articles == 1
+    errors = {o.feed: o.error or "" for o in summary.failed_feeds}
+    assert errors["html"].startswith("not_a_feed") and "404" in errors["missing"]
+    state = store.feed_states()["missing"]
+    assert state.consecutive_failures == 1 and state.last_status == 404
+
+
+def test_lost_response_is_found_by_alert_id_not_posted_twice(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    slack.inject("chat.postMessage", lost_response())
+    summary = run_cycle(cfg, store, SlackTransport(slack.token, base_url=slack.url, timeout=2),
+                        now=NOW, sleep=no_sleep)
+    assert summary.delivery.sent == 1 and summary.delivery.recovered == 1
+    assert len(alert_messages(slack)) == 1
+    assert slack.calls_to("conversations.history")
+
+
+def test_crash_after_attempt_recorded_checks_history_on_next_run(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url, timeout=2)
+    slack.inject("chat.postMessage", lost_response(), drop(), drop())
+    first = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    # the first attempt stored the message; the later ones found it before posting
+    assert first.delivery.sent == 1
+    assert len(alert_messages(slack)) == 1
+
+
+def test_permanent_error_marks_failed_with_clear_reason(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    slack.inject("chat.postMessage", error("not_in_channel"))
+    summary = run_cycle(cfg, store, SlackTransport(slack.token, base_url=slack.url),
+                        now=NOW, sleep=no_sleep)
+    assert summary.delivery.failed == 1
+    [row] = store.recent_alerts()
+    assert row.status == "failed" and "invite" in (row.last_error or "").lower()
+    # a later run does not retry a failed alert
+    assert deliver_step(store, SlackTransport(slack.token, base_url=slack.url)).sent == 0
