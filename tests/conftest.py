@@ -22,6 +22,7 @@ def prefect_api() -> Iterator[dict[str, str]]:
         "PREFECT_HOME": home,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_EXTRA_LOGGERS": "watcher",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
