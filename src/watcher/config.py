@@ -54,6 +54,8 @@ class FetchConfig:
     concurrency: int = 32
     per_host: int = 4
     user_agent: str = DEFAULT_USER_AGENT
+    full_text: bool = False  # default for feeds that do not set full_text themselves
+    max_article_fetches: int = 50  # article pages fetched per run, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class PollConfig:
 class FeedConfig:
     name: str
     url: str
+    full_text: bool = False  # fetch article pages of promising new items for their full text
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +244,7 @@ class _Validator:
         slack = self.slack(self._table(data, "slack"), env)
         fetch = self.fetch(self._table(data, "fetch"))
         poll = self.poll(self._table(data, "poll"))
-        feeds = self.feeds(data.get("feeds", []))
+        feeds = self.feeds(data.get("feeds", []), fetch.full_text)
         watches = self.watches(data.get("watches", []))
         return Config(path, store, slack, fetch, poll, feeds, watches)
 
@@ -294,7 +297,7 @@ class _Validator:
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()
         known = {"connect_timeout", "read_timeout", "deadline", "max_bytes", "max_redirects",
-                 "concurrency", "per_host", "user_agent"}
+                 "concurrency", "per_host", "user_agent", "full_text", "max_article_fetches"}
         self._unknown(t, known, "fetch")
         ua = self._get(t, "user_agent", (str,), d.user_agent, "fetch.user_agent",
                        self._line_of("fetch", "user_agent"), "a string")
@@ -308,6 +311,10 @@ class _Validator:
             concurrency=self._positive(t, "concurrency", d.concurrency, "fetch", integer=True),
             per_host=self._positive(t, "per_host", d.per_host, "fetch", integer=True),
             user_agent=ua.strip() or d.user_agent,
+            full_text=self._get(t, "full_text", (bool,), d.full_text, "fetch.full_text",
+                                self._line_of("fetch", "full_text"), "true or false"),
+            max_article_fetches=self._positive(t, "max_article_fetches", d.max_article_fetches,
+                                               "fetch", integer=True),
         )
 
     def poll(self, t: Mapping[str, Any]) -> PollConfig:
@@ -318,7 +325,7 @@ class _Validator:
             max_age_hours=self._positive(t, "max_age_hours", d.max_age_hours, "poll"),
         )
 
-    def feeds(self, items: Any) -> tuple[FeedConfig, ...]:
+    def feeds(self, items: Any, full_text_default: bool = False) -> tuple[FeedConfig, ...]:
         if not isinstance(items, list):
             self.add("feeds", "must be an array of tables: write each feed as [[feeds]] with "
                      "name and url", self._line_of("feeds"))
@@ -331,7 +338,12 @@ class _Validator:
             if not isinstance(item, dict):
                 self.add(label, "must be a table with name and url", hline)
                 continue
-            self._unknown(item, {"name", "url"}, "feeds", i)
+            self._unknown(item, {"name", "url", "full_text"}, "feeds", i)
+            full_text = item.get("full_text", full_text_default)
+            if not isinstance(full_text, bool):
+                self.add(f"{label}.full_text", f"must be true or false, got {full_text!r}",
+                         self._line_of("feeds", "full_text", i))
+                full_text = full_text_default
             name = item.get("name")
             url = item.get("url")
             ok = True
@@ -360,7 +372,7 @@ class _Validator:
                     ok = False
             if ok:
                 assert isinstance(name, str) and isinstance(url, str)
-                out.append(FeedConfig(name=name.strip(), url=url.strip()))
+                out.append(FeedConfig(name=name.strip(), url=url.strip(), full_text=full_text))
         return tuple(out)
 
     def watches(self, items: Any) -> tuple[Watch, ...]:

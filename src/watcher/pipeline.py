@@ -21,6 +21,7 @@ from watcher.clean import excerpt
 from watcher.config import Config
 from watcher.dedupe import Decision, KnownItem, classify
 from watcher.fetch import fetch_feeds
+from watcher.fulltext import FullTextStats, enrich
 from watcher.match import compile_watch
 from watcher.models import Alert, Article, FeedState, FetchResult
 from watcher.parse import parse_feed
@@ -61,6 +62,7 @@ class IngestResult:
     new_articles: int
     duplicates: int
     seen: int
+    full_text: FullTextStats = field(default_factory=FullTextStats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class RunSummary:
     alerts: int
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     dry_run: bool = False
+    full_text: FullTextStats = field(default_factory=FullTextStats)
     failed_feeds: tuple[FeedOutcome, ...] = ()
     feed_outcomes: tuple[FeedOutcome, ...] = ()
 
@@ -99,6 +102,8 @@ class RunSummary:
             "console": self.delivery.console,
             "pending": self.delivery.pending,
             "failed_alerts": self.delivery.failed,
+            "full_text_fetched": self.full_text.fetched,
+            "full_text_fallback": self.full_text.fallback,
             "dry_run": self.dry_run,
             "failed_feeds": [{"feed": o.feed, "error": o.error} for o in self.failed_feeds],
         }
@@ -111,6 +116,9 @@ def render_summary(d: Mapping[str, Any]) -> str:
         + (f", skipped: {d['skipped']}" if d.get("skipped") else "") + ")",
         f"articles: {d['new_articles']} new, {d['duplicates']} duplicates",
     ]
+    if d.get("full_text_fetched") or d.get("full_text_fallback"):
+        lines.append(f"full text: {d['full_text_fetched']} pages used, "
+                     f"{d['full_text_fallback']} fell back to the feed's text")
     if d.get("dry_run"):
         lines.append(f"alerts: {d['alerts']} would be sent (dry run: nothing queued or sent)")
     else:
@@ -210,6 +218,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         for url, k in store.by_canonical_url(list({a.canonical_url for a in unknown})).items()
     }
     decisions = classify(parsed_articles, known_ids, known_urls)
+    decisions, fulltext = _full_text(cfg, decisions)
     store.add_articles([(d.article, d.story_id, d.duplicate_of)
                         for d in decisions if d.kind != "seen"])
     store.save_feed_states(new_states)
@@ -229,7 +238,21 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         new_articles=sum(1 for d in decisions if d.kind == "new"),
         duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
         seen=known_before + sum(1 for d in decisions if d.kind == "seen"),
+        full_text=fulltext,
     )
+
+
+def _full_text(
+    cfg: Config, decisions: list[Decision]
+) -> tuple[list[Decision], FullTextStats]:
+    """Fetch page text for new items of full_text feeds, before stories and matching see them."""
+    feeds = {f.name for f in cfg.feeds if f.full_text}
+    todo = [d.article for d in decisions if d.kind == "new" and d.article.feed in feeds]
+    if not todo or not cfg.watches:
+        return decisions, FullTextStats()
+    enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches], cfg.fetch)
+    by_id = {a.id: a for a in enriched}
+    return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], stats
 
 
 def _recent_enough(cfg: Config, d: Decision, first_poll: set[str], now: datetime) -> bool:
@@ -388,6 +411,7 @@ def summarize(
         alerts=len(new_alerts),
         delivery=delivery,
         dry_run=dry_run,
+        full_text=ingest.full_text,
         failed_feeds=tuple(o for o in outcomes if o.status == "failed"),
         feed_outcomes=tuple(ingest.outcomes),
     )
