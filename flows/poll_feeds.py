@@ -35,6 +35,11 @@ def match(cfg: Config, store: Store, candidates: tuple[Article, ...]) -> list[Al
     return pipeline.match_step(cfg, store, candidates)
 
 
+@task(name="feed-health", cache_policy=NO_CACHE)
+def feed_health(cfg: Config, store: Store, now: datetime) -> list[Alert]:
+    return pipeline.ops_step(cfg, store, now)
+
+
 @task(name="enqueue-alerts", cache_policy=NO_CACHE)
 def enqueue(store: Store, alerts: list[Alert], now: datetime) -> list[Alert]:
     return pipeline.enqueue_step(store, alerts, now)
@@ -60,7 +65,7 @@ def poll_feeds(config_path: str | None = None, dry_run: bool = False) -> dict[st
         now = datetime.now(UTC)
         batch = fetch_feeds(cfg, store, now)
         ingested = ingest(cfg, store, batch, now)
-        alerts = match(cfg, store, ingested.candidates)
+        alerts = match(cfg, store, ingested.candidates) + feed_health(cfg, store, now)
         if dry_run:
             pipeline.show_dry_run(alerts)
             summary = pipeline.summarize(cfg, ingested, alerts, pipeline.DeliveryReport(), True)

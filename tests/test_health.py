@@ -60,3 +60,34 @@ def test_success_resets_and_permanent_redirect_moves() -> None:
     assert ok.url == "https://b.example/rss" and ok.config_url == FEED.url and ok.etag == '"1"'
     temp = FetchResult(feed="f", url="https://t.example/rss", status=200, body=b"x")
     assert after_fetch(s, temp, NOW).url == FEED.url
+
+
+OPS = __import__("watcher.config", fromlist=["OpsConfig"]).OpsConfig(failures=3)
+
+
+def test_failing_feed_raises_one_ops_alert_then_one_recovery() -> None:
+    from watcher.health import ops_check
+
+    s = current_state(FEED, None)
+    events = []
+    for _ in range(6):
+        s = after_failure(s, "http", "HTTP 500", 500, NOW)
+        s, ev = ops_check(s, [], NOW, OPS)
+        events.append(ev.kind if ev else None)
+    assert events == [None, None, "down", None, None, None]
+    ok = after_fetch(s, FetchResult(feed="f", url=FEED.url, status=200, body=b"x"), NOW)
+    ok, ev = ops_check(ok, [], NOW, OPS)
+    assert ev is not None and ev.kind == "recovered" and ok.ops_alert is None
+    assert ops_check(ok, [], NOW, OPS)[1] is None
+
+
+def test_silent_feed_beyond_its_cadence() -> None:
+    from watcher.health import cadence, ops_check
+
+    hourly = [NOW - timedelta(hours=h) for h in range(30, 40)]  # last item 30 h ago
+    assert cadence(hourly) == timedelta(hours=1)
+    s, ev = ops_check(current_state(FEED, None), hourly, NOW, OPS)
+    assert ev is not None and ev.kind == "silent" and "usually one every 1.0h" in ev.message
+    assert ops_check(s, hourly, NOW, OPS)[1] is None  # once, not every run
+    recent = [NOW - timedelta(hours=h) for h in range(0, 10)]
+    assert ops_check(current_state(FEED, None), recent, NOW, OPS)[1] is None

@@ -149,3 +149,24 @@ def test_permanent_error_marks_failed_with_clear_reason(
     assert row.status == "failed" and "invite" in (row.last_error or "").lower()
     # a later run does not retry a failed alert
     assert deliver_step(store, SlackTransport(slack.token, base_url=slack.url)).sent == 0
+
+
+def test_feed_health_alerts_once_down_and_once_recovered(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(status=500, body=b"boom", etag=False)
+    text = (f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n[slack]\nmin_interval = 0.0\n'
+            '[ops]\nchannel = "#general"\nfailures = 2\n'
+            f'[[feeds]]\nname = "f"\nurl = "{feeds.url("/f.xml")}"\n\n' + _watches_toml())
+    cfg = parse_config(text, None, {})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    for hour in range(4):
+        run_cycle(cfg, store, transport, now=NOW + timedelta(hours=hour), sleep=no_sleep)
+    assert [m["text"] for m in slack.messages_in("general")][0].count("down") >= 1
+    assert len(slack.messages_in("general")) == 1
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    run_cycle(cfg, store, transport, now=NOW + timedelta(hours=5), sleep=no_sleep)
+    run_cycle(cfg, store, transport, now=NOW + timedelta(hours=6), sleep=no_sleep)
+    texts = [m["text"] for m in slack.messages_in("general")]
+    assert len(texts) == 2 and "recovered" in texts[1]

@@ -65,6 +65,14 @@ class PollConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OpsConfig:
+    channel: str | None = None  # where feed-health alerts go; None: logged only
+    failures: int = 5  # consecutive failures before a feed counts as down
+    silence_factor: float = 10.0  # silent when no new item for this many typical gaps...
+    min_silence_hours: float = 24.0  # ...and at least this long
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     name: str
     url: str
@@ -79,6 +87,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     feeds: tuple[FeedConfig, ...] = ()
+    ops: OpsConfig = field(default_factory=OpsConfig)
     watches: tuple[Watch, ...] = ()
 
     def watch(self, name: str) -> Watch:
@@ -147,7 +156,7 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 # validation
 
 
-_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches"}
+_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -246,7 +255,21 @@ class _Validator:
         poll = self.poll(self._table(data, "poll"))
         feeds = self.feeds(data.get("feeds", []), fetch.full_text)
         watches = self.watches(data.get("watches", []))
-        return Config(path, store, slack, fetch, poll, feeds, watches)
+        ops = self.ops(self._table(data, "ops"))
+        return Config(path=path, store=store, slack=slack, fetch=fetch, poll=poll, feeds=feeds,
+                      watches=watches, ops=ops)
+
+    def ops(self, t: Mapping[str, Any]) -> OpsConfig:
+        d = OpsConfig()
+        self._unknown(t, {"channel", "failures", "silence_factor", "min_silence_hours"}, "ops")
+        channel = self._get(t, "channel", (str,), None, "ops.channel",
+                            self._line_of("ops", "channel"), "a Slack channel name or ID")
+        return OpsConfig(
+            channel=channel.strip() if channel and channel.strip() else None,
+            failures=self._positive(t, "failures", d.failures, "ops", integer=True),
+            silence_factor=self._positive(t, "silence_factor", d.silence_factor, "ops"),
+            min_silence_hours=self._positive(t, "min_silence_hours", d.min_silence_hours, "ops"),
+        )
 
     def store(self, t: Mapping[str, Any], env: Mapping[str, str]) -> StoreConfig:
         self._unknown(t, {"url"}, "store")

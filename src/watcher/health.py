@@ -8,11 +8,11 @@ capped. A changed configured URL starts the feed afresh.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from watcher.config import FeedConfig
+from watcher.config import FeedConfig, OpsConfig
 from watcher.models import FeedState, FetchResult
 
 BACKOFF_BASE = timedelta(minutes=1)
@@ -138,3 +138,37 @@ def health_rows(
             "url": st.url if st else feed.url,
         })
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class OpsEvent:
+    feed: str
+    kind: str  # "down" | "silent" | "recovered"
+    message: str
+
+
+def ops_check(
+    state: FeedState, published: list[datetime], now: datetime, cfg: OpsConfig,
+) -> tuple[FeedState, OpsEvent | None]:
+    """One feed-health transition at most: a feed that keeps failing or goes silent far beyond
+    its usual cadence opens one alert; getting well again closes it with one recovery notice."""
+    problem: tuple[str, str] | None = None
+    if state.disabled:
+        problem = ("down", f"disabled: {state.disabled}")
+    elif state.consecutive_failures >= cfg.failures:
+        problem = ("down", f"{state.consecutive_failures} consecutive failures; last error: "
+                           f"{state.last_error}")
+    else:
+        gap = cadence(published)
+        last = max(published) if published else None
+        if gap is not None and last is not None:
+            limit = max(gap * cfg.silence_factor, timedelta(hours=cfg.min_silence_hours))
+            if now - last > limit:
+                problem = ("silent", f"no new item for {_span(now - last)} (usually one every "
+                                     f"{_span(gap)})")
+    if problem and state.ops_alert != problem[0]:
+        return replace(state, ops_alert=problem[0]), OpsEvent(state.name, *problem)
+    if problem is None and state.ops_alert is not None:
+        event = OpsEvent(state.name, "recovered", f"recovered (was {state.ops_alert})")
+        return replace(state, ops_alert=None), event
+    return state, None

@@ -28,6 +28,7 @@ class FeedState:
     consecutive_failures: int = 0
     retry_at: datetime | None = None  # skipped until then (Retry-After, back-off)
     disabled: str | None = None  # why the feed is no longer fetched (HTTP 410)
+    ops_alert: str | None = None  # an open feed-health alert: "down" or "silent"
 
 
 @dataclass(frozen=True, slots=True)

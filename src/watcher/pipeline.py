@@ -290,6 +290,37 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Article]) -> list
     return out
 
 
+def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
+    """Feed-health alerts: one when a feed keeps failing or goes silent, one when it recovers.
+    They go to `[ops] channel` through the same outbox; without one they are only logged."""
+    states = store.feed_states()
+    published = store.publish_times(now - timedelta(days=30))
+    changed: list[FeedState] = []
+    out: list[Alert] = []
+    for feed in cfg.feeds:
+        state = states.get(feed.name)
+        if state is None:
+            continue
+        new_state, event = health.ops_check(state, published.get(feed.name, []), now, cfg.ops)
+        if event is None:
+            continue
+        changed.append(new_state)
+        level = logging.INFO if event.kind == "recovered" else logging.WARNING
+        log.log(level, "feed %s %s: %s", event.feed, event.kind, event.message)
+        if cfg.ops.channel:
+            out.append(Alert(
+                alert_id=alert_id_for("ops", f"{event.feed}\0{event.kind}\0{now.isoformat()}"),
+                story_id=f"ops:{event.feed}", watch="feed-health", channel=cfg.ops.channel,
+                severity="ops", score=0.0,
+                title=f"Feed {event.feed} {event.kind}: {event.message}"[:500],
+                url=new_state.url, source=event.feed, published=now, excerpt=event.message,
+                matched_terms=(), killed=None, injured=None,
+            ))
+    if changed:
+        store.save_feed_states(changed)
+    return out
+
+
 def enqueue_step(store: Store, batch: Sequence[Alert], now: datetime) -> list[Alert]:
     return store.enqueue(batch, now)
 
@@ -425,7 +456,7 @@ def run_cycle(
     now = now or datetime.now(UTC)
     batch = fetch_step(cfg, store, now)
     ingest = ingest_step(cfg, store, batch, now)
-    alerts = match_step(cfg, store, ingest.candidates)
+    alerts = match_step(cfg, store, ingest.candidates) + ops_step(cfg, store, now)
     if dry_run:
         show_dry_run(alerts)
         return summarize(cfg, ingest, alerts, DeliveryReport(), dry_run=True)

@@ -57,6 +57,7 @@ feeds = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("retry_at", DateTime),
     Column("disabled", Text),
+    Column("ops_alert", String(20)),
 )
 
 articles = Table(
@@ -198,7 +199,7 @@ class Store:
             r["name"]: FeedState(
                 name=r["name"], url=r["url"], config_url=r["config_url"], etag=r["etag"],
                 last_modified=r["last_modified"], retry_at=_aware(r["retry_at"]),
-                disabled=r["disabled"],
+                disabled=r["disabled"], ops_alert=r["ops_alert"],
                 body_hash=r["body_hash"], first_polled=_aware(r["first_polled"]),
                 last_success=_aware(r["last_success"]), last_error=r["last_error"],
                 last_status=r["last_status"], consecutive_failures=r["consecutive_failures"] or 0,
