@@ -114,3 +114,53 @@ def test_demo_shows_alerts_offline_without_tracebacks(
     assert re.search(r"Casualties: killed: [^\n]*\b17\b", proc.stdout), proc.stdout
     assert not re.search(r"Casualties:[^\n]*30,?000", proc.stdout)
     assert not (tmp_path / "watcher.db").exists()  # temporary state only
+
+
+def test_explain_prints_rules_spans_and_casualties(tmp_path: Path) -> None:
+    art = tmp_path / "a.txt"
+    art.write_text(BORDER_TITLE + "\n" + "\n".join(
+        __import__("tests.articles", fromlist=["BORDER_PARAGRAPHS"]).BORDER_PARAGRAPHS))
+    proc = run_cli(["explain", "--config", str(ROOT / "config" / "watcher.toml"),
+                    "--watch", "armenia-azerbaijan", str(art)])
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "ALERT, severity" in out and "escalation:shell" in out and "[Shelling]" in out
+    assert re.search(r"killed 17 \[\w+\] current", out)
+    assert re.search(r"killed 30000 \[\w+\] not current", out)
+    assert "current toll: killed: 17" in out
+
+
+def test_explain_unknown_watch_and_missing_file(tmp_path: Path) -> None:
+    cfg = str(ROOT / "config" / "watcher.toml")
+    proc = run_cli(["explain", "--config", cfg, "--watch", "nope", str(tmp_path)])
+    assert proc.returncode == 2 and "no watch named 'nope'" in proc.stderr
+    proc = run_cli(["explain", "--config", cfg, "--watch", "armenia-azerbaijan",
+                    str(tmp_path / "missing.txt")])
+    assert proc.returncode == 1 and "cannot read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_backtest_replays_stored_articles(tmp_path: Path) -> None:
+    import io
+
+    from watcher.config import load_config
+    from watcher.pipeline import run_cycle
+    from watcher.store import Store
+    from watcher.transports import ConsoleTransport
+
+    with FeedServer() as feeds:
+        feeds.routes["/w.xml"] = Route(body=rss_feed([
+            rss_item(BORDER_TITLE, "https://wire.example/a", "w1", border_html(), now_minus(60)),
+            rss_item("Rates on hold", "https://wire.example/r", "w2", "<p>Calm markets.</p>",
+                     now_minus(50))]))
+        config = write_config(tmp_path, {"wire": feeds.url("/w.xml")})
+        cfg = load_config(config, {})
+        store = Store(cfg.store.url)
+        run_cycle(cfg, store, ConsoleTransport(io.StringIO()))
+        store.close()
+    proc = run_cli(["backtest", "--config", str(config), "--since", "2d"])
+    assert proc.returncode == 0, proc.stderr
+    assert "over 2 stored articles" in proc.stdout and BORDER_TITLE[:40] in proc.stdout
+    assert re.search(r"would alert: critical \d+, warning \d+; total 1 of 2", proc.stdout)
+    bad = run_cli(["backtest", "--config", str(config), "--since", "yesterday"])
+    assert bad.returncode == 2 and "36h" in bad.stderr

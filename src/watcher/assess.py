@@ -30,9 +30,12 @@ class Assessment:
         ))
 
 
-def assess(compiled: CompiledWatch, title: str, text: str) -> Assessment:
+def assess(
+    compiled: CompiledWatch, title: str, text: str, *, always_casualties: bool = False
+) -> Assessment:
+    """Score and, for an alert (or when asked), extract the casualty figures."""
     result = score(compiled, title, text)
     report = None
-    if result.alerts:
+    if result.alerts or always_casualties:
         report = extract_casualties(text or title)
     return Assessment(result, report)

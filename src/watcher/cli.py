@@ -62,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", metavar="URL",
                    help="resolve relative links in local files against this URL")
 
+    p = sub.add_parser("explain", help="why a watch would (not) alert on an article")
+    _add_config(p)
+    p.add_argument("--watch", required=True, metavar="NAME")
+    p.add_argument("target", metavar="URL_OR_FILE",
+                   help="an article page URL, or a local HTML or text file")
+
+    p = sub.add_parser("backtest", help="replay stored articles through the current rules")
+    _add_config(p)
+    p.add_argument("--watch", metavar="NAME", help="one watch (default: all)")
+    p.add_argument("--since", default="7d", metavar="AGE",
+                   help="how far back: e.g. 36h, 7d, 4w (default 7d)")
+
     p = sub.add_parser("alerts", help="list recent alerts from the outbox")
     _add_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -91,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "alerts":
             return cmd_alerts(args)
+        if args.command == "explain":
+            return cmd_explain(args)
+        if args.command == "backtest":
+            return cmd_backtest(args)
         if args.command == "feeds":
             return cmd_feeds(args)
         if args.command == "inspect-feed":
@@ -173,6 +189,98 @@ def cmd_demo(args: argparse.Namespace) -> int:
         finally:
             if saved is not None:
                 os.environ["WATCHER_DATABASE_URL"] = saved
+
+
+def _read_article(target: str) -> tuple[str, str] | str:
+    """(title, text) of an article page URL or a local file, or an error message."""
+    from urllib.parse import urlsplit
+
+    from watcher.clean import clean_text
+    from watcher.config import FeedConfig, FetchConfig
+    from watcher.fetch import fetch_feeds
+    from watcher.fulltext import extract_main_text
+
+    if urlsplit(target).scheme in ("http", "https"):
+        [res] = fetch_feeds([FeedConfig("explain", target)], {}, FetchConfig())
+        if not res.ok or res.body is None:
+            return f"cannot fetch {target}: {res.error_kind}: {res.error}"
+        raw = res.body.decode("utf-8", errors="replace")
+    else:
+        try:
+            raw = Path(target).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            return f"cannot read {target}: {exc.strerror or exc}"
+    if "<" in raw and "</" in raw:
+        import re
+
+        m = re.search(r"<title[^>]*>(.*?)</title>", raw, re.S | re.I)
+        title = clean_text(m.group(1)).strip() if m else ""
+        text = extract_main_text(raw, target) or clean_text(raw)
+        return title, text
+    lines = raw.strip().splitlines()
+    return (lines[0].strip() if lines else ""), "\n".join(lines[1:]).strip()
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from watcher import runtime
+    from watcher.assess import assess
+    from watcher.explain import render_explanation
+    from watcher.match import compile_watch
+
+    cfg = runtime.load(args.config)
+    watch = cfg.watch(args.watch)
+    loaded = _read_article(args.target)
+    if isinstance(loaded, str):
+        print(f"watcher: {loaded}", file=sys.stderr)
+        return EXIT_FAILED
+    title, text = loaded
+    verdict = assess(compile_watch(watch), title, text, always_casualties=True)
+    print(render_explanation(watch, title, text, verdict))
+    return EXIT_OK
+
+
+def _parse_age(value: str) -> float | None:
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hdw])\s*", value)
+    if not m:
+        return None
+    return float(m.group(1)) * {"h": 1, "d": 24, "w": 168}[m.group(2)]
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from watcher import runtime
+    from watcher.assess import assess
+    from watcher.explain import BacktestRow, render_backtest
+    from watcher.match import compile_watch
+
+    hours = _parse_age(args.since)
+    if hours is None:
+        print(f"watcher: --since {args.since!r}: write an age like 36h, 7d or 4w",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    cfg = runtime.load(args.config)
+    watches = [cfg.watch(args.watch)] if args.watch else list(cfg.watches)
+    store = runtime.open_store(cfg)
+    try:
+        stored = store.articles_since(datetime.now(UTC) - timedelta(hours=hours))
+    finally:
+        store.close()
+    for watch in watches:
+        cw = compile_watch(watch)
+        rows = []
+        for a in stored:
+            verdict = assess(cw, a.title, a.text)
+            if verdict.severity is None:
+                continue
+            killed = verdict.casualties.killed if verdict.casualties else None
+            rows.append(BacktestRow(f"{a.published:%Y-%m-%d %H:%M}", verdict.severity,
+                                    verdict.match.score, a.feed, a.title,
+                                    killed.count if killed else None))
+        print(render_backtest(watch, rows, len(stored), args.since))
+    return EXIT_OK
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:

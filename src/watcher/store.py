@@ -293,6 +293,23 @@ class Store:
                 out.update({r[0]: int(r[1]) for r in rows})
         return out
 
+    def articles_since(self, since: datetime) -> list[Article]:
+        """Stored articles published since `since`, oldest first (one per story: duplicates of
+        an article under other URLs are left out)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(articles).where(articles.c.published >= _naive(since))
+                .where(articles.c.duplicate_of.is_(None))
+                .order_by(articles.c.published, articles.c.id)
+            ).mappings().all()
+        return [
+            Article(id=r["id"], feed=r["feed"], guid=r["guid"], url=r["url"],
+                    canonical_url=r["canonical_url"], title=r["title"], text=r["text"],
+                    published=_aware(r["published"]) or since,
+                    fetched=_aware(r["fetched"]) or since)
+            for r in rows
+        ]
+
     def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
         """Per feed, the publication times of articles first seen since `since`, oldest first."""
         out: dict[str, list[datetime]] = {}
