@@ -111,3 +111,15 @@ def test_missing_file_message() -> None:
 )
 def test_resolve_path(cli: str | None, env: dict[str, str], expected: str) -> None:
     assert resolve_path(cli, env) == Path(expected)
+
+
+def test_escalation_tiers_and_duplicate_terms() -> None:
+    tiers = GOOD.replace("attack = 2", 'armed = { weight = 3, terms = ["shell", "artillery"] }\n'
+                         "attack = 2")
+    w = parse_config(tiers, None, {}).watches[0]
+    assert {(t.text, t.weight) for t in w.escalation} == {
+        ("shell", 3.0), ("artillery", 3.0), ("attack", 2.0)}
+    dup = GOOD.replace("attack = 2", 'armed = { weight = 3, terms = ["attack"] }\nattack = 2')
+    assert any("appears twice" in p for p in problems(dup))
+    bad = GOOD.replace("attack = 2", "armed = { weight = 3 }")
+    assert any("a tier needs terms" in p for p in problems(bad))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from watcher.match import compile_watch
 from watcher.models import Severity, Term, Watch
 
 DEFAULT_CONFIG = Path("config/watcher.toml")
@@ -459,11 +460,17 @@ class _Validator:
             proximity = 200
         if len(self.problems) != problems_before:
             return None
-        return Watch(
+        watch = Watch(
             name=name, channel=channel.strip(), entities=entities, escalation=escalation,
             deescalation=deescalation, severities=severities, min_entities=min_entities,
             proximity=proximity,
         )
+        try:
+            compile_watch(watch)
+        except ValueError as exc:
+            self.add(label, f"cannot compile the watch's terms: {exc}", hline)
+            return None
+        return watch
 
     def _entities(self, value: Any, label: str, line: int | None) -> dict[str, tuple[str, ...]]:
         where = f"{label}.entities"
@@ -483,20 +490,49 @@ class _Validator:
         return out
 
     def _terms(self, value: Any, where: str, line: int | None, required: bool) -> tuple[Term, ...]:
+        """term = weight pairs, and tiers: a table { weight = 3.0, terms = ["a", "b"] }."""
         if not isinstance(value, dict) or (required and not value):
             if required or value is not None:
-                self.add(where, "must be a table of term = weight, e.g. shelling = 3.0", line)
+                self.add(where, "must be a table of term = weight (e.g. shell = 3.0), or of tiers "
+                         '(e.g. armed = { weight = 3.0, terms = ["shell", "artillery"] })', line)
             return ()
         out: list[Term] = []
-        for term, weight in value.items():
+        seen: dict[str, str] = {}
+
+        def add(term: str, weight: Any, label: str) -> None:
             if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-                self.add(f"{where}.{term!r}", f"weight must be a positive number, got {weight!r}",
+                self.add(label, f"weight must be a positive number, got {weight!r}", line)
+                return
+            text = term.strip()
+            if not text or text == "*":
+                self.add(label, f"empty term {term!r}", line)
+                return
+            key = text.casefold()
+            if key in seen:
+                self.add(label, f"term {text!r} appears twice (also in {seen[key]}); keep one",
                          line)
-                continue
-            if not str(term).strip() or str(term).strip() == "*":
-                self.add(f"{where}", f"empty term {term!r}", line)
-                continue
-            out.append(Term(str(term).strip(), float(weight)))
+                return
+            seen[key] = label
+            out.append(Term(text, float(weight)))
+
+        for key, value_ in value.items():
+            if isinstance(value_, dict):
+                tier = f"{where}.{key}"
+                unknown = set(value_) - {"weight", "terms"}
+                if unknown:
+                    self.add(tier, f"unknown key(s) {sorted(unknown)}; a tier has weight and terms",
+                             line)
+                terms = value_.get("terms")
+                if not isinstance(terms, list) or not terms or not all(
+                    isinstance(t, str) for t in terms
+                ):
+                    self.add(tier, "a tier needs terms = [\"...\", ...] (a non-empty list of "
+                             "strings)", line)
+                    continue
+                for t in terms:
+                    add(t, value_.get("weight"), tier)
+            else:
+                add(str(key), value_, f"{where}.{key!r}")
         return tuple(out)
 
     def _severities(self, item: Mapping[str, Any], label: str,
