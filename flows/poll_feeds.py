@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from watcher import pipeline, runtime
@@ -75,4 +76,24 @@ def poll_feeds(config_path: str | None = None, dry_run: bool = False) -> dict[st
             summary = pipeline.summarize(cfg, ingested, added, delivery, False)
     finally:
         store.close()
-    return summary.to_dict()
+    result = summary.to_dict()
+    publish_report(summary, result)
+    return result
+
+
+def publish_report(summary: pipeline.RunSummary, result: dict[str, Any]) -> None:
+    """The run's report as Prefect artifacts: a markdown summary and a per-feed status table."""
+    create_markdown_artifact(
+        key="poll-summary",
+        markdown="## poll-feeds\n\n```\n" + pipeline.render_summary(result) + "\n```\n",
+        description="watcher poll cycle summary",
+    )
+    create_table_artifact(
+        key="poll-feed-status",
+        table=[
+            {"feed": o.feed, "status": o.status, "articles": o.articles, "new": o.new,
+             "error": o.error or ""}
+            for o in summary.feed_outcomes
+        ],
+        description="per-feed status of this poll cycle",
+    )

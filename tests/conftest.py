@@ -39,3 +39,34 @@ def prefect_api() -> Iterator[dict[str, str]]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+POSTGRES_URL_ENV = "WATCHER_TEST_POSTGRES_URL"
+
+
+def _fresh_postgres_db(base_url: str) -> str:
+    """A new, empty database on the test server; returns its URL."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = f"watcher_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same store tests on SQLite and, when WATCHER_TEST_POSTGRES_URL names a server
+    (CI starts one), on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/sub/dir/w.db"
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_URL_ENV} not set: no PostgreSQL server for this run")
+    return _fresh_postgres_db(base)

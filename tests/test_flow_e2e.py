@@ -177,3 +177,26 @@ def test_slack_down_for_a_whole_run_delivers_on_the_next(
     up = run_flow(config)
     assert up["alerts"] == 0 and up["sent"] == 1 and up["pending"] == 0
     assert len(alert_messages(slack)) == 1
+
+
+def test_run_publishes_summary_and_feed_table_artifacts(
+    prefect_api: dict[str, str], tmp_path: Path, slack: FakeSlack, feeds: FeedServer
+) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    config = write_config(tmp_path, serve_border_story(feeds))
+    run_flow(config)
+
+    async def latest() -> dict[str, Any]:
+        async with get_client() as client:
+            arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["poll-summary", "poll-feed-status"])))
+        return {a.key: a for a in arts}
+
+    arts = asyncio.run(latest())
+    assert set(arts) == {"poll-summary", "poll-feed-status"}
+    assert "feeds polled: 2" in str(arts["poll-summary"].data)
+    assert "regional" in str(arts["poll-feed-status"].data)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,32 @@ def alert(aid: str, story: str = "s1") -> Alert:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path}/sub/dir/w.db")
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
     yield s
     s.close()
 
 
-def test_creates_file_and_parent_dirs_and_uses_wal(tmp_path: Path, store: Store) -> None:
+def test_sqlite_creates_file_and_parent_dirs_and_uses_wal(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/sub/dir/w.db")
     assert (tmp_path / "sub/dir/w.db").exists()
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
+
+
+def test_schema_is_at_the_newest_migration_and_matches_the_models(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from watcher.migrate import current_revision, head_revision, upgrade
+    from watcher.store import metadata
+
+    assert current_revision(store.engine) == head_revision()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == [], diff  # a model change without a migration fails here
+    assert upgrade(store.engine) == head_revision()  # idempotent
 
 
 def test_feed_state_roundtrip(store: Store) -> None:

@@ -180,8 +180,10 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
+            from watcher.migrate import upgrade
+
             try:
-                metadata.create_all(self.engine)
+                upgrade(self.engine)
             except OperationalError as exc:
                 raise StoreError(
                     f"cannot open database {redact_url(url)}: {_orig(exc)}; check the URL in "
