@@ -100,3 +100,18 @@ def test_bad_url_and_unreachable_database_give_store_errors_without_password() -
     with pytest.raises(StoreError) as info:
         Store("sqlite:////proc/definitely/not/writable/w.db")
     assert "hunter2" not in redact_url("postgresql://u:hunter2@h/db")
+
+
+def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    old = NOW - timedelta(days=40)
+    store.add_articles([(replace(art("old"), published=old, fetched=old), "old", None),
+                        (art("new"), "new", None)])
+    store.enqueue([alert("done", "old"), alert("waiting", "old")], old)
+    store.mark("done", "sent", old, ts="1.0")
+    deleted = store.prune(NOW - timedelta(days=30))
+    assert deleted == {"articles": 1, "stories": 1, "alerts": 1}
+    assert store.known_ids(["old", "new"]) == {"new"}
+    assert [r.alert.alert_id for r in store.pending()] == ["waiting"]

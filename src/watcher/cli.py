@@ -19,6 +19,8 @@ from typing import Any
 from watcher import __version__
 from watcher.config import ConfigError
 from watcher.runtime import prefect_env_defaults
+from sqlalchemy.exc import OperationalError
+
 from watcher.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -74,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d", metavar="AGE",
                    help="how far back: e.g. 36h, 7d, 4w (default 7d)")
 
+    p = sub.add_parser("prune", help="run the prune-store flow once (retention)")
+    _add_config(p)
+
+    p = sub.add_parser("db", help="database schema: `watcher db upgrade`")
+    _add_config(p)
+    p.add_argument("action", choices=["upgrade", "current"],
+                   help="upgrade: migrate to the newest schema; current: print the revision")
+
     p = sub.add_parser("alerts", help="list recent alerts from the outbox")
     _add_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -85,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Commands that run a flow log through Prefect's logging setup (watcher's logger is one of its
     # PREFECT_LOGGING_EXTRA_LOGGERS); the others log plainly. Libraries stay at WARNING.
-    if args.command not in ("run", "demo"):
+    if args.command not in ("run", "demo", "prune"):
         logging.basicConfig(
             level=logging.WARNING,
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
@@ -107,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_explain(args)
         if args.command == "backtest":
             return cmd_backtest(args)
+        if args.command == "db":
+            return cmd_db(args)
+        if args.command == "prune":
+            return cmd_prune(args)
         if args.command == "feeds":
             return cmd_feeds(args)
         if args.command == "inspect-feed":
@@ -283,6 +297,44 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                                     verdict.match.score, a.feed, a.title,
                                     killed.count if killed else None))
         print(render_backtest(watch, rows, len(stored), args.since))
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from watcher import runtime
+
+    cfg = runtime.load(args.config)
+    runtime.open_store(cfg).close()
+    prefect_env_defaults()
+    flows = importlib.import_module("watcher.flows.prune_store")
+    from watcher.prefect_quiet import quiet_prefect_shutdown
+
+    quiet_prefect_shutdown()
+    deleted = flows.prune_store(config_path=str(cfg.path) if cfg.path else None)
+    print("pruned: " + ", ".join(f"{k} {v}" for k, v in deleted.items()))
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from watcher import migrate, runtime
+    from watcher.store import Store, redact_url
+
+    cfg = runtime.load(args.config)
+    store = Store(cfg.store.url, create=False)
+    try:
+        before = migrate.current_revision(store.engine)
+        if args.action == "current":
+            print(f"{redact_url(cfg.store.url)}: revision {before or 'none (empty database)'}"
+                  f", newest {migrate.head_revision()}")
+            return EXIT_OK
+        after = migrate.upgrade(store.engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach {redact_url(cfg.store.url)}: "
+                         f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
+    finally:
+        store.close()
+    change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    print(f"{redact_url(cfg.store.url)}: {change} revision {after}")
     return EXIT_OK
 
 

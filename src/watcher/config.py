@@ -31,6 +31,7 @@ DEFAULT_USER_AGENT = (
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     url: str = "sqlite:///watcher.db"
+    retention_days: float = 30.0  # articles, stories and finished alerts older than this go
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +274,7 @@ class _Validator:
         )
 
     def store(self, t: Mapping[str, Any], env: Mapping[str, str]) -> StoreConfig:
-        self._unknown(t, {"url"}, "store")
+        self._unknown(t, {"url", "retention_days"}, "store")
         url = self._get(t, "url", (str,), StoreConfig().url, "store.url",
                         self._line_of("store", "url"), "a SQLAlchemy URL string")
         if env.get(ENV_DATABASE_URL):
@@ -282,7 +283,8 @@ class _Validator:
             self.add("store.url", f"{url!r} is not a database URL; use e.g. "
                      "sqlite:///watcher.db or postgresql+psycopg://user@host/db",
                      self._line_of("store", "url"))
-        return StoreConfig(url=url)
+        retention = self._positive(t, "retention_days", StoreConfig().retention_days, "store")
+        return StoreConfig(url=url, retention_days=retention)
 
     def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
         self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval"},

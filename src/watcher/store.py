@@ -325,6 +325,26 @@ class Store:
             out.setdefault(feed, []).append(_aware(published) or since)
         return out
 
+    def prune(self, cutoff: datetime) -> dict[str, int]:
+        """Delete what is older than `cutoff`: articles published before it, stories not updated
+        since, and alerts created before it that are done (sent, failed, console). Pending alerts
+        are never deleted. Returns the rows deleted per table."""
+        c = _naive(cutoff)
+        with self.engine.begin() as conn:
+            n_articles = conn.execute(
+                articles.delete().where(articles.c.published < c)).rowcount
+            live = select(articles.c.story_id).distinct()
+            n_stories = conn.execute(
+                stories.delete().where(stories.c.updated < c).where(stories.c.id.not_in(live))
+            ).rowcount
+            n_alerts = conn.execute(
+                alerts.delete().where(alerts.c.created < c)
+                .where(alerts.c.status.in_(["sent", "failed", "console"]))).rowcount
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA incremental_vacuum")
+        return {"articles": n_articles, "stories": n_stories, "alerts": n_alerts}
+
     def count(self, table: str) -> int:
         t = metadata.tables[table]
         with self.engine.connect() as conn:
@@ -392,6 +412,7 @@ class Store:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new database only
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
