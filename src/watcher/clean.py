@@ -19,8 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PageElement, PreformattedString, Tag
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+if TYPE_CHECKING:
+    from bs4.element import PageElement, Tag
 
 __all__ = ["CleanError", "clean_text", "excerpt", "html_to_text", "strip_boilerplate"]
 
@@ -57,6 +61,30 @@ def _build_char_table() -> dict[int, str | None]:
 
 
 _CHAR_TABLE = _build_char_table()
+# The characters `_CHAR_TABLE` changes. str.translate with a dict looks every character up (slow on
+# non-ASCII text); substituting only these, usually none or a few tabs, gives the same string.
+
+
+def _char_class(codes: Iterable[int]) -> str:
+    ranges: list[list[int]] = []
+    for c in sorted(codes):
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]"
+
+
+_CHAR_RE = re.compile(_char_class(c for c, v in _CHAR_TABLE.items() if v != chr(c)))
+
+
+def _char_sub(m: re.Match[str]) -> str:
+    return _CHAR_TABLE[ord(m.group())] or ""
+
+
+def _translate(text: str) -> str:
+    """The same as str.translate(_CHAR_TABLE), faster."""
+    return _CHAR_RE.sub(_char_sub, text) if _CHAR_RE.search(text) else text
 
 # "&amp;#39;", "&amp;quot;", "&amp;amp;nbsp;": an entity escaped once too often.
 _DOUBLE_ESCAPED_RE = re.compile(
@@ -77,7 +105,7 @@ def _bare_entity(m: re.Match[str]) -> str:
 
 def _normalise(text: str) -> str:
     """Strip invisible characters, collapse inline whitespace, one paragraph per line."""
-    text = text.translate(_CHAR_TABLE)
+    text = _translate(text)
     if "#" in text:
         text = _BARE_ENTITY_RE.sub(_bare_entity, text)
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -172,9 +200,15 @@ def _is_hidden(tag: Tag) -> bool:
 
 
 class _Soup:
-    """One parse of a markup string, walked without recursion (deep nesting is fine)."""
+    """One parse of a markup string with BeautifulSoup, walked without recursion.
+
+    The reference implementation: `_Tree` gives the same text from lxml's tree directly, about
+    ten times faster; this one runs when lxml's own tree cannot be built (see `_markup_to_text`).
+    """
 
     def __init__(self, markup: str, keep_newlines: bool) -> None:
+        from bs4 import BeautifulSoup
+
         self._soup = BeautifulSoup(markup, "lxml")
         self._keep_newlines = keep_newlines
         self._total: int | None = None
@@ -191,6 +225,8 @@ class _Soup:
         return len(tag.get_text()) <= _FURNITURE_MAX_SHARE * self._total
 
     def text(self) -> str:
+        from bs4.element import NavigableString, PreformattedString, Tag
+
         out: list[str] = []
         stack: list[PageElement | str] = [self._soup]
         while stack:
@@ -224,10 +260,183 @@ class _Soup:
         stack.extend(reversed(tag.contents))
 
 
+# What BeautifulSoup (the reference above) does to the strings lxml reports, replicated by `_Tree`:
+# a string of ASCII spaces only becomes "\n" or " " unless inside <pre>/<textarea>; strings inside
+# these container tags are of their own kind, which get_text() counts only for a tag of that name.
+_ASCII_SPACES = "\x20\x0a\x09\x0c\x0d"
+_PRESERVE_TAGS = frozenset({"pre", "textarea"})
+_CONTAINER_TAGS = frozenset({"rt", "rp", "style", "script", "template"})
+_Element = Any  # lxml.etree._Element (lxml ships no type stubs)
+
+
+def _collapse(s: str) -> str:
+    if s.strip(_ASCII_SPACES):
+        return s
+    return "\n" if "\n" in s else " "
+
+
+class _Tree:
+    """One parse of a markup string with lxml's HTML parser (the parser BeautifulSoup drives in
+    `_Soup`), walked without recursion. Gives exactly `_Soup.text()`: same parser, same events;
+    BeautifulSoup's string handling is replicated (see `_collapse`, `_CONTAINER_TAGS`)."""
+
+    def __init__(self, tops: list[_Element], keep_newlines: bool) -> None:
+        self._tops = tops  # the document's top-level nodes: <html> and comments beside it
+        self._keep_newlines = keep_newlines
+        self._total: int | None = None
+
+    def _string(self, s: str) -> str:
+        s = _collapse(s)
+        return s if self._keep_newlines else _INLINE_WS_RE.sub(" ", s)
+
+    @staticmethod
+    def _get_text(nodes: list[_Element], key: str | None, want: str | None) -> str:
+        """BeautifulSoup's get_text() of `nodes` (their tails left out), whose parent's strings
+        are of kind `key` (a container tag name or None), counting strings of kind `want`."""
+        parts: list[str] = []
+        # (node, kind of the strings directly in it, inside pre/textarea) or a string to count
+        stack: list[tuple[_Element, str | None, bool] | str] = [
+            (n, key, False) for n in reversed(nodes)
+        ]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+                continue
+            node, parent_key, parent_pre = item
+            tag = node.tag
+            if not isinstance(tag, str):  # comment, processing instruction
+                continue
+            own_key = tag if tag in _CONTAINER_TAGS else parent_key
+            own_pre = parent_pre or tag in _PRESERVE_TAGS
+            for child in reversed(node):
+                tail = child.tail
+                if tail and own_key == want:
+                    stack.append(tail if own_pre else _collapse(tail))
+                stack.append((child, own_key, own_pre))
+            text = node.text
+            if text and own_key == want:
+                parts.append(text if own_pre else _collapse(text))
+        return "".join(parts)
+
+    def _is_furniture(self, el: _Element, key: str | None) -> bool:
+        words = _lxml_attr_words(el)
+        if words & _EMBED_WORDS:
+            return True
+        if not (words & _FURNITURE_WORDS):
+            return False
+        if self._total is None:
+            tails = sum(len(_collapse(t.tail)) for t in self._tops if t.tail)
+            self._total = len(self._get_text(self._tops, None, None)) + tails
+        tag = el.tag
+        want = tag if tag in _CONTAINER_TAGS else None
+        return len(self._get_text([el], key, want)) <= _FURNITURE_MAX_SHARE * self._total
+
+    def text(self) -> str:
+        out: list[str] = []
+        # (element, kind of the strings in its parent) or a string to output
+        stack: list[tuple[_Element, str | None] | str] = []
+        for top in reversed(self._tops):
+            if top.tail:
+                stack.append(self._string(top.tail))
+            if isinstance(top.tag, str):
+                stack.append((top, None))
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            el, key = item
+            tag = el.tag
+            name = tag.lower()
+            if name == "br":
+                out.append("\n")
+                continue
+            if name in _DROP_TAGS or _lxml_is_hidden(el) or self._is_furniture(el, key):
+                continue
+            if name == "pre":
+                out.append("\n" + self._get_text([el], key, None) + "\n")
+                continue
+            if name in _BLOCK_TAGS:
+                out.append("\n")
+                stack.append("\n")
+            elif name in _CELL_TAGS:
+                out.append(" ")
+                stack.append(" ")
+            own_key = tag if tag in _CONTAINER_TAGS else key
+            for child in reversed(el):
+                tail = child.tail
+                if tail:
+                    stack.append(self._string(tail))
+                if isinstance(child.tag, str):
+                    stack.append((child, own_key))
+            text = el.text
+            if text:
+                stack.append(self._string(text))
+        return "".join(out)
+
+
+def _lxml_attr_words(el: _Element) -> set[str]:
+    cls = el.get("class")
+    ident = el.get("id")
+    if cls is None and ident is None:
+        return set()
+    values = ([] if cls is None else cls.split()) + ([] if ident is None else [ident])
+    if not values:
+        return set()
+    return set(_CLASS_SPLIT_RE.split(" ".join(values).lower()))
+
+
+def _lxml_is_hidden(el: _Element) -> bool:
+    attrib = el.attrib
+    if not attrib:
+        return False
+    if "hidden" in attrib:
+        return True
+    aria = attrib.get("aria-hidden")
+    if isinstance(aria, str) and aria.lower() == "true":
+        return True
+    style = attrib.get("style")
+    return isinstance(style, str) and _HIDDEN_STYLE_RE.search(style) is not None
+
+
+_DEEP = 240
+_TOO_DEEP = "boolean(" + "/*" * _DEEP + ")"
+
+
+def _lxml_tops(markup: str) -> list[_Element] | None:
+    """The top-level nodes lxml's HTML parser makes of `markup` (as BeautifulSoup feeds it), or
+    None when lxml builds no tree (then BeautifulSoup decides what the markup means)."""
+    if markup[:1] == "\N{BYTE ORDER MARK}":
+        markup = markup[1:]
+    parser = etree.HTMLParser(recover=True, huge_tree=False)
+    try:
+        parser.feed(markup)
+        root = parser.close()
+    except (etree.LxmlError, ValueError, UnicodeError):
+        return None
+    if root is None:
+        return None
+    if markup.count("<") >= _DEEP and root.xpath(_TOO_DEEP):
+        return None  # lxml's tree stops at depth 255 and loses text that BeautifulSoup keeps
+    before = list(root.itersiblings(preceding=True))
+    before.reverse()
+    return [*before, root, *root.itersiblings()]
+
+
 def _markup_to_text(markup: str) -> str:
     markup = _XML_DECL_RE.sub("", markup, count=1)
     keep_newlines = _BLOCK_TAG_RE.search(markup) is None
-    return _Soup(markup, keep_newlines).text()
+    tops = _lxml_tops(markup)
+    if tops is None:
+        return _Soup(markup, keep_newlines).text()
+    return _Tree(tops, keep_newlines).text()
+
+
+def _markup_to_text_bs4(markup: str) -> str:
+    """The reference: what `_markup_to_text` gives, computed with BeautifulSoup (for tests)."""
+    markup = _XML_DECL_RE.sub("", markup, count=1)
+    return _Soup(markup, _BLOCK_TAG_RE.search(markup) is None).text()
 
 
 def _linewise_markup_to_text(text: str) -> str:
@@ -247,7 +456,7 @@ def html_to_text(markup: str) -> str:
     """
     if "<" not in markup and "&" not in markup:
         return _normalise(markup)
-    text = _undouble_entities(markup.translate(_CHAR_TABLE))
+    text = _undouble_entities(_translate(markup))
     if _MARKUP_RE.search(text):
         text = _markup_to_text(text)
         if "<" in text and _MARKUP_RE.search(text):  # escaped markup inside the markup
@@ -582,36 +791,44 @@ def _opens_quote(text: str, i: int) -> bool:
     return before_ok and i + 1 < len(text) and not text[i + 1].isspace()
 
 
+_QUOTE_RE = re.compile('[“«„”»"]')
+
+
 def _mask_quotations(text: str) -> str:
     """The text with quoted speech blanked out (same length), so quotes carry no cues.
 
     A closing quote before any opening one continues a quotation from an earlier paragraph
     (masked from the start); an opening quote never closed runs to the end of the paragraph.
     """
-    chars = list(text)
-
-    def blank(start: int, end: int) -> None:
-        for k in range(start, end):
-            chars[k] = " "
-
+    blanks: list[tuple[int, int]] = []
     start = -1  # index of the opening quote while inside a quotation
     opener = ""
     seen = False
-    for i, c in enumerate(text):
-        if c not in _QUOTE_CHARS:
-            continue
+    for m in _QUOTE_RE.finditer(text):
+        i = m.start()
+        c = text[i]
         if start >= 0:
             if c in _CLOSING_QUOTES or c == '"' or (c == "“" and opener == "„"):
-                blank(start + 1, i)
+                blanks.append((start + 1, i))
                 start = -1
         elif _opens_quote(text, i):
             start, opener = i, c
         elif not seen:
-            blank(0, i)
+            blanks.append((0, i))
         seen = True
     if start >= 0:
-        blank(start + 1, len(text))
-    return "".join(chars)
+        blanks.append((start + 1, len(text)))
+    if not blanks:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for a, b in blanks:
+        if b > a:
+            pieces.append(text[done:a])
+            pieces.append(" " * (b - a))
+            done = b
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 # Scoring ----------------------------------------------------------------------------------------
@@ -682,9 +899,85 @@ def _strip_tails(paragraph: str) -> str:
     return _TRUNCATION_RE.sub("", paragraph).strip()
 
 
+def _counts(
+    pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]], skip_first: bool = False,
+) -> list[int] | None:
+    """Matches of `pattern` per sentence, found in one scan of the whole paragraph; None when a
+    match does not lie within one sentence (then the sentences are scored one by one).
+    `skip_first` leaves out matches at a sentence's first character (a lookbehind that needs a
+    character before the match cannot match there in the sentence alone)."""
+    counts = [0] * len(spans)
+    i = 0
+    n = len(spans)
+    for m in pattern.finditer(text):
+        ms, me = m.span()
+        while i < n and spans[i][1] <= ms:
+            i += 1
+        if i == n or ms < spans[i][0] or me > spans[i][1]:
+            return None
+        if not (skip_first and ms == spans[i][0]):
+            counts[i] += 1
+    return counts
+
+
+def _score_sentences(text: str, masked: str, spans: list[tuple[int, int]]) -> list[_Sentence]:
+    """`_score_sentence` for every sentence of a paragraph, scanning the paragraph once per
+    pattern instead of once per sentence and pattern; a pattern that finds nothing in the whole
+    paragraph finds nothing in any of its sentences. Falls back to `_score_sentence` where a
+    match crosses a sentence boundary or lower-casing changes the text's length."""
+    lower_all = masked.lower()
+    if len(lower_all) != len(masked):
+        return [_score_sentence(text, masked, s, e) for s, e in spans]
+    second = _counts(_SECOND_PERSON_RE, lower_all, spans)
+    first = _counts(_FIRST_PLURAL_RE, lower_all, spans)
+    reporting = _counts(_REPORTING_RE, lower_all, spans)
+    events = _counts(_EVENT_RE, lower_all, spans)
+    numbers = _counts(_NUMBER_RE, masked, spans)
+    capitals = _counts(_CAPITALISED_RE, masked, spans, skip_first=True)
+    if (second is None or first is None or reporting is None or events is None
+            or numbers is None or capitals is None):
+        return [_score_sentence(text, masked, s, e) for s, e in spans]
+    any_cue = _ANY_APPEAL_CUE_RE.search(lower_all) is not None
+    any_amount = _AMOUNT_RE.search(lower_all) is not None
+    any_decisive: bool | None = None  # looked up when first needed
+    out: list[_Sentence] = []
+    for k, (start, end) in enumerate(spans):
+        raw = text[start:end]
+        lower: str | None = None
+        if any_cue or any_amount:
+            lower = masked[start:end].lower()
+            lexical = _lexical_appeal(lower)
+        else:
+            lexical = 0.0
+        pronouns = second[k] + first[k]
+        news = min(3.0, 1.5 * reporting[k])
+        news += min(2.0, 1.0 * events[k])
+        news += min(1.0, 0.5 * numbers[k])
+        news += min(1.2, 0.3 * capitals[k])
+        if first[k]:
+            news /= 2
+        is_reporting = reporting[k] > 0
+        decisive = _is_ui_line(raw)
+        if not decisive and not is_reporting and len(raw.split()) <= _DECISIVE_MAX_WORDS:
+            if lower is None:
+                lower = masked[start:end].lower()
+            if _IMPERATIVE_RE.search(lower) is not None:
+                decisive = True
+            else:
+                if any_decisive is None:
+                    any_decisive = _DECISIVE_RE.search(lower_all) is not None
+                decisive = any_decisive and _DECISIVE_RE.search(lower) is not None
+        sentence = _Sentence(start, end, lexical, pronouns, news, is_reporting, decisive)
+        appeal = sentence.appeal
+        if not decisive and lexical >= _LEXICAL_MIN and appeal >= 3.0 and appeal >= news + 1.0:
+            sentence = _Sentence(start, end, lexical, pronouns, news, is_reporting, True)
+        out.append(sentence)
+    return out
+
+
 def _paragraph(text: str) -> _Paragraph:
     masked = _mask_quotations(text)
-    sentences = tuple(_score_sentence(text, masked, s, e) for s, e in _sentence_spans(text))
+    sentences = tuple(_score_sentences(text, masked, _sentence_spans(text)))
     total = sum(s.end - s.start for s in sentences) or 1
     bp_chars = sum(s.end - s.start for s in sentences if s.boilerplate)
     has_news = any(s.kind is _Kind.NEWS for s in sentences)

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from watcher import __version__
 from watcher.config import ConfigError
 from watcher.runtime import prefect_env_defaults
-from sqlalchemy.exc import OperationalError
-
 from watcher.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
