@@ -50,17 +50,22 @@ def enqueue(store: Store, alerts: list[Alert], now: datetime) -> list[Alert]:
 def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
     transport = runtime.make_transport(cfg)
     return pipeline.deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
-                                 min_interval=cfg.slack.min_interval)
+                                 min_interval=cfg.slack.min_interval,
+                                 claim_lease=cfg.slack.claim_lease)
 
 
 @flow(name="poll-feeds")
-def poll_feeds(config_path: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+def poll_feeds(
+    config_path: str | None = None, dry_run: bool = False, shard: int = 0, shards: int = 1,
+) -> dict[str, Any]:
     """Poll every configured feed once, match new stories against the watches, send alerts.
 
     config_path: the TOML config (default: $WATCHER_CONFIG, else config/watcher.toml).
     dry_run: fetch, store articles and match, but queue and send nothing; print the alerts.
+    shard, shards: poll only the feeds of shard `shard` (0-based) of `shards`, split by a stable
+        hash of the feed name, so several deployments or runs can share the feed list.
     """
-    cfg = runtime.load(config_path)
+    cfg = runtime.load(config_path).shard(shard, shards)
     store = runtime.open_store(cfg)
     try:
         now = datetime.now(UTC)

@@ -123,3 +123,15 @@ def test_escalation_tiers_and_duplicate_terms() -> None:
     assert any("appears twice" in p for p in problems(dup))
     bad = GOOD.replace("attack = 2", "armed = { weight = 3 }")
     assert any("a tier needs terms" in p for p in problems(bad))
+
+
+def test_shards_partition_the_feeds() -> None:
+    text = GOOD + "".join(f'[[feeds]]\nname = "f{i}"\nurl = "https://a.example/{i}"\n'
+                          for i in range(40))
+    cfg = parse_config(text, None, {})
+    parts = [cfg.shard(i, 3).feeds for i in range(3)]
+    names = sorted(f.name for p in parts for f in p)
+    assert names == sorted(f.name for f in cfg.feeds) and all(parts)
+    assert cfg.shard(0, 1) is cfg
+    with pytest.raises(ConfigError):
+        cfg.shard(3, 3)

@@ -115,3 +115,15 @@ def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
     assert deleted == {"articles": 1, "stories": 1, "alerts": 1}
     assert store.known_ids(["old", "new"]) == {"new"}
     assert [r.alert.alert_id for r in store.pending()] == ["waiting"]
+
+
+def test_claims_are_exclusive_until_the_lease_runs_out(store: Store) -> None:
+    from datetime import timedelta
+
+    store.enqueue([alert("c1")], NOW)
+    lease = timedelta(seconds=60)
+    assert store.claim("c1", "run-a", NOW, lease)
+    assert not store.claim("c1", "run-b", NOW + timedelta(seconds=30), lease)
+    assert store.claim("c1", "run-b", NOW + timedelta(seconds=61), lease)  # run-a crashed
+    store.mark("c1", "sent", NOW, ts="9.9")
+    assert not store.claim("c1", "run-c", NOW + timedelta(days=1), lease)  # not pending

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="fetch, store and match, but queue and send no alert (prints them)")
     p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
+    p.add_argument("--shard", type=int, default=0, metavar="I",
+                   help="poll only shard I (0-based) of --shards N (by a stable hash of the name)")
+    p.add_argument("--shards", type=int, default=1, metavar="N")
 
     p = sub.add_parser("demo", help="run the real flow on bundled example feeds, offline")
     p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
@@ -164,7 +167,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_flow(config_path: str | None, dry_run: bool) -> dict[str, Any]:
+def _run_flow(config_path: str | None, dry_run: bool, shard: int = 0,
+              shards: int = 1) -> dict[str, Any]:
     prefect_env_defaults()
     # flows/ is installed as the package watcher.flows (see pyproject.toml); imported by name so
     # that Prefect is only loaded by commands that run a flow.
@@ -172,7 +176,8 @@ def _run_flow(config_path: str | None, dry_run: bool) -> dict[str, Any]:
     from watcher.prefect_quiet import quiet_prefect_shutdown
 
     quiet_prefect_shutdown()
-    result: dict[str, Any] = flows.poll_feeds(config_path=config_path, dry_run=dry_run)
+    result: dict[str, Any] = flows.poll_feeds(config_path=config_path, dry_run=dry_run,
+                                              shard=shard, shards=shards)
     return result
 
 
@@ -189,9 +194,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from watcher import runtime
 
     cfg = runtime.load(args.config)  # validate up front: a bad file fails fast, without Prefect
+    cfg.shard(args.shard, args.shards)
     runtime.open_store(cfg).close()
     config_path = str(cfg.path) if cfg.path else None
-    return _finish(_run_flow(config_path, args.dry_run), args.summary_json)
+    return _finish(_run_flow(config_path, args.dry_run, args.shard, args.shards),
+                   args.summary_json)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ variable that holds the Slack token, never the token itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ class SlackConfig:
     timeout: float = 10.0
     max_send_attempts: int = 3  # per run, for a transient failure (429 honours Retry-After)
     min_interval: float = 1.0  # seconds between two messages to one channel (Slack's pace)
+    claim_lease: float = 300.0  # seconds a run holds an alert it is delivering
 
 
 _SLACK_DEFAULT = SlackConfig()
@@ -92,12 +94,24 @@ class Config:
     ops: OpsConfig = field(default_factory=OpsConfig)
     watches: tuple[Watch, ...] = ()
 
+    def shard(self, index: int, count: int) -> Config:
+        """This config with only the feeds of shard `index` of `count` (stable: by feed name)."""
+        if count < 1 or not 0 <= index < count:
+            raise ConfigError([f"shard {index} of {count}: need 0 <= shard < shards"])
+        if count == 1:
+            return self
+        return replace(self, feeds=tuple(f for f in self.feeds if shard_of(f.name, count) == index))
+
     def watch(self, name: str) -> Watch:
         for w in self.watches:
             if w.name == name:
                 return w
         known = ", ".join(w.name for w in self.watches) or "none"
         raise ConfigError([f"no watch named {name!r} (watches in this config: {known})"])
+
+
+def shard_of(feed_name: str, count: int) -> int:
+    return int.from_bytes(hashlib.sha256(feed_name.encode()).digest()[:8], "big") % count
 
 
 class ConfigError(Exception):
@@ -287,8 +301,8 @@ class _Validator:
         return StoreConfig(url=url, retention_days=retention)
 
     def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
-        self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval"},
-                      "slack")
+        self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval",
+                          "claim_lease"}, "slack")
         line = self._line_of("slack", "token_env")
         token_env = self._get(t, "token_env", (str,), _SLACK_DEFAULT.token_env, "slack.token_env",
                               line, "the NAME of an environment variable")
@@ -318,7 +332,8 @@ class _Validator:
             self.add("slack.min_interval", f"must be a number of seconds >= 0, got {interval!r}",
                      self._line_of("slack", "min_interval"))
             interval = _SLACK_DEFAULT.min_interval
-        return SlackConfig(token_env, base_url, timeout, attempts, float(interval))
+        lease = self._positive(t, "claim_lease", _SLACK_DEFAULT.claim_lease, "slack")
+        return SlackConfig(token_env, base_url, timeout, attempts, float(interval), lease)
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -333,6 +334,7 @@ def deliver_step(
     min_interval: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    claim_lease: float = 300.0,
 ) -> DeliveryReport:
     """Send every pending alert in the outbox.
 
@@ -341,11 +343,16 @@ def deliver_step(
     in Slack (a lost response, a crash): it is looked up by its alert_id first and posted only if
     absent. 429 waits for Retry-After (up to MAX_RETRY_AFTER); other transient errors are retried
     up to `max_attempts` in this run and otherwise left pending for the next run; permanent errors
-    mark the alert failed.
+    mark the alert failed. Each alert is claimed first (see `Store.claim`): concurrent runs never
+    send the same alert.
     """
-    counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0}
+    counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0}
     last_post: dict[str, float] = {}
+    owner = uuid.uuid4().hex
     for row in store.pending():
+        if not store.claim(row.alert.alert_id, owner, clock(), timedelta(seconds=claim_lease)):
+            counts["elsewhere"] += 1  # another run is delivering it right now
+            continue
         status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
                               sleep, clock)
         counts[status] += 1
@@ -462,5 +469,6 @@ def run_cycle(
         return summarize(cfg, ingest, alerts, DeliveryReport(), dry_run=True)
     added = enqueue_step(store, alerts, now)
     delivery = deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
-                            min_interval=cfg.slack.min_interval, sleep=sleep)
+                            min_interval=cfg.slack.min_interval, sleep=sleep,
+                            claim_lease=cfg.slack.claim_lease)
     return summarize(cfg, ingest, added, delivery, dry_run=False)

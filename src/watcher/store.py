@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -101,6 +102,8 @@ alerts = Table(
     Column("last_error", Text),
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
+    Column("claimed_by", String(64)),  # the run delivering it now...
+    Column("claimed_until", DateTime),  # ...until this time (a lease: a crashed run lets go)
     Index("ix_alerts_status", "status"),
     Index("ix_alerts_created", "created"),
 )
@@ -401,9 +404,27 @@ class Store:
             return int(conn.execute(select(alerts.c.attempts)
                                     .where(alerts.c.alert_id == alert_id)).scalar_one())
 
+    def claim(self, alert_id: str, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Take a pending alert for delivery by `owner` until now + lease. Atomic: of several
+        runs (processes, machines) only one gets it; a claim whose lease ran out (its run
+        crashed) can be taken again."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(alerts)
+                .where(alerts.c.alert_id == alert_id)
+                .where(alerts.c.status == "pending")
+                .where(or_(alerts.c.claimed_until.is_(None),
+                           alerts.c.claimed_until < _naive(now),
+                           alerts.c.claimed_by == owner))
+                .values(claimed_by=owner, claimed_until=_naive(now + lease))
+            ).rowcount
+        return bool(taken)
+
     def mark(self, alert_id: str, status: str, now: datetime, *, ts: str | None = None,
              error: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "updated": _naive(now), "last_error": error}
+        """Record a delivery outcome and let go of the claim."""
+        values: dict[str, Any] = {"status": status, "updated": _naive(now), "last_error": error,
+                                  "claimed_by": None, "claimed_until": None}
         if ts is not None:
             values["ts"] = ts
         with self.engine.begin() as conn:

@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("updated", sa.DateTime(), nullable=False),
+        sa.Column("claimed_by", sa.String(length=64), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("alert_id"),
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:

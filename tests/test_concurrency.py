@@ -1,0 +1,80 @@
+"""Many workers: concurrent `watcher run` processes on one PostgreSQL never insert an article
+twice or post an alert twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .articles import BORDER_PARAGRAPHS, now_minus, rss_feed, rss_item
+from .conftest import POSTGRES_URL_ENV, _fresh_postgres_db
+from .fakeslack import FakeSlack
+from .feedserver import FeedServer, Route
+from .test_cli import watcher_exe
+from .test_flow_e2e import alert_messages, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def serve_many(feeds: FeedServer) -> dict[str, str]:
+    places = ["Tavush", "Syunik", "Jermuk", "Lachin", "Kalbajar", "Nakhchivan"]
+    urls = {}
+    for f in range(3):
+        items = []
+        for i, place in enumerate(places):
+            title = f"Artillery shelling reported near {place} on the Armenia-Azerbaijan border"
+            body = "".join(f"<p>{p}</p>" for p in BORDER_PARAGRAPHS[:2])
+            # every story in every feed, under URL variants: one alert per story in all
+            link = f"https://wire.example/{place.lower()}?utm_source=feed{f}"
+            items.append(rss_item(title, link, f"feed{f}-{i}", body, now_minus(10 + i)))
+        feeds.routes[f"/f{f}.xml"] = Route(body=rss_feed(items))
+        urls[f"feed{f}"] = feeds.url(f"/f{f}.xml")
+    return urls
+
+
+def run_processes(n: int, config: Path, env: dict[str, str]) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHER_", "PREFECT_"))}
+    procs = [subprocess.Popen([*watcher_exe(), "run", "--config", str(config)],
+                              env={**base, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for _ in range(n)]
+    for p in procs:
+        out, _ = p.communicate(timeout=180)
+        assert p.returncode == 0, out
+        assert "Traceback" not in out, out
+
+
+def test_four_concurrent_runs_post_what_one_run_posts_each_once(
+    prefect_api: dict[str, str], tmp_path: Path
+) -> None:
+    base_url = os.environ.get(POSTGRES_URL_ENV)
+    if not base_url:
+        pytest.skip(f"{POSTGRES_URL_ENV} not set: no PostgreSQL server for this run")
+    posted: dict[int, list[str]] = {}
+    for n in (1, 4):
+        with FeedServer() as feeds, FakeSlack() as slack:
+            workdir = tmp_path / f"n{n}"
+            workdir.mkdir()
+            config = write_config(workdir, serve_many(feeds))
+            env = {**prefect_api, "WATCHER_TEST_SLACK_TOKEN": slack.token,
+                   "WATCHER_SLACK_BASE_URL": slack.url,
+                   "WATCHER_DATABASE_URL": _fresh_postgres_db(base_url)}
+            run_processes(n, config, env)
+            msgs = alert_messages(slack)
+            posted[n] = sorted(m["text"] for m in msgs)
+            assert len(posted[n]) == len(set(posted[n]))  # no message twice
+            from sqlalchemy import create_engine, text
+
+            eng = create_engine(env["WATCHER_DATABASE_URL"])
+            with eng.connect() as conn:
+                n_articles = conn.execute(text("select count(*) from articles")).scalar_one()
+                n_alerts = conn.execute(text("select count(*) from alerts")).scalar_one()
+                pending = conn.execute(text(
+                    "select count(*) from alerts where status <> 'sent'")).scalar_one()
+            eng.dispose()
+            assert n_articles == 18 and n_alerts == len(msgs) and pending == 0
+    assert len(posted[1]) == 6
+    assert posted[4] == posted[1]  # the same alerts, each exactly once
