@@ -37,5 +37,5 @@ def assess(
     result = score(compiled, title, text)
     report = None
     if result.alerts or always_casualties:
-        report = extract_casualties(text or title)
+        report = extract_casualties(f"{title}\n{text}" if title else text)
     return Assessment(result, report)

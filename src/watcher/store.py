@@ -382,6 +382,12 @@ class Store:
                           .limit(limit))
         return rows
 
+    def alerts_between(self, since: datetime, until: datetime) -> list[OutboxRow]:
+        return self._rows(select(alerts).where(alerts.c.created >= _naive(since))
+                          .where(alerts.c.created < _naive(until))
+                          .where(alerts.c.watch != "feed-health")
+                          .order_by(alerts.c.created))
+
     def _rows(self, query: Any) -> list[OutboxRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()

@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from watcher.models import Alert
-from watcher.slack_format import build_message, format_console
+from watcher.slack_format import build_message, format_console, strip_invisible
 
 DEFAULT_TIMEOUT = 10.0
 HISTORY_PAGE = 200
@@ -223,6 +223,16 @@ class SlackTransport:
         channel_id = resp.get("channel")
         if isinstance(channel_id, str) and channel_id and not _is_channel_id(alert.channel):
             self._channel_ids[_channel_name(alert.channel)] = channel_id
+        return self._ts(resp, "chat.postMessage")
+
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        """Post a message watcher composed itself (a digest); `text` and `blocks` must already
+        be escaped (see `slack_format`). Returns the ts."""
+        resp = self._call(
+            "chat.postMessage", channel,
+            partial(self._client.chat_postMessage, channel=channel, text=text, blocks=blocks,
+                    unfurl_links=False, unfurl_media=False),
+        )
         return self._ts(resp, "chat.postMessage")
 
     def update(self, channel: str, ts: str, alert: Alert) -> str:
@@ -418,5 +428,11 @@ class ConsoleTransport:
     def post(self, alert: Alert) -> str:
         stream = self._stream if self._stream is not None else sys.stdout
         stream.write(format_console(alert) + "\n")
+        stream.flush()
+        return "console"
+
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(f"[{strip_invisible(channel)}] {strip_invisible(text)}\n")
         stream.flush()
         return "console"

@@ -1,0 +1,39 @@
+"""The `digest` flow (daily by default): one message per channel with the period's
+lower-severity stories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from watcher import runtime
+from watcher.digest import build_digests
+from watcher.transports import DeliveryError
+
+
+@flow(name="digest")
+def digest(config_path: str | None = None, period_hours: float = 24.0) -> dict[str, int]:
+    """config_path: the TOML config (default: $WATCHER_CONFIG, else config/watcher.toml).
+    period_hours: how far back the digest looks (default 24, matching a daily schedule)."""
+    cfg = runtime.load(config_path)
+    until = datetime.now(UTC)
+    since = until - timedelta(hours=period_hours)
+    store = runtime.open_store(cfg)
+    try:
+        rows = store.alerts_between(since, until)
+    finally:
+        store.close()
+    transport = runtime.make_transport(cfg)
+    posted = failed = 0
+    for d in build_digests([r.alert for r in rows], cfg.watches, since, until):
+        try:
+            transport.post_message(d.channel, d.text, d.blocks)
+            posted += 1
+        except DeliveryError as exc:
+            failed += 1
+            runtime.log.error("digest to %s failed: %s", d.channel, exc)
+    create_markdown_artifact(key="digest-summary",
+                             markdown=f"digests posted: {posted}, failed: {failed}")
+    return {"posted": posted, "failed": failed}

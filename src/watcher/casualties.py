@@ -1,0 +1,1980 @@
+"""Casualty figures from news text: a small rule-based grammar, pure and fast (no I/O, no ML).
+
+`extract_casualties(text)` finds killed, injured and missing figures and decides which of them are
+the *current* toll of the incident being reported.
+
+How it works
+------------
+1. The text is tokenised once and split into paragraphs (lines) and sentences. When the text has
+   several lines and the first one has no final full stop it is treated as a headline
+   (RSS items are ``title + "\\n" + description``): headline figures are used only when the body
+   states none ("body over headline").
+2. Every casualty trigger (``killed``, ``dead``, ``wounding``, ``death toll``, ``lives``,
+   ``bodies``, ``missing``...) is linked to a quantity by a few grammatical frames: object
+   (``killing 31 people``, ``killed a farmer, a nurse and a driver``), subject (``three
+   policemen and a shopkeeper died``, ``58 dead``), noun + *of* (``the murder of 6 miners``),
+   running totals (``the toll rose to 25``, ``bringing the number of dead to 39``), lives
+   (``claimed 14 lives``), partitives (``one of the three climbers died``), singular passives
+   (``a named person was killed`` = 1) and unrestricted negations (``no casualties`` = 0 and 0).
+3. Each figure is then judged current or not: irrealis (``could kill``, ``threatened to kill``),
+   rates (``five a week``), trials, an actor's past record, background incidents (``in revenge
+   for the deaths of 6``), war-long tolls, and the nearest time expression in the same clause (a
+   year or a calendar date older than the dateline, ``last month``, ``since March``, ``so far
+   this year`` against ``on Sunday``, ``yesterday``, ``so far``). A sentence without a time
+   expression inherits the one of the previous sentence in the same paragraph.
+4. The current toll per kind: the largest running total if any, else the incident figures (the
+   largest per victim group - civilians, security forces, combatants - summed across groups, or the
+   largest umbrella figure such as ``people`` if that is larger), else an explicit zero.
+
+Vague amounts (``dozens``, ``several``) are reported with qualifier ``vague`` and a conservative
+lower bound as ``count`` (``several`` = 3, ``dozens`` = 24...), never as the current toll.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import accumulate, chain, compress
+from operator import add
+
+from watcher.models import CasualtyFigure, CasualtyKind, CasualtyReport, Qualifier
+
+__all__ = ["extract_casualties"]
+
+# --------------------------------------------------------------------------------------------
+# Lexicon
+# --------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+
+# Vague amounts and the conservative lower bound reported as their count.
+_VAGUE_WORDS = {
+    "several": 3, "dozens": 24, "scores": 40, "hundreds": 200, "thousands": 2000, "many": 2,
+    "numerous": 3, "multiple": 2, "countless": 2, "few": 2, "most": 2, "some": 2, "tens": 20,
+}
+_VAGUE_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("tens", "of", "thousands"), 20000),
+    (("hundreds", "of", "thousands"), 200000),
+    (("a", "large", "number", "of"), 10),
+    (("a", "number", "of"), 2),
+    (("a", "handful", "of"), 2),
+    (("a", "lot", "of"), 2),
+    (("a", "few"), 2),
+    (("large", "numbers", "of"), 10),
+)
+
+# Qualifiers that must be followed by a number to count as such.
+_QUALIFIERS: tuple[tuple[tuple[str, ...], Qualifier], ...] = (
+    (("no", "fewer", "than"), "at_least"),
+    (("no", "less", "than"), "at_least"),
+    (("not", "less", "than"), "at_least"),
+    (("a", "minimum", "of"), "at_least"),
+    (("at", "least"), "at_least"),
+    (("more", "than"), "more_than"),
+    (("upwards", "of"), "more_than"),
+    (("in", "excess", "of"), "more_than"),
+    (("well", "over"), "more_than"),
+    (("just", "over"), "more_than"),
+    (("over",), "more_than"),
+    (("above",), "more_than"),
+    (("an", "estimated"), "about"),
+    (("about",), "about"),
+    (("around",), "about"),
+    (("approximately",), "about"),
+    (("roughly",), "about"),
+    (("some",), "about"),
+    (("estimated",), "about"),
+    (("nearly",), "nearly"),
+    (("almost",), "nearly"),
+    (("close", "to"), "nearly"),
+    (("just", "under"), "nearly"),
+    (("up", "to"), "up_to"),
+    (("as", "many", "as"), "up_to"),
+    (("at", "most"), "up_to"),
+    (("a", "total", "of"), "exact"),
+    (("all",), "exact"),  # "all 43 people on board"
+)
+
+_PERSON_SG = _words("""
+sibling friend neighbour neighbor parent grandparent
+male female person man woman child kid boy girl baby infant toddler teenager teen youth adult
+civilian
+resident villager local national citizen pedestrian passenger driver tourist worker employee
+student pupil teacher professor doctor nurse medic journalist reporter photographer cameraman
+farmer shepherd fisherman miner peasant protester protestor demonstrator worshipper pilgrim
+refugee migrant prisoner inmate detainee hostage captive victim bystander shopkeeper vendor
+official officer policeman policewoman cop soldier trooper serviceman servicewoman marine
+guard guardsman sailor airman pilot recruit conscript commander leader colonel captain
+sergeant lieutenant major general militiaman militant insurgent rebel guerrilla guerilla
+fighter gunman attacker assailant bomber terrorist extremist separatist jihadist suspect
+member supporter activist councilwoman councilman mayor governor judge lawyer priest monk nun
+imam engineer contractor diplomat crewman swimmer surfer hiker climber skier relative husband
+wife son daughter father mother brother sister uncle aunt cousin grandmother grandfather
+facilitator individual someone mourner guest customer shopper spectator settler peacekeeper
+paramedic firefighter rescuer volunteer aid-worker laborer labourer motorist cyclist bodyguard
+chief minister lawmaker legislator senator deputy candidate businessman businesswoman trader
+merchant
+""")
+
+_PERSON_PL = _words("""
+brothers sisters fathers mothers siblings cousins uncles aunts friends neighbours neighbors
+couples parents grandparents teens
+males females people persons men women children kids boys girls babies infants toddlers
+teenagers teens
+youths adults civilians residents villagers locals nationals citizens pedestrians passengers
+drivers tourists workers employees students pupils teachers professors doctors nurses medics
+journalists reporters photographers farmers shepherds fishermen miners peasants protesters
+protestors demonstrators worshippers pilgrims refugees migrants prisoners inmates detainees
+hostages captives victims bystanders shopkeepers vendors officials officers policemen police
+cops soldiers troops troopers servicemen marines guards guardsmen sailors airmen pilots
+recruits conscripts commanders leaders militiamen militia militants insurgents rebels
+guerrillas guerillas fighters gunmen attackers assailants bombers terrorists extremists
+separatists jihadists suspects members supporters activists priests monks nuns engineers
+contractors diplomats crew crewmen swimmers relatives husbands wives sons daughters family
+families facilitators individuals mourners guests customers shoppers spectators settlers
+peacekeepers paramedics firefighters rescuers volunteers laborers labourers motorists cyclists
+bodyguards others taliban muslims christians jews arabs kurds shiites sunnis hindus sikhs gis
+personnel staff lawmakers businessmen traders merchants
+""")
+
+_DEMONYM_SG = _words("""
+turk briton kurd arab jew thai swede dane pole czech scot greek frenchman englishman dutchman
+filipino gi
+""")
+
+_CIVILIAN = _words("""
+civilian civilians child children kid kids woman women girl girls boy boys baby babies infant
+infants toddler toddlers teenager teenagers student students pupil pupils villager villagers
+resident residents pedestrian pedestrians passenger passengers tourist tourists worker workers
+farmer farmers peasant peasants worshipper worshippers pilgrim pilgrims journalist journalists
+teacher teachers professor national nationals protester protesters demonstrators demonstrator
+refugee refugees shopper shoppers family families bystander bystanders
+""")
+_SECURITY = _words("""
+soldier soldiers troop troops trooper troopers police policeman policemen policewoman officer
+officers guard guards guardsman guardsmen marine marines serviceman servicemen recruit
+recruits sailor sailors airman airmen gi gis peacekeeper peacekeepers conscript conscripts
+personnel
+""")
+_COMBATANT = _words("""
+insurgent insurgents militant militants rebel rebels guerrilla guerrillas guerilla guerillas
+fighter fighters gunman gunmen attacker attackers assailant assailants bomber bombers
+terrorist terrorists extremist extremists separatist separatists jihadist jihadists leader
+leaders commander commanders facilitator facilitators taliban militiaman militiamen self
+""")
+
+# Nouns that make "<number> <noun>" something other than people.
+_NONPERSON = _words("""
+dog dogs cat cats horse horses pet pets animal animals livestock
+year years month months week weeks day days hour hours minute minutes second seconds decade
+decades century centuries time times km kilometers kilometres kilometre kilometer mile miles
+meter meters metre metres feet foot yard yards inch inches percent per cent dollars dollar
+euros euro pounds yuan rupees cents billion homes home houses house buildings building
+vehicles vehicle cars car trucks truck buses tanks aircraft planes plane helicopters missiles
+missile rockets rocket grenades grenade bombs bomb shells shell mortars mortar rounds bullets
+weapons weapon guns gun rifles mines countries country villages towns cities provinces
+districts hospitals schools incidents incident attacks attack blasts blast explosions bombings
+raids operations points goals runs seats votes cattle sheep goats animals birds dogs cows
+horses trees acres hectares tons tonnes degrees storeys floors pages bills bill laws law jobs
+projects records cases miners' magnitude richter storey stories shops stores inns hotels bars
+mosques churches offices hours'
+""")
+
+# Subjects of "was killed" that are not people (figurative uses).
+_FIGURATIVE_SUBJECTS = _words("""
+bill plan deal proposal measure idea project motion legislation amendment law talks process it
+this that which engine story program programme scheme reform treaty offer bid
+""")
+
+_FUNCTION = _words("""
+a an the this that these those his her its their our my your any no of in on at by for from to
+with into onto near during after before since over under across along around about between
+among amongst including as than like through throughout outside inside within without against
+via per and or but nor while when where whereas if because although though so yet was were is
+are be been being am have has had do does did will would could should may might must can shall
+who whom whose which what he she it they we i you him them us me not also still just only even
+all both each every either neither said says say told reported according other's there here
+then again today tonight yesterday overnight monday tuesday wednesday thursday friday saturday
+sunday earlier later ago now week weekend morning evening night afternoon
+""")
+
+_MODALS = _words("""
+would could might will shall should can may must cannot
+""")
+_AUX = _words("""
+was were is are be been being has have had get got gets getting also reportedly allegedly
+later all each subsequently then still apparently confirmed believed feared reported presumed
+found declared pronounced listed initially later may might
+""")
+_PLURAL_AUX = _words("""
+were are have
+""")
+_SINGULAR_AUX = _words("""
+was is has
+""")
+
+_KILL_ACTIVE = _words("""
+kill kills killed killing slay slays slew murder murders murdered murdering massacre massacres
+massacred massacring assassinate assassinates assassinated assassinating execute executes
+executed executing
+""")
+_KILL_PASSIVE = _words(
+    "killed slain murdered massacred assassinated executed died die dies perished perish "
+    "drowned"
+)
+_INJ_ACTIVE = _words(
+    "injure injures injured injuring wound wounds wounded wounding hurt hurts hurting maimed "
+    "maiming"
+)
+_INJ_PASSIVE = _words("""
+injured wounded hurt maimed
+""")
+# Participles that can also be active past tenses ("gunmen killed two" vs "two killed").
+_AMBIGUOUS = _words(
+    "killed murdered massacred assassinated executed injured wounded hurt maimed"
+)
+_NOUN_VERBS = _words("murder murders massacre massacres")
+_BASE_FORMS = _words(
+    "kill die injure wound hurt murder slay massacre assassinate execute maim perish"
+)
+_NOUN_OF = _words(
+    "killing killings deaths death murder murders massacre slaying slayings assassination "
+    "assassinations bodies"
+)
+_DEATH_NOUNS = _words("""
+deaths fatalities bodies corpses
+""")
+_LIFE_VERBS = _words(
+    "claimed claim claims claiming cost costs costing took take takes taking taken"
+)
+_TOLL_CONNECTORS = _words(
+    "to at of reached reach reaches hit hits tops topped top passed passes surpassed exceeded "
+    "stands stood now is was climbed rose"
+)
+_TRIGGER_WORDS = (
+    _KILL_ACTIVE | _KILL_PASSIVE | _INJ_ACTIVE | _INJ_PASSIVE | _DEATH_NOUNS | _NOUN_OF
+    | _words(
+        "dead lives toll missing injuries wounds shot shoots shooting death number buried "
+        "unaccounted"
+    )
+)
+_NOT_NOUN = (_FUNCTION | _TRIGGER_WORDS | frozenset(_UNITS) | frozenset(_TENS)
+             | frozenset(_SCALES) | frozenset(_VAGUE_WORDS) | frozenset(("dozen", "another")))
+_ORDINALS = _words("""
+second third fourth fifth sixth seventh eighth ninth tenth
+""")
+_WAR_MODIFIERS = _words(
+    "military troop troops soldier soldiers army combat war war's conflict u.s. us coalition "
+    "nato allied"
+)
+_SPEECH_VERBS = _words(
+    "said says say told reported announced added stated according quoted confirmed"
+)
+# "one of ...", "most of ...": the phrase after "of" is the set, not the casualties.
+_PARTITIVE_HEADS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(_VAGUE_WORDS) | _words(
+    "none each all any both majority half rest remainder dozen"
+)
+
+# Words that can begin a counted noun phrase in subject position (besides digits).
+_ITEM_START = (
+    frozenset(_UNITS) | frozenset(_TENS) | frozenset(_VAGUE_WORDS)
+    | frozenset(q[0][0] for q in _QUALIFIERS) | frozenset(v[0][0] for v in _VAGUE_PHRASES)
+    | _words(
+        "a an another both half dozen between the his her their its himself herself one"
+    )
+)
+
+_ABBREVIATIONS = _words("""
+mr mrs ms dr gen col lt sgt capt cpl pvt maj adm sen rep gov st jan feb mar apr jun jul aug
+sep sept oct nov dec no vs inc co corp ltd mt ft jr sr prof rev approx est
+""")
+
+_MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12, "jan": 1,
+    "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,
+    "nov": 11, "dec": 12,
+}
+
+# --------------------------------------------------------------------------------------------
+# Regular expressions (all compiled once)
+# --------------------------------------------------------------------------------------------
+
+# (preceding whitespace, token) pairs: offsets are running sums of lengths, computed in C.
+# Words keep inner hyphens, apostrophes, dots and digit commas
+# ("twenty-five", "12-year-old", "1,500", "6.0", "U.S."); feed artefacts ("#39;") stay whole.
+_TOKEN_RE = re.compile(
+    r"(\s*)((?:[A-Za-z]\.){2,}|[\w'’]+(?:[-–.,][\w'’]+)*|[#&]\w+;|\S)"
+)
+_DIGITS_RE = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+_DIGIT_RANGE_RE = re.compile(r"(\d+)[-–](\d+)")
+_DECIMAL_RE = re.compile(r"\d+\.\d+")
+
+# Substrings (of the lower-cased text) that can start a casualty phrase: sentences without any
+# are never tokenised. Plain `in` / `find` is far cheaper than a regex alternation.
+_HINTS = (
+    "kill", "dead", "death", "died", "dies", "die ", "injur", "wound", "hurt", "casualt", "lives",
+    "bodies", "corpses", "toll", "missing", "murder", "massacr", "slain", "slay", "slew",
+    "assassin", "execut", "perish", "drown", "fatalit", "maim", "harm", "unaccounted", "buried",
+    "loss of li",
+)
+
+_M = (r"(?:january|february|march|april|may|june|july|august|september|october|november|"
+      r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)")
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+
+_DATE_RE = re.compile(
+    rf"(?P<pre>\b(?:on|of|since|from|until|in)\s+)?"
+    rf"(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{_M})\b\.?(?:,?\s+(?P<y1>\d{{4}}|\d{{2}})\b)?"
+    rf"|(?P<m2>{_M})\b\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y2>\d{{4}})\b)?"
+    rf"|(?P<m3>{_M})\b\.?,?\s+(?P<y3>(?:19|20)\d\d)\b"
+    rf"|(?<=\bin\s)(?:(?:early|late|mid)[\s-]+)?(?P<m4>{_M})\b(?![\s.]*\d))",
+    re.IGNORECASE,
+)
+_DATELINE_RES = (
+    re.compile(r"\(\s*(?P<date>[^()\n]{3,24}?)\s*\)"),
+    re.compile(r"(?m)^[A-Z][^\n,]{0,40}(?:,[^\n,]{0,30})?,\s*(?P<date>[^,()\n]{3,24}?)\s*"
+               r"(?:\([^)\n]{0,60}\)\s*)?(?:--|–|—|-\s)"),
+)
+
+# Time expressions, by kind, each with the words one of which it needs (a cheap guard; the year
+# pattern is guarded by digits instead).
+# They run on the lower-cased sentence (no IGNORECASE: much faster); on overlap the earlier
+# kind in this list wins.
+_MARKER_PATTERNS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    ("sup", _words("worst deadliest bloodiest biggest largest heaviest fiercest strongest "
+                    "greatest highest most"), re.compile(
+        r"\b(?:worst|deadliest|bloodiest|biggest|largest|heaviest|fiercest|strongest|greatest|"
+        r"highest|most\s+\w+)\b[^,.;:]{0,60}?\b(?:since|in)\s+(?:[^\s,.;:]+\s+){0,2}"
+        r"[^\s,.;:]+")),
+    ("agg", _words("since far this past last previous throughout during date"), re.compile(
+        rf"""since\s+(?:(?:early|late|mid)[\s-]+)?{_M}\b
+        |since\s+(?:(?:early|late|mid)[\s-]+)?(?:19|20)\d\d
+        |since\s+the\s+(?:start|beginning|outbreak|onset|end)\b(?!\s+of\s+(?:the\s+)?(?:week|
+            day|weekend))
+        |since\s+(?:the\s+)?(?:war|conflict|uprising|intifada|insurgency|invasion|revolution|
+            independence|occupation)\b
+        |since\s+its\s+\w+
+        |so\s+far\s+this\s+(?:year|month|decade|century)\b
+        |this\s+(?:year|decade|century)\b
+        |(?:in|over|during|for)\s+the\s+(?:past|last|previous)\s+(?:\w+\s+)?(?:weeks|months|
+            years|decades)\b
+        |(?:in|over|during)\s+the\s+(?:past|last|previous)\s+(?:year|month|decade)\b
+        |(?:throughout|during)\s+the\s+(?:war|conflict)\b
+        |to\s+date\b""", re.VERBOSE)),
+    ("recent", _words("today tonight yesterday overnight night weekend this far hours hour days "
+                       "day monday tuesday wednesday thursday friday saturday sunday mondays "
+                       "tuesdays wednesdays thursdays fridays saturdays sundays"), re.compile(
+        rf"""(?:today|tonight|yesterday|overnight|last\s+night|earlier\s+today
+        |this\s+(?:morning|afternoon|evening|week|weekend)
+        |(?:at|over|during)\s+the\s+weekend|weekend
+        |{_WEEKDAY}s?
+        |(?:in\s+|during\s+|over\s+)?the\s+(?:past|last)\s+(?:few\s+|several\s+|two\s+|three\s+
+            |\d+\s+)?(?:hours|days)
+        |hours?\s+(?:earlier|ago|later|before|after)
+        |(?:a|one|two|three|four|five|six|seven|few|several|\d)\s+days?\s+(?:earlier|ago|before)
+        |so\s+far)\b""", re.VERBOSE)),
+    ("hist", _words("last previous earlier ago before decades years generations centuries "
+                    "anniversary"),
+     re.compile(
+        r"""(?:last|previous)\s+(?:week|month|year|spring|summer|autumn|fall|winter|decade|
+            century)\b
+        |earlier\s+this\s+(?:month|year)\b
+        |(?:weeks|months|years|decades)\s+(?:ago|earlier|before)\b
+        |(?:a|one)\s+(?:month|year|decade)\s+(?:ago|earlier)\b
+        |(?:\d\d+|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|
+            eighteen|nineteen|twenty[\w-]*|thirty[\w-]*)\s+days\s+(?:ago|earlier)\b
+        |for\s+(?:decades|years|generations|centuries)\b
+        |anniversary\b
+        |(?:19|20)\d0'?s\b""", re.VERBOSE)),
+    ("year", frozenset(), re.compile(r"(?:19|20)\d\d(?![\d-])")),
+    ("rate", _words("per day week month year annually average averaged averages averaging "
+                    "yearly"), re.compile(
+        r"""per\s+(?:day|week|month|year)\b
+        |(?:a|an|each|every)\s+(?:day|week|month|year)\b(?!\s+(?:earlier|ago|later|after|before))
+        |annually\b|averag(?:e|ed|es|ing)\b|on\s+average\b|yearly\b""", re.VERBOSE)),
+    ("since", _words("since"), re.compile(r"since\b")),
+)
+# "a week" is a rate in "four a week", not in "in a week", "for a year", "from a week of".
+_NOT_RATE_BEFORE = _words("""
+in within for than of over once from after about
+""")
+_MONTH_WORD_RE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*")
+_TRIAL_HINTS = _words("trial tribunal sentenced sentencing convicted conviction verdict jury "
+                      "acquitted acquittal imprisonment testify testified testifies court years")
+_RECORD_HINTS = _words("carried masterminded behind news known infamous")
+_MONTH_WORDS = frozenset(_MONTHS) | frozenset(m + "." for m in _MONTHS)
+_WORD_RE = re.compile(r"[a-z0-9'.]+")
+_LONG_WORD_RE = re.compile(r"\b[^\W\d_]{4}")
+_CAP_WORD_RE = re.compile(r"\b[A-Z][^\W\d_]{3}")
+_NEGATION_HINTS = ("no ", "nobody", "none", "no-one", "not ", "n't", "without")
+_SENT_BREAK_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"“'‘(\[]?[A-Z0-9])")
+
+_WHEN_RE = re.compile(r",?\s*when\b", re.IGNORECASE)
+_CLAUSE_END_RE = re.compile(r"[,.;:]")
+_LONG_RUN_RE = re.compile(r"\b(?:years|months|decades|centuries)\b", re.IGNORECASE)
+_YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
+
+_TRIAL_RE = re.compile(
+    r"\b(?:trial|tribunal|sentenced|sentencing|convicted|conviction|verdict|jury|acquitted|"
+    r"acquittal|imprisonment|testif(?:y|ied|ies)|court\s+(?:trying|martial|hearing)|"
+    r"years\s+in\s+(?:prison|jail)|asked\s+(?:for\s+)?\d+\s+years)\b",
+    re.IGNORECASE,
+)
+_RECORD_RE = re.compile(
+    r"\b(?:carried\s+out|masterminded|(?:is|was|were|are|been)\s+(?:also\s+)?behind|"
+    r"in\s+the\s+news\s+with|known\s+for|infamous\s+for)\b",
+    re.IGNORECASE,
+)
+_EVENT_NOUNS = (r"(?:attacks?|blasts?|explosions?|bombings?|incidents?|clash(?:es)?|raids?|"
+                r"ambush(?:es)?|strikes?|shootings?|violence|massacres?|riots?|crash(?:es)?|quake|"
+                r"earthquake|storm|fire|operation|assault|incursion)")
+# Before the trigger: "in retaliation for the deaths of", "a previous explosion injured",
+# "a similar raid killed", "a week after a car bomb killed".
+_BACKGROUND_RE = re.compile(
+    r"\b(?:(?:reaction|response|retaliation|revenge|reprisal)s?\s+(?:to|for)|to\s+avenge|"
+    r"(?:previous|earlier|prior|similar|last\s+week's|last\s+month's|last\s+year's)\s+"
+    r"(?:[\w-]+\s+){0,2}?" + _EVENT_NOUNS + r"|"
+    r"(?:a|one|two|three|four|five|six|several|few|\d+)\s+(?:days?|weeks?|months?|years?)\s+"
+    r"after)\b",
+    re.IGNORECASE,
+)
+_BACKGROUND_HINTS = ("reaction", "response", "retaliat", "revenge", "reprisal", "avenge",
+                     "previous", "earlier", "prior", "similar", "last ", "after")
+# After the trigger, in the same clause: "were killed in a similar attack".
+_BACKGROUND_AFTER_RE = re.compile(
+    r"[^,;.]{0,40}?\b(?:in|during)\s+(?:a|an|the)\s+(?:similar|previous|earlier|prior)\s+"
+    r"(?:[\w-]+\s+){0,2}?" + _EVENT_NOUNS + r"\b",
+    re.IGNORECASE,
+)
+
+_NEG_NOUN = (r"(?P<noun>casualties|casualty|injuries|injury|deaths|fatalities|dead|injured|"
+             r"wounded|loss\s+of\s+(?:life|lives))")
+_NEG_AUX = (r"(?:was|were|is|are|got|had|has|have|been|being|appears|appeared|to|believed|"
+            r"reported|initially)")
+# "none of those hurt ... sustained injuries" is not a negation: "none" needs an auxiliary.
+_NEGATION_RES = (
+    re.compile(
+        r"\bno(?:\s+(?:immediate|other|further|reported|initial|known|serious|major))?\s+"
+        r"(?:reports?\s+of\s+(?:any\s+)?)?" + _NEG_NOUN
+        + r"\b(?!\s+(?:to|among|of|in\s+the\s+ranks)\b)",
+    ),
+    re.compile(
+        r"\b(?:(?:no\s+one|no-one|nobody)(?:\s+(?:else|other))?\s+(?:" + _NEG_AUX + r"\s+){0,3}"
+        r"|none(?:\s+of\s+(?:them|those|the\s+\w+))?\s+(?:" + _NEG_AUX + r"\s+){1,3})"
+        r"(?:\w+ly\s+)?(?P<v1>killed|hurt|injured|wounded|harmed|died|dead)"
+        r"(?:\s+(?:or|and|nor)\s+(?P<v2>killed|hurt|injured|wounded|harmed))?\b",
+    ),
+    re.compile(
+        r"\b(?:did\s+not|didn't|does\s+not|without)\s+(?:caus\w+\s+|result\w*\s+in\s+|"
+        r"leav\w+\s+)?(?:any\s+)?" + _NEG_NOUN + r"\b(?!\s+(?:to|among)\b)",
+    ),
+)
+_NEG_KIND: dict[str, tuple[CasualtyKind, ...]] = {
+    "casualties": ("killed", "injured"), "casualty": ("killed", "injured"),
+    "injuries": ("injured",), "injury": ("injured",), "injured": ("injured",),
+    "wounded": ("injured",), "hurt": ("injured",), "harmed": ("injured",),
+    "deaths": ("killed",), "fatalities": ("killed",), "dead": ("killed",), "killed": ("killed",),
+    "died": ("killed",),
+}
+
+# --------------------------------------------------------------------------------------------
+# Internal data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Quantity:
+    count: int
+    high: int | None
+    qualifier: Qualifier
+    vague: bool
+    article: bool  # "a"/"an": only a person noun makes it a count of one
+    end: int  # token index after the quantity
+    total_hint: bool  # "a total of"
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    count: int
+    high: int | None
+    qualifier: Qualifier
+    vague: bool
+    lo: int  # token span [lo, hi)
+    hi: int
+    nouns: tuple[str, ...]
+    total_hint: bool = False
+    form: str = "num"  # num (a quantity), def ("the driver"), bare ("Taliban leader"), name, self
+
+
+@dataclass(slots=True)
+class _Cand:
+    kind: CasualtyKind
+    count: int
+    high: int | None
+    qualifier: Qualifier
+    vague: bool
+    negation: bool
+    toll: bool
+    category: str
+    trig: int  # token index of the trigger
+    lo: int  # token span of the whole phrase
+    hi: int
+    sent: int
+    local_reason: str = ""
+    current: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _SentInfo:
+    markers: tuple[tuple[int, int, str, str], ...]  # (start, end, kind, matched text), char offsets
+    trial: str
+    record: str
+    has_recent: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Document: tokens, sentences, headline, dateline
+# --------------------------------------------------------------------------------------------
+
+
+class _Doc:
+    """The text split into paragraphs (lines) and sentences; only sentences that contain a
+    casualty hint are tokenised (tokens of all tokenised sentences share flat arrays)."""
+
+    __slots__ = ("_dateline", "_info", "_title", "end", "headline", "low",
+                 "lowtext", "n", "raw", "relevant", "sent_of", "sents", "spans", "start", "text")
+
+    def __init__(self, text: str, lowtext: str, present: list[str]) -> None:
+        self.text = text
+        self.lowtext = lowtext
+        hints = _hint_positions(lowtext, present)
+        self.spans = _split_sentences(text, hints)  # (char lo, char hi, paragraph)
+        self.headline = _headline_flags(text, self.spans)
+        raw: list[str] = []
+        start: list[int] = []
+        end: list[int] = []
+        sent_of: list[int] = []
+        sents: list[tuple[int, int, int]] = []
+        relevant: list[int] = []
+        for s, (clo, chi, par) in enumerate(self.spans):
+            lo = len(raw)
+            i = bisect_left(hints, clo)
+            if i < len(hints) and hints[i] < chi:
+                relevant.append(s)
+                pairs = _TOKEN_RE.findall(text, clo, chi)
+                if pairs:
+                    ws, toks = zip(*pairs, strict=True)
+                    tlen = list(map(len, toks))
+                    starts = list(accumulate(map(add, map(len, ws), chain((clo,), tlen))))
+                    raw.extend(toks)
+                    start.extend(starts)
+                    end.extend(map(add, starts, tlen))
+                    sent_of.extend([s] * len(toks))
+            sents.append((lo, len(raw), par))
+        self.relevant = relevant
+        self.raw = raw
+        self.low = list(map(str.lower, raw))
+        self.start = start
+        self.end = end
+        self.sent_of = sent_of
+        self.sents = sents
+        self.n = len(raw)
+        self._info: dict[int, _SentInfo] = {}
+        self._title: dict[int, bool] = {}
+        self._dateline: tuple[tuple[int | None, int, int] | None, tuple[int, int]] | None = None
+
+    @property
+    def dateline(self) -> tuple[int | None, int, int] | None:
+        """(year or None, month, day) of the wire dateline, if the text opens with one."""
+        if self._dateline is None:
+            self._dateline = _find_dateline(self.text)
+        return self._dateline[0]
+
+    @property
+    def dateline_span(self) -> tuple[int, int]:
+        if self._dateline is None:
+            self._dateline = _find_dateline(self.text)
+        return self._dateline[1]
+
+    def title_case(self, s: int) -> bool:
+        """Headline-style capitalisation (or all caps): capitalised words are not names."""
+        got = self._title.get(s)
+        if got is None:
+            sent = self.text[self.spans[s][0]:self.spans[s][1]]
+            words = len(_LONG_WORD_RE.findall(sent))
+            caps = len(_CAP_WORD_RE.findall(sent))
+            got = words >= 2 and caps >= 0.7 * words
+            self._title[s] = got
+        return got
+
+    def sent_span(self, s: int) -> tuple[int, int]:
+        return self.spans[s][0], self.spans[s][1]
+
+    def info(self, s: int) -> _SentInfo:
+        got = self._info.get(s)
+        if got is None:
+            got = _sentence_info(self, s)
+            self._info[s] = got
+        return got
+
+
+def _hint_positions(lowtext: str, present: list[str]) -> list[int]:
+    found: list[int] = []
+    for hint in present:
+        pos = lowtext.find(hint)
+        while pos != -1:
+            found.append(pos)
+            pos = lowtext.find(hint, pos + 1)
+    found.sort()
+    return found
+
+
+def _split_sentences(text: str, hints: list[int]) -> list[tuple[int, int, int]]:
+    """(start, end, paragraph) of each sentence; every line is a paragraph. Lines without a
+    casualty hint are kept whole (they are never analysed)."""
+    spans: list[tuple[int, int, int]] = []
+    par = 0
+    pos = 0
+    n = len(text)
+    while True:
+        nl = text.find("\n", pos)
+        stop = n if nl == -1 else nl
+        i = bisect_left(hints, pos)
+        if i < len(hints) and hints[i] < stop:
+            _split_line(text, pos, stop, par, spans)
+        else:
+            _push(text, pos, stop, par, spans)
+        if nl == -1:
+            return spans
+        par += 1
+        pos = nl + 1
+
+
+def _push(text: str, a: int, b: int, par: int, spans: list[tuple[int, int, int]]) -> None:
+    seg = text[a:b]
+    stripped = seg.strip()
+    if stripped:
+        a2 = a + (len(seg) - len(seg.lstrip()))
+        spans.append((a2, a2 + len(stripped), par))
+
+
+def _split_line(text: str, lo: int, hi: int, par: int, spans: list[tuple[int, int, int]]) -> None:
+    start = lo
+    for m in _SENT_BREAK_RE.finditer(text, lo, hi):
+        if m.group() == ".":
+            k = text.rfind(" ", start, m.start()) + 1
+            word = text[max(k, start):m.start()]
+            if word.lower() in _ABBREVIATIONS or (len(word) <= 4 and "." in word) or (
+                    len(word) == 1 and word.isalpha()):
+                continue  # "Oct. 6", "U.S. troops", "Donald H. Rumsfeld"
+        _push(text, start, m.end(), par, spans)
+        start = m.end()
+    _push(text, start, hi, par, spans)
+
+
+def _headline_flags(text: str, spans: list[tuple[int, int, int]]) -> list[bool]:
+    """The first line of a multi-line text is a headline when it has no final full stop."""
+    flags = [False] * len(spans)
+    if not spans or spans[-1][2] == 0:
+        return flags
+    first = [s for s, sp in enumerate(spans) if sp[2] == spans[0][2]]
+    line = text[spans[first[0]][0]:spans[first[-1]][1]].rstrip("\"'”’ ")
+    if spans[0][2] == 0 and line and line[-1] not in ".!?" and len(line) <= 200:
+        for s in first:
+            flags[s] = True
+    return flags
+
+
+def _month(word: str) -> int | None:
+    return _MONTHS.get(word.lower().rstrip("."))
+
+
+def _parse_date(m: re.Match[str]) -> tuple[int | None, int, int | None] | None:
+    """(year or None, month, day or None) from a _DATE_RE match."""
+    if m.group("m1"):
+        if m.group("m1") == "may":  # the modal verb, not the month
+            return None
+        month = _month(m.group("m1"))
+        day: int | None = int(m.group("d1"))
+        ytxt = m.group("y1")
+    elif m.group("m2"):
+        if m.group("m2") == "may":
+            return None
+        month = _month(m.group("m2"))
+        day = int(m.group("d2"))
+        ytxt = m.group("y2")
+    elif m.group("m3"):
+        month = _month(m.group("m3"))
+        day = None
+        ytxt = m.group("y3")
+    else:
+        if m.group("m4") == "may":
+            return None
+        month = _month(m.group("m4"))
+        day = None
+        ytxt = None
+    if month is None or (day is not None and not 1 <= day <= 31):
+        return None
+    year: int | None = None
+    if ytxt:
+        year = int(ytxt)
+        if year < 100:
+            year += 1900 if year >= 30 else 2000
+    return year, month, day
+
+
+def _find_dateline(text: str) -> tuple[tuple[int | None, int, int] | None, tuple[int, int]]:
+    """The date of the report when the text opens with a wire dateline ("CITY, 2 Oct (AFP) --",
+    "CITY, Country (March 12, 2011) -")."""
+    head = text[:400]
+    best: tuple[int, tuple[int | None, int, int], tuple[int, int]] | None = None
+    for rx in _DATELINE_RES:
+        for m in rx.finditer(head):
+            dm = _DATE_RE.fullmatch(m.group("date").strip())
+            if dm is None:
+                continue
+            parsed = _parse_date(dm)
+            if parsed is None:
+                continue
+            year, month, day = parsed
+            if day is None:
+                continue
+            if best is None or m.start() < best[0]:
+                best = (m.start(), (year, month, day), (m.start("date"), m.end("date")))
+            break
+    if best is None:
+        return None, (0, 0)
+    return best[1], best[2]
+
+
+def _days_before(dateline: tuple[int | None, int, int], year: int | None, month: int,
+                 day: int | None) -> int | None:
+    """How many days before the dateline a date lies (negative: after it)."""
+    dl_year, dl_month, dl_day = dateline
+    ref_year = dl_year if dl_year is not None else 2000
+    if year is None:
+        # The nearest such date to the dateline.
+        candidates = [ref_year - 1, ref_year, ref_year + 1]
+    else:
+        if dl_year is None:
+            return None
+        candidates = [year]
+    best: int | None = None
+    for y in candidates:
+        try:
+            d = date(y, month, day if day is not None else 28 if month == 2 else 30)
+            ref = date(ref_year, dl_month, dl_day)
+        except ValueError:
+            continue
+        delta = (ref - d).days
+        if best is None or abs(delta) < abs(best):
+            best = delta
+    return best
+
+
+def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
+    """Time expressions of sentence s (with char offsets), and trial / past-record cues."""
+    lo_char, hi_char = doc.sent_span(s)
+    sent = doc.text[lo_char:hi_char]
+    lsent = doc.lowtext[lo_char:hi_char]
+    found: list[tuple[int, int, int, str, str]] = []  # (priority, start, end, kind, text)
+    a_tok, b_tok, _ = doc.sents[s]
+    words = set(doc.low[a_tok:b_tok]) if b_tok > a_tok else set(_WORD_RE.findall(lsent))
+    has_digits = "19" in lsent or "20" in lsent
+    for prio, (kind, guards, rx) in enumerate(_MARKER_PATTERNS):
+        if (guards.isdisjoint(words)) if guards else not has_digits:
+            continue
+        for m in rx.finditer(lsent):
+            a = m.start()
+            prev = lsent[a - 1] if a else " "
+            if prev.isalnum() or (kind == "year" and prev in ",.$#-"):
+                continue  # not at a word start
+            if kind == "recent" and sent[a] == "T" and sent[a + 1:a + 2].islower() and a > 0 \
+                    and not doc.title_case(s):
+                continue  # "... Today" inside a title such as "Gulf Today": a name
+            if kind == "rate" and lsent[a] in "ae":
+                before = lsent[max(0, a - 12):a].split()
+                if before and before[-1] in _NOT_RATE_BEFORE:
+                    continue
+            found.append((prio, a + lo_char, m.end() + lo_char, kind, sent[a:m.end()]))
+    months = () if _MONTH_WORDS.isdisjoint(words) else _MONTH_WORD_RE.finditer(lsent)
+    for mw in months:
+        if mw.group() not in _MONTHS:
+            continue
+        w_lo = max(0, mw.start() - 12)
+        for m in _DATE_RE.finditer(sent, w_lo, min(len(sent), mw.end() + 14)):
+            if m.start() <= mw.start() < m.end():
+                found.append((len(_MARKER_PATTERNS), m.start() + lo_char, m.end() + lo_char,
+                              "date", m.group()))
+    found.sort()
+    kept: list[tuple[int, int, str, str]] = []
+    dated = False
+    for _, a, b, kind, matched in found:
+        for ka, kb, _, _ in kept:
+            if a < kb and b > ka:
+                break
+        else:
+            kept.append((a, b, kind, matched))
+            dated = dated or kind in ("year", "date")
+    markers: list[tuple[int, int, str, str]] = []
+    masks: list[tuple[int, int]] = []
+    dl_lo, dl_hi = doc.dateline_span if dated else (0, 0)
+    for a, b, kind, matched in kept:
+        if a < dl_hi and b > dl_lo:
+            continue  # the dateline itself
+        if kind == "sup":
+            # "the deadliest since 2008": a comparison, not the time of this incident; but
+            # "..., when a truck bomb killed 30" refers to that earlier time.
+            masks.append((a, b))
+            when = _WHEN_RE.match(sent, b - lo_char)
+            if when and _YEAR_RE.search(matched):
+                markers.append((when.start() + lo_char, when.end() + lo_char, "hist", matched))
+        elif kind == "since":
+            # "since tanks rolled in ...": the running total of an ongoing episode; but
+            # "since it was identified in 1981" is a long-run aggregate.
+            stop = _CLAUSE_END_RE.search(sent, b - lo_char)
+            clause_end = (stop.start() if stop else len(sent)) + lo_char
+            masks.append((b, clause_end))
+            clause = doc.text[b:clause_end]
+            long_run = _YEAR_RE.search(clause) or _LONG_RUN_RE.search(clause)
+            markers.append((a, b, "agg" if long_run else "recent", matched + clause))
+        elif kind == "year":
+            dl = doc.dateline
+            if dl is not None and dl[0] is not None and int(matched) >= dl[0]:
+                continue
+            markers.append((a, b, "hist", matched))
+        elif kind == "date":
+            dm = _DATE_RE.fullmatch(matched)
+            parsed = _parse_date(dm) if dm else None
+            if parsed is None or dm is None:
+                continue
+            year, month, day = parsed
+            if doc.dateline is not None:
+                delta = _days_before(doc.dateline, year, month, day)
+                if delta is None:
+                    continue
+                if delta > 8:
+                    markers.append((a, b, "hist", matched))
+                elif delta >= -1:
+                    markers.append((a, b, "recent", matched))
+            elif year is not None or (day is not None and dm.group("pre")) or dm.group("m4"):
+                # Without a dateline, a calendar date marks an event more than a week old
+                # (news style names the weekday for the past week).
+                markers.append((a, b, "hist", matched))
+        else:
+            markers.append((a, b, kind, matched))
+    if masks:
+        markers = [mk for mk in markers if not any(ma <= mk[0] < mb for ma, mb in masks)]
+    markers.sort()
+    trial = None if _TRIAL_HINTS.isdisjoint(words) else _TRIAL_RE.search(sent)
+    record = None if _RECORD_HINTS.isdisjoint(words) else _RECORD_RE.search(sent)
+    return _SentInfo(
+        markers=tuple(markers),
+        trial=trial.group() if trial else "",
+        record=record.group() if record else "",
+        has_recent=any(mk[2] == "recent" for mk in markers),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Quantities and noun phrases
+# --------------------------------------------------------------------------------------------
+
+
+def _small_number(w: str) -> int | None:
+    v = _UNITS.get(w)
+    if v is not None:
+        return v
+    v = _TENS.get(w)
+    if v is not None:
+        return v
+    if "-" in w:
+        a, _, b = w.partition("-")
+        if a in _TENS and b in _UNITS and 0 < _UNITS[b] < 10:
+            return _TENS[a] + _UNITS[b]
+    return None
+
+
+def _is_year_token(raw: str) -> bool:
+    return len(raw) == 4 and raw.isdigit() and 1900 <= int(raw) <= 2099
+
+
+def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | None:
+    """(value, high for a range token like "10-12", next index) for digits or number words."""
+    low = doc.low
+    w = low[i]
+    if w[0].isdigit():
+        if _DIGITS_RE.fullmatch(w):
+            if _is_year_token(doc.raw[i]):
+                return None
+            if i + 1 < len(low) and (low[i + 1] in (":", "a.m.", "p.m.", "am", "pm", "%", "percent")
+                                     or (i >= 1 and low[i - 1] in ("#", "$", "£", "€"))):
+                return None  # a clock time, a percentage, money
+            value = int(w.replace(",", ""))
+            j = i + 1
+            if j < hi and low[j] in ("thousand", "million"):
+                value *= _SCALES[low[j]]
+                j += 1
+            return value, None, j
+        rm = _DIGIT_RANGE_RE.fullmatch(w)
+        if rm:
+            a, b = int(rm.group(1)), int(rm.group(2))
+            if a < b:
+                return a, b, i + 1
+            return None
+        if _DECIMAL_RE.fullmatch(w) and i + 1 < hi and low[i + 1] in ("thousand", "million"):
+            return int(float(w) * _SCALES[low[i + 1]]), None, i + 2
+        return None
+    total = 0
+    cur = 0
+    j = i
+    last = ""
+    while j < hi:
+        w = low[j]
+        v = _small_number(w)
+        if v is not None:
+            if last == "tens" and v < 10 and cur % 10 == 0:
+                cur += v
+                last = "small"
+            elif last in ("", "scale", "and"):
+                cur += v
+                last = "tens" if v >= 20 and v % 10 == 0 and "-" not in w else "small"
+            else:
+                break
+        elif w in _SCALES and last in ("small", "tens"):
+            if w == "hundred":
+                cur *= 100
+            else:
+                total += cur * _SCALES[w]
+                cur = 0
+            last = "scale"
+        elif (w == "and" and last == "scale" and j + 1 < hi
+              and _small_number(low[j + 1]) is not None):
+            last = "and"
+        else:
+            break
+        j += 1
+    if j == i:
+        return None
+    return total + cur, None, j
+
+
+_QUALIFIERS_BY_FIRST: dict[str, list[tuple[tuple[str, ...], Qualifier]]] = {}
+for _seq, _q in _QUALIFIERS:
+    _QUALIFIERS_BY_FIRST.setdefault(_seq[0], []).append((_seq, _q))
+_VAGUE_BY_FIRST: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+for _vseq, _lower in _VAGUE_PHRASES:
+    _VAGUE_BY_FIRST.setdefault(_vseq[0], []).append((_vseq, _lower))
+
+
+# Words that can end the quantity part of a counted phrase ("a", "dozen", "several", "of the").
+_ITEM_END = _ITEM_START | _words("of those them these whom which dozen hundred thousand million")
+
+
+def _match_seq(low: list[str], i: int, hi: int, seq: tuple[str, ...]) -> bool:
+    n = len(seq)
+    return i + n <= hi and tuple(low[i:i + n]) == seq
+
+
+def _parse_quantity(doc: _Doc, i: int, hi: int) -> _Quantity | None:
+    low = doc.low
+    if i >= hi:
+        return None
+    qualifier: Qualifier = "exact"
+    total_hint = False
+    j = i
+    for seq, q in _QUALIFIERS_BY_FIRST.get(low[i], ()):
+        if _match_seq(low, i, hi, seq):
+            k = i + len(seq)
+            if k < hi and (low[k][0].isdigit() or _small_number(low[k]) is not None
+                           or low[k] in ("a", "dozen")):
+                qualifier = q
+                total_hint = seq == ("a", "total", "of")
+                j = k
+            break
+    if j >= hi:
+        return None
+    w = low[j]
+    if w == "between":
+        n1 = _parse_number(doc, j + 1, hi)
+        if n1 and n1[2] < hi and low[n1[2]] == "and":
+            n2 = _parse_number(doc, n1[2] + 1, hi)
+            if n2 and n2[0] > n1[0]:
+                return _Quantity(n1[0], n2[0], "range", False, False, n2[2], False)
+        return None
+    num = _parse_number(doc, j, hi)
+    if num is not None:
+        value, high, k = num
+        if high is not None:
+            return _Quantity(value, high, "range", False, False, k, total_hint)
+        if k + 1 < hi and low[k] in ("to", "-", "–", "or"):
+            n2 = _parse_number(doc, k + 1, hi)
+            if n2 and n2[1] is None and n2[0] > value:
+                return _Quantity(value, n2[0], "range", False, False, n2[2], total_hint)
+        if k < hi and low[k] == "dozen":
+            value *= 12
+            k += 1
+        return _Quantity(value, None, qualifier, False, False, k, total_hint)
+    if qualifier != "exact" or total_hint:
+        # "a dozen" after a qualifier
+        if low[j] == "a" and j + 1 < hi and low[j + 1] == "dozen":
+            return _Quantity(12, None, qualifier, False, False, j + 2, total_hint)
+        return None
+    if w in ("a", "an", "one"):
+        if j + 1 < hi:
+            nxt = low[j + 1]
+            if nxt == "dozen":
+                return _Quantity(12, None, "exact", False, False, j + 2, False)
+            if nxt in ("hundred", "thousand"):
+                return _Quantity(_SCALES[nxt], None, "exact", False, False, j + 2, False)
+        for seq, lower in _VAGUE_BY_FIRST.get(w, ()):
+            if _match_seq(low, j, hi, seq):
+                return _Quantity(lower, None, "vague", True, False, j + len(seq), False)
+        return _Quantity(1, None, "exact", False, True, j + 1, False)
+    if w == "another":
+        return _Quantity(1, None, "exact", False, False, j + 1, False)
+    if w == "both":
+        return _Quantity(2, None, "exact", False, False, j + 1, False)
+    if w == "half" and _match_seq(low, j + 1, hi, ("a", "dozen")):
+        return _Quantity(6, None, "exact", False, False, j + 3, False)
+    for seq, lower in _VAGUE_BY_FIRST.get(w, ()):
+        if _match_seq(low, j, hi, seq):
+            return _Quantity(lower, None, "vague", True, False, j + len(seq), False)
+    if w in _VAGUE_WORDS:
+        k = j + 1
+        if k < hi and low[k] == "of":
+            k += 1
+            if k < hi and low[k] in ("the", "those", "them", "these"):
+                k += 1
+        return _Quantity(_VAGUE_WORDS[w], None, "vague", True, False, k, False)
+    return None
+
+
+def _is_noun_word(doc: _Doc, k: int) -> bool:
+    w = doc.low[k]
+    if not w[0].isalpha() or w in _NOT_NOUN:
+        return False
+    if "-" in w and _small_number(w) is not None:
+        return False  # "twenty-five"
+    return not (w.endswith("ing") and len(w) > 5)
+
+
+def _noun_run(doc: _Doc, k: int, hi: int, limit: int, digits: bool) -> tuple[tuple[str, ...], int]:
+    nouns: list[str] = []
+    while k < hi and len(nouns) < limit:
+        if _is_noun_word(doc, k) or (digits and doc.low[k][0].isdigit() and k + 1 < hi):
+            nouns.append(doc.low[k])
+            k += 1
+        else:
+            break
+    return tuple(nouns), k
+
+
+def _is_demonym(raw: str) -> bool:
+    if not raw[:1].isupper():
+        return False
+    w = raw.lower()
+    return w in _DEMONYM_SG or w.endswith(("ian", "ans", "an", "ese", "i", "is"))
+
+
+def _is_person(doc: _Doc, k: int) -> bool:
+    w = doc.low[k]
+    if w in _PERSON_SG or w in _PERSON_PL:
+        return True
+    if w.endswith(("man", "men")) and len(w) > 5 and w not in _NONPERSON:
+        return True
+    return _is_demonym(doc.raw[k])
+
+
+def _is_person_singular(doc: _Doc, k: int) -> bool:
+    w = doc.low[k]
+    if w in _PERSON_SG or w in _DEMONYM_SG:
+        return True
+    if w.endswith(("man", "woman")) and len(w) > 5:
+        return True
+    return _is_demonym(doc.raw[k]) and not w.endswith("s")
+
+
+def _category(nouns: tuple[str, ...]) -> str:
+    for w in reversed(nouns):
+        if w in _CIVILIAN:
+            return "civilian"
+        if w in _SECURITY:
+            return "security"
+        if w in _COMBATANT:
+            return "combatant"
+    return "generic"
+
+
+def _name_run(doc: _Doc, i: int, hi: int) -> int:
+    """End of a run of 2-5 capitalised words starting at i (a personal name), or i."""
+    k = i
+    while k < hi and k - i < 5:
+        r = doc.raw[k]
+        if r[0].isupper() and r[0].isalpha() and doc.low[k] not in _FUNCTION:
+            k += 1
+        else:
+            break
+    return k if k - i >= 2 else i
+
+
+def _not_people(nouns: tuple[str, ...]) -> bool:
+    """"four rockets", "the 3 climbers' guide": the number does not count the victims."""
+    return any(n in _NONPERSON or n.endswith(("'s", "’s", "s'", "s’")) for n in nouns)
+
+
+def _parse_item(doc: _Doc, i: int, hi: int, obj: bool) -> _Item | None:
+    """One counted noun phrase starting at token i: "three Afghan civilians", "an elderly man",
+    "the 1,500", "himself", and in object position "Taliban leader" or a personal name."""
+    if i >= hi:
+        return None
+    low = doc.low
+    w = low[i]
+    if w in ("himself", "herself"):
+        return _Item(1, None, "exact", False, i, i + 1, ("self",), form="self")
+    if w in ("the", "his", "her", "their", "its"):
+        q = _parse_quantity(doc, i + 1, hi)
+        if q is not None and not q.article and not q.vague:
+            nouns, k = _noun_run(doc, q.end, hi, 4, False)
+            if _not_people(nouns):
+                return None
+            return _Item(q.count, q.high, q.qualifier, False, i, k, nouns)
+        if q is None:
+            nouns, k = _noun_run(doc, i + 1, hi, 4, True)
+            if nouns and _is_person_singular(doc, k - 1):
+                return _Item(1, None, "exact", False, i, k, nouns, form="def")
+        return None
+    q = _parse_quantity(doc, i, hi)
+    if q is not None:
+        k = q.end
+        form = "num"
+        if not q.vague and k < hi and low[k] == "of" and not q.article:
+            # "three of the victims": the partitive head is the count
+            form = "part"
+            k += 1
+            if k < hi and low[k] in ("the", "those", "them", "these", "whom", "which"):
+                k += 1
+        nouns, k = _noun_run(doc, k, hi, 4, q.article)
+        if _not_people(nouns):
+            return None
+        if q.article:
+            if nouns and nouns[0] in _ORDINALS and not (k < hi and low[k] == "of"):
+                return _Item(1, None, "exact", False, i, k, nouns, form="num")  # "a third"
+            if not nouns or not _is_person(doc, k - 1):
+                return None
+        elif nouns and nouns[0] in ("year-old", "years", "year"):
+            return None
+        return _Item(q.count, q.high, q.qualifier, q.vague, i, k, nouns, q.total_hint, form)
+    if obj:
+        if doc.raw[i][0].isalpha() and w not in _NOT_NOUN:
+            nouns, k = _noun_run(doc, i, hi, 4, False)
+            if nouns and _is_person_singular(doc, k - 1) and not (
+                k < hi and doc.raw[k][0].isupper() and not doc.title_case(doc.sent_of[i])
+            ):
+                return _Item(1, None, "exact", False, i, k, nouns, form="bare")
+        if not doc.title_case(doc.sent_of[i]):
+            k = _name_run(doc, i, hi)
+            if k > i:
+                return _Item(1, None, "exact", False, i, k, ("name",), form="name")
+    return None
+
+
+def _separator(doc: _Doc, k: int, hi: int) -> int | None:
+    low = doc.low
+    if k >= hi:
+        return None
+    w = low[k]
+    if w == ",":
+        if k + 1 < hi and low[k + 1] == "and":
+            return k + 2
+        return k + 1
+    if w in ("and", "plus"):
+        return k + 1
+    if w in ("along", "together") and k + 1 < hi and low[k + 1] == "with":
+        return k + 2
+    if w == "as" and _match_seq(low, k, hi, ("as", "well", "as")):
+        return k + 3
+    return None
+
+
+def _skip_appositive(doc: _Doc, it: _Item, hi: int) -> int:
+    """Skip an appositive after a single named or singular person: ", Ahmad Shah," or
+    ", a teacher at the school," (not another victim)."""
+    k = it.hi
+    low = doc.low
+    if it.form not in ("bare", "name", "def") or k >= hi or low[k] != ",":
+        return k
+    j = k + 1
+    if j < hi and low[j][0].isdigit() and len(low[j]) <= 3 and (j + 1 >= hi or low[j + 1] in (
+            ",", ".", ";", ")", "and", "was", "were", "is", "had", "has", "who")):
+        return j + 1  # "the boy, 3," / "a man, 35,": an age
+    if it.form == "name" and j < hi and low[j] in ("a", "an", "the", "his", "her"):
+        j += 1
+        while j < hi and low[j] not in (",", ".", ";", "and", "along", "as", "together"):
+            j += 1
+        return j
+    while j < hi and j - k <= 5 and doc.raw[j][0].isupper():
+        j += 1
+    if j > k + 1 and j < hi and low[j] == ",":
+        nxt = _separator(doc, j + 1, hi)
+        if nxt is not None and low[j + 1] in ("along", "together", "as"):
+            return j + 1
+    return k
+
+
+def _object_enum(doc: _Doc, i: int, hi: int, counted: bool = False) -> list[_Item] | None:
+    """Counted noun phrases from token i on, coordinated rightwards ("a professor, a policeman,
+    and a driver", "himself and a girl", "the leader, X, along with one other fighter")."""
+    items: list[_Item] = []
+    k = i
+    while True:
+        it = _parse_item(doc, k, hi, True)
+        if it is None or (counted and it.form in ("bare", "name")):
+            break
+        if items:
+            first = items[0].form
+            if it.form == "name" and first != "name":
+                break  # "two soldiers, John Smith said"
+            if it.form == "num" and first in ("name", "bare", "def") and \
+                    doc.low[k - 1] == ",":
+                break  # "John Smith, 35": an age
+            if it.form == "part":
+                break  # "27, six of them seriously": a subset
+            if it.hi < hi and doc.low[it.hi] in _SPEECH_VERBS:
+                break  # "..., a police official said"
+        items.append(it)
+        k = _skip_appositive(doc, it, hi)
+        sep = _separator(doc, k, hi)
+        if sep is None:
+            break
+        k = sep
+    if items and items[-1].form == "name" and len(items) > 1 and items[-1].hi < hi \
+            and doc.low[items[-1].hi] in _SPEECH_VERBS:
+        items.pop()
+    return items or None
+
+
+def _is_age(doc: _Doc, s: int, lo: int) -> bool:
+    """Numbers after "aged" / "ages", possibly coordinated: "ages 12 and 16"."""
+    low = doc.low
+    if not low[s][0].isdigit():
+        return False
+    k = s - 1
+    while k >= lo and s - k <= 6:
+        w = low[k]
+        if w in ("aged", "ages", "age"):
+            return True
+        if w == "," and k - 1 >= lo and (low[k - 1] in _PERSON_SG or low[k - 1] in _PERSON_PL):
+            # "four girls, 11 and 13" - but not "Of the 40 passengers, 12 ..."
+            return "of" not in low[max(lo, k - 5):k - 1]
+        if not (w[0].isdigit() or w in ("and", ",", "to", "between")):
+            return False
+        k -= 1
+    return False
+
+
+def _item_ending_at(doc: _Doc, end: int, lo: int) -> _Item | None:
+    """The counted noun phrase that ends just before token `end` (subject position)."""
+    low = doc.low
+    k = end - 1
+    while k >= lo and end - k <= 5 and _is_noun_word(doc, k):
+        k -= 1  # step over the nouns: "three Afghan civilians" -> "three"
+    if k < lo:
+        return None
+    w = low[k]
+    if w not in _ITEM_END and not w[0].isdigit() and _small_number(w) is None:
+        return None  # "police killed", "the factory exploded": no quantity
+    for s in range(max(lo, k - 6), k + 1):
+        w = low[s]
+        if w not in _ITEM_START and not w[0].isdigit() and _small_number(w) is None:
+            continue
+        it = _parse_item(doc, s, end, False)
+        if it is not None and it.hi == end:
+            before = doc.low[s - 1] if s - 1 >= lo else ""
+            if _is_age(doc, s, lo):
+                return None
+            if before in ("from", "including", "than", "no"):
+                return None  # superseded figure, subset, comparison, "no one"
+            if before == "of" and (s - 2 < lo or doc.low[s - 2] in _PARTITIVE_HEADS
+                                   or doc.low[s - 2] in (",", "among")):
+                return None  # "one of two hostages ...", "Of the 40 passengers, 12 ...": a set
+            return it
+    return None
+
+
+def _skip_subset(doc: _Doc, last: int, lo: int) -> int:
+    """Step over a parenthetical subset before the verb: "Eleven people, including four
+    children, were killed", "Seven people, six of them children, died" -> the subject ends
+    before the parenthesis."""
+    low = doc.low
+    if last < lo or low[last] != ",":
+        return last
+    k = last - 1
+    subset = False
+    while k > lo and last - k < 12:
+        w = low[k]
+        if w in ("including", "among", "mostly", "mainly") or (
+            w == "of" and k + 1 < last and low[k + 1] in ("them", "whom", "those")
+        ):
+            subset = True
+        if w in (";", ".", "(", ")"):
+            return last
+        if w == ",":
+            return k - 1 if subset else last
+        k -= 1
+    return last
+
+
+_AGE_WORDS = frozenset(("and", ",", "to", "ages", "aged", "age", "between"))
+
+
+def _skip_ages(doc: _Doc, last: int, lo: int) -> int:
+    """Step left over an age appositive: "two brothers, 17 and 19," / "three nurses, ages 41 and
+    58" -> the phrase ends at "brothers" / "nurses"."""
+    low = doc.low
+    k = last - 1 if last >= lo and low[last] == "," else last
+    j = k
+    digits = False
+    while j >= lo and (low[j][0].isdigit() or low[j] in _AGE_WORDS):
+        digits = digits or low[j][0].isdigit()
+        j -= 1
+    closed = k != last  # "John Smith, 25, was": a closed appositive after a name
+    if digits and j >= lo and j < k and low[j + 1] == "," and (
+            _is_person(doc, j) or (closed and doc.raw[j][:1].isupper())) and \
+            "of" not in low[max(lo, j - 4):j]:
+        return j
+    return last
+
+
+def _subject_enum(doc: _Doc, last: int, lo: int) -> list[_Item] | None:
+    """Counted noun phrases ending at token `last`, coordinated leftwards
+    ("Four policemen and one officer", "Nine tourists, two drivers and a guide")."""
+    items: list[_Item] = []
+    end = last + 1
+    low = doc.low
+    while end > lo:
+        it = _item_ending_at(doc, _skip_ages(doc, end - 1, lo) + 1, lo)
+        if it is None:
+            break
+        items.append(it)
+        k = it.lo - 1  # the separator before this phrase: "and", ", and" or ","
+        if k >= lo and low[k] == "and":
+            k -= 1
+        if k < lo or (low[k] != "," and low[k + 1] != "and"):
+            break
+        end = k + 1
+        if low[k] == ",":
+            # keep the comma in view: "Jane Roe, 47, and ..." is an age appositive
+            skipped = _skip_ages(doc, k, lo)
+            end = skipped + 1 if skipped != k else k
+        if _item_ending_at(doc, _skip_ages(doc, end - 1, lo) + 1, lo) is None:
+            break
+    return items or None
+
+
+# --------------------------------------------------------------------------------------------
+# Triggers
+# --------------------------------------------------------------------------------------------
+
+
+def _irrealis(doc: _Doc, t: int, lo: int) -> str:
+    """Why the verb at t does not report an actual casualty ("would kill", "vowed to kill")."""
+    low = doc.low
+    k = t - 1
+    while k >= lo and low[k].endswith("ly") and low[k] not in ("family",):
+        k -= 1
+    if k < lo:
+        return ""
+    prev = low[k]
+    if prev == "to" and low[t] in _BASE_FORMS:
+        return "threat or intention, not an actual casualty"
+    if prev in _MODALS and low[t] in _BASE_FORMS:
+        return "hypothetical or threat"
+    if prev == "have" and k - 1 >= lo and low[k - 1] in ("could", "would", "should", "might"):
+        return "hypothetical"
+    if prev == "at" and k - 1 >= lo and low[k - 1] in ("aimed", "aim", "attempt", "attempts"):
+        return "attempt, not an actual casualty"
+    if prev in ("not", "never", "n't"):
+        return "negated"
+    return ""
+
+
+def _aux_start(doc: _Doc, t: int, lo: int) -> tuple[int, bool, bool, bool]:
+    """Skip auxiliaries and adverbs left of a participle. Returns (first aux index, had aux,
+    singular aux, negated)."""
+    low = doc.low
+    k = t - 1
+    had = singular = negated = False
+    steps = 0
+    while k >= lo and steps < 5:
+        w = low[k]
+        if w in _AUX or (w.endswith("ly") and len(w) > 3 and w not in ("family",)):
+            if w in ("was", "were", "is", "are", "been", "being", "had", "has", "have", "got",
+                     "get", "gets", "confirmed", "believed", "feared", "reported", "presumed",
+                     "found", "declared", "pronounced", "listed"):
+                had = True
+            if w in _SINGULAR_AUX:
+                singular = True
+            if w in _PLURAL_AUX:
+                singular = False
+            k -= 1
+            steps += 1
+        elif w in ("not", "never", "n't"):
+            negated = True
+            k -= 1
+            steps += 1
+        elif w == "and" and k - 1 >= lo and steps < 3 and (
+                low[k - 1].endswith("ed") or low[k - 1] in ("shot", "hit", "struck", "beaten")):
+            k -= 2  # "were trapped and presumed dead", "were targeted and killed"
+            steps += 2
+        else:
+            break
+    return k + 1, had, singular, negated
+
+
+def _starts_object(doc: _Doc, k: int, hi: int) -> bool:
+    """Whether the token after an -ed form begins its object (so the form is active)."""
+    if k >= hi:
+        return False
+    w = doc.low[k]
+    if w in ("a", "an", "the", "his", "her", "their", "its", "him", "them", "himself", "herself",
+             "themselves", "both", "another", "several", "dozens", "hundreds", "scores",
+             "thousands", "many", "some", "most", "at", "more", "nearly", "almost", "about",
+             "up", "over"):
+        return w not in ("at", "over", "up") or _parse_quantity(doc, k, hi) is not None
+    if _parse_quantity(doc, k, hi) is not None:
+        return True
+    r = doc.raw[k]
+    return r[0].isupper() and r[0].isalpha() and not doc.title_case(doc.sent_of[k])
+
+
+def _total(items: list[_Item]) -> tuple[int, int | None, Qualifier, bool, str]:
+    count = sum(it.count for it in items)
+    vague = any(it.vague for it in items)
+    if len(items) == 1:
+        it = items[0]
+        cat = _category(it.nouns)
+        return count, it.high, ("vague" if vague else it.qualifier), vague, cat
+    high = None
+    qual: Qualifier = "vague" if vague else items[0].qualifier
+    if qual == "range":
+        qual = "exact"
+    return count, high, qual, vague, "mixed"
+
+
+class _Extractor:
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+        self.cands: list[_Cand] = []
+        self.used: set[int] = set()
+
+    def add(self, kind: CasualtyKind, items: list[_Item], trig: int, lo: int, hi: int,
+            toll: bool = False, reason: str = "") -> None:
+        count, high, qual, vague, cat = _total(items)
+        if any(it.total_hint for it in items):
+            toll = True
+        self.cands.append(_Cand(
+            kind=kind, count=count, high=high, qualifier=qual, vague=vague, negation=False,
+            toll=toll, category=cat, trig=trig, lo=min(lo, trig), hi=max(hi, trig + 1),
+            sent=self.doc.sent_of[trig], local_reason=reason,
+        ))
+
+    def one(self, count: int = 1) -> list[_Item]:
+        return [_Item(count, None, "exact", False, 0, 0, ())]
+
+    def run(self) -> list[_Cand]:
+        doc = self.doc
+        low = doc.low
+        for t in range(doc.n):
+            w = low[t]
+            if w not in _TRIGGER_WORDS or t in self.used:
+                continue
+            s = doc.sent_of[t]
+            lo, hi, _ = doc.sents[s]
+            if w in ("shot", "shoots", "shooting"):
+                if t + 1 < hi and low[t + 1] == "dead":
+                    self.used.add(t + 1)
+                    self.verb(t, t + 2, "killed", lo, hi, active=True, passive=w == "shot")
+                continue
+            if w == "toll":
+                self.toll(t, lo, hi)
+                continue
+            if w == "number":
+                # "the number of dead", "the number of people killed"
+                if t + 2 < hi and low[t + 1] == "of":
+                    k = t + 2
+                    while k < min(hi, t + 6) and _is_noun_word(doc, k):
+                        k += 1
+                    nxt = low[k] if k < hi else ""
+                    if nxt in ("dead", "deaths", "fatalities", "killed", "victims"):
+                        self.toll_scan(t, k + 1, "killed", lo, hi, "")
+                    elif nxt in ("injured", "wounded"):
+                        self.toll_scan(t, k + 1, "injured", lo, hi, "")
+                continue
+            if w in _NOUN_OF and t + 1 < hi and low[t + 1] == "of":
+                kind: CasualtyKind = "killed"
+                items = _object_enum(doc, t + 2, hi)
+                if items:
+                    self.add(kind, items, t, t, items[-1].hi, reason=self.background(t, lo))
+                    continue
+            if w == "death" and t >= 2 and low[t - 1] == "to" and low[t - 2].endswith("ed"):
+                # "stabbed to death", "were beaten to death"
+                self.verb(t - 2, t + 1, "killed", lo, hi, active=True, passive=True)
+                continue
+            if w in ("deaths", "death") and t >= 2 and low[t - 1] in ("their", "his", "her") \
+                    and low[t - 2] == "to":
+                items = _subject_enum(doc, t - 3, lo)
+                if items:
+                    self.add("killed", items, t, items[-1].lo, t + 1)
+                continue
+            if w in _DEATH_NOUNS:
+                items = _subject_enum(doc, t - 1, lo)
+                if items:
+                    self.add("killed", items, t, items[-1].lo, t + 1)
+                continue
+            if w == "lives":
+                self.lives(t, lo, hi)
+                continue
+            if w == "dead":
+                self.participle(t, t + 1, "killed", lo, hi, ambiguous=False)
+                continue
+            if w in ("injuries", "wounds"):
+                if w == "wounds" and self.verb(t, t + 1, "injured", lo, hi, active=True,
+                                               passive=False, quiet=True):
+                    continue
+                self.suffered(t, lo)
+                continue
+            if w in ("missing", "unaccounted", "buried"):
+                if w == "buried" and not (t >= 1 and low[t - 1] in ("still", "remain",
+                                                                    "remained", "remains")):
+                    continue
+                self.participle(t, t + 1, "missing", lo, hi, ambiguous=False)
+                continue
+            if w in _KILL_ACTIVE or w in _KILL_PASSIVE:
+                self.verb(t, t + 1, "killed", lo, hi, active=w in _KILL_ACTIVE,
+                          passive=w in _KILL_PASSIVE)
+                continue
+            if w in _INJ_ACTIVE or w in _INJ_PASSIVE:
+                fatal = t >= 1 and low[t - 1] in ("fatally", "mortally")  # = killed
+                self.verb(t, t + 1, "killed" if fatal else "injured", lo, hi,
+                          active=w in _INJ_ACTIVE, passive=w in _INJ_PASSIVE)
+                continue
+        self.negations()
+        return self.cands
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def background(self, t: int, lo: int) -> str:
+        doc = self.doc
+        a = doc.start[lo]
+        b = doc.start[t]
+        lwin = doc.lowtext[max(a, b - 90):b]
+        if any(map(lwin.__contains__, _BACKGROUND_HINTS)):
+            window = doc.text[max(a, b - 90):b]
+            for m in _BACKGROUND_RE.finditer(window):
+                gap = window[m.end():]
+                if len(gap) <= 40 and "," not in gap:
+                    return f"earlier incident ({m.group()})"
+        s_end = doc.spans[doc.sent_of[t]][1]
+        if not any(map(doc.lowtext[doc.end[t]:min(s_end, doc.end[t] + 80)].__contains__,
+                       ("similar", "previous", "earlier", "prior"))):
+            return ""
+        after = _BACKGROUND_AFTER_RE.match(doc.text, doc.end[t], s_end)
+        if after:
+            return f"earlier incident ({after.group().strip()})"
+        return ""
+
+    def verb(self, t: int, t_end: int, kind: CasualtyKind, lo: int, hi: int, active: bool,
+             passive: bool, quiet: bool = False) -> bool:
+        doc = self.doc
+        irr = _irrealis(doc, t, lo)
+        if irr == "negated":
+            return False
+        if active:
+            # "murder suspect", "massacre site": nouns, unless a count follows
+            items = _object_enum(doc, t_end, hi, counted=doc.low[t] in _NOUN_VERBS)
+            if items:
+                toll = (t >= 1 and doc.low[t - 1] in ("has", "have")) or (
+                    t >= 2 and doc.low[t - 2] in ("has", "have") and doc.low[t - 1] in (
+                        "already", "so", "now"))
+                reason = irr or self.background(t, lo)
+                self.add(kind, items, t, t, items[-1].hi, toll=toll, reason=reason)
+                return True
+            if quiet:
+                return False
+        if passive and not irr:
+            return self.participle(t, t_end, kind, lo, hi,
+                                   ambiguous=doc.low[t] in _AMBIGUOUS or t_end - t > 1)
+        return False
+
+    def participle(self, t: int, t_end: int, kind: CasualtyKind, lo: int, hi: int,
+                   ambiguous: bool) -> bool:
+        doc = self.doc
+        low = doc.low
+        a, had_aux, singular, negated = _aux_start(doc, t, lo)
+        if negated:
+            return False
+        if kind == "missing":
+            while a - 1 >= lo and low[a - 1] in ("still", "remain", "remained", "remains",
+                                                 "are", "were", "reported", "listed"):
+                a -= 1
+        if ambiguous and not had_aux and _starts_object(doc, t_end, hi):
+            return False
+        if a - 1 >= lo and low[a - 1] in ("the", "those") and a == t:
+            return False  # "11 of the wounded", "among the dead": a noun, not a predicate
+        reason = self.background(t, lo)
+        items = _subject_enum(doc, _skip_subset(doc, a - 1, lo), lo)
+        if items:
+            extra = self.along_with(t_end, hi)
+            self.add(kind, items + extra, t, items[-1].lo, t_end, reason=reason)
+            return True
+        # "one of the two hostages ... died" (a finite verb: not a reduced relative such as
+        # "hostages injured in the raid")
+        finite = had_aux or low[t] in ("died", "dies", "die", "perished")
+        part = self.partitive(a - 1, lo) if finite else None
+        if part is not None:
+            self.add(kind, [part], t, part.lo, t_end, reason=reason)
+            return True
+        if singular and a - 1 >= lo:
+            subj = low[a - 1]
+            before = low[a - 2] if a - 2 >= lo else ""
+            if subj in ("one", "body") and before == "no":
+                return False
+            if subj in ("nobody", "none", "no-one") or subj in _FIGURATIVE_SUBJECTS:
+                return False
+            if subj in _NONPERSON:
+                return False
+            extra = self.along_with(t_end, hi)
+            self.add(kind, self.one() + extra, t, a - 1, t_end, reason=reason)
+            return True
+        return False
+
+    def along_with(self, k: int, hi: int) -> list[_Item]:
+        low = self.doc.low
+        if k + 2 < hi and low[k] in ("along", "together") and low[k + 1] == "with":
+            it = _parse_item(self.doc, k + 2, hi, True)
+            if it is not None:
+                return [it]
+        return []
+
+    def partitive(self, last: int, lo: int) -> _Item | None:
+        doc = self.doc
+        low = doc.low
+        k = last
+        while k > lo and last - k < 16:
+            w = low[k]
+            if w in (",", ";", ":", "(", ")", "."):
+                return None
+            if w == "of":
+                for s in (k - 1, k - 2):
+                    if s >= lo:
+                        q = _parse_quantity(doc, s, k)
+                        if q is not None and q.end == k and not q.article and not q.vague:
+                            return _Item(q.count, q.high, q.qualifier, False, s, k, ())
+                return None
+            k -= 1
+        return None
+
+    def suffered(self, t: int, lo: int) -> None:
+        """"14 people sustained injuries", "he suffered leg wounds"."""
+        doc = self.doc
+        low = doc.low
+        k = t - 1
+        steps = 0
+        while k >= lo and steps < 3 and low[k] not in ("sustained", "suffered", "received",
+                                                       "sustaining", "suffering", "sustain",
+                                                       "suffer"):
+            if not (low[k][0].isalpha() and low[k] not in _FUNCTION):
+                return
+            k -= 1
+            steps += 1
+        if k < lo or low[k] not in ("sustained", "suffered", "received", "sustaining",
+                                    "suffering", "sustain", "suffer"):
+            return
+        a, _, _, negated = _aux_start(doc, k, lo)
+        if negated:
+            return
+        items = _subject_enum(doc, a - 1, lo)
+        if items:
+            self.add("injured", items, t, items[-1].lo, t + 1, reason=self.background(k, lo))
+            return
+        if a - 1 >= lo and low[a - 1] in ("he", "she"):
+            self.add("injured", self.one(), t, a - 1, t + 1)
+
+    def lives(self, t: int, lo: int, hi: int) -> None:
+        doc = self.doc
+        low = doc.low
+        if t + 1 < hi and low[t + 1] == "of" and t >= 2 and low[t - 1] == "the" and \
+                low[t - 2] in _LIFE_VERBS:
+            items = _object_enum(doc, t + 2, hi)
+            if items:
+                toll = t >= 3 and low[t - 3] in ("has", "have", "already", "far")
+                self.add("killed", items, t, t - 2, items[-1].hi, toll=toll,
+                         reason=self.background(t, lo))
+            return
+        if t >= 2 and low[t - 1] == "their" and low[t - 2] in ("lost", "losing", "lose"):
+            a, _, _, _ = _aux_start(doc, t - 2, lo)
+            items = _subject_enum(doc, a - 1, lo)
+            if items:
+                self.add("killed", items, t, items[-1].lo, t + 1)
+            return
+        for s in range(max(lo, t - 8), t):
+            it = _parse_item(doc, s, t, False)
+            if it is not None and it.hi == t and s - 1 >= lo and low[s - 1] in _LIFE_VERBS:
+                v = s - 1
+                toll = it.total_hint or (v >= 1 and low[v - 1] in ("has", "have", "already",
+                                                                    "far"))
+                self.add("killed", [it], t, v, t + 1, toll=toll, reason=self.background(v, lo))
+                return
+
+    def toll(self, t: int, lo: int, hi: int) -> None:
+        doc = self.doc
+        low = doc.low
+        kind: CasualtyKind = "injured" if t >= 1 and low[t - 1] == "injury" else "killed"
+        reason = ""
+        for k in range(max(lo, t - 4), t):
+            if low[k] in _WAR_MODIFIERS or (doc.raw[k][0].isupper() and _is_demonym(doc.raw[k])):
+                # "the British army death toll in the war": a war-long count, unless an event
+                # ("the Palestinian toll from the raid") is named before the figure
+                reason = "war-long aggregate toll"
+        self.toll_scan(t, t + 1, kind, lo, hi, reason)
+
+    def toll_scan(self, t: int, k0: int, kind: CasualtyKind, lo: int, hi: int,
+                  reason: str) -> None:
+        doc = self.doc
+        low = doc.low
+        k = k0
+        event_seen = False
+        while k < min(hi, k0 + 25):
+            w = low[k]
+            if w in (";", ":"):
+                return
+            if w in ("attack", "blast", "bombing", "ambush", "crash", "explosion", "quake",
+                     "earthquake", "storm", "fire", "typhoon", "hurricane", "flood", "floods",
+                     "raid", "offensive", "operation", "clashes", "strike", "strikes"):
+                event_seen = True
+            if w in _MODALS or w in ("expected", "likely", "feared", "projected", "set"):
+                return  # "the toll could reach 100": a projection
+            if w in _TOLL_CONNECTORS and k + 1 < hi:
+                it = _parse_item(doc, k + 1, hi, False)
+                if it is not None and not it.vague and (it.count > 1 or it.nouns
+                                                        or low[k + 1] not in ("a", "an")):
+                    r = "" if event_seen else reason
+                    self.add(kind, [it], t, t, it.hi, toll=True,
+                             reason=r or self.background(t, lo))
+                    return
+            k += 1
+
+    def negations(self) -> None:
+        """Unrestricted negations: "no casualties", "no one was hurt", "caused no injuries"."""
+        doc = self.doc
+        if not any(map(doc.lowtext.__contains__, _NEGATION_HINTS)):
+            return
+        for s in doc.relevant:
+            clo, chi, _ = doc.spans[s]
+            if not any(map(doc.lowtext[clo:chi].__contains__, _NEGATION_HINTS)):
+                continue
+            for rx in _NEGATION_RES:
+                self._negations(rx.finditer(doc.lowtext, clo, chi))
+
+    def _negations(self, matches: Iterator[re.Match[str]]) -> None:
+        doc = self.doc
+        for m in matches:
+            kinds: list[CasualtyKind] = []
+            groups = m.groupdict()
+            for g in (groups.get("noun"), groups.get("v1"), groups.get("v2")):
+                key = "deaths" if g and g.startswith("loss") else g or ""
+                for kd in _NEG_KIND.get(key, ()):
+                    if kd not in kinds:
+                        kinds.append(kd)
+            t = _token_at(doc, m.start())
+            t_end = _token_at(doc, m.end() - 1) + 1
+            if not kinds or t < 0 or t_end <= t:
+                continue
+            for kd in kinds:
+                self.cands.append(_Cand(
+                    kind=kd, count=0, high=None, qualifier="exact", vague=False,
+                    negation=True, toll=False, category="generic", trig=t, lo=t,
+                    hi=t_end, sent=doc.sent_of[t],
+                ))
+
+
+def _token_at(doc: _Doc, pos: int) -> int:
+    """Index of the token covering char offset `pos`, or -1 when it was not tokenised."""
+    k = bisect_right(doc.start, pos) - 1
+    if k < 0 or pos >= doc.end[k]:
+        return -1
+    return k
+
+
+# --------------------------------------------------------------------------------------------
+# Current or background
+# --------------------------------------------------------------------------------------------
+
+_MARKER_REASON = {
+    "hist": "historical or earlier incident",
+    "agg": "period or war-long aggregate",
+    "rate": "rate, not an incident toll",
+}
+
+
+def _marker_distance(text: str, a: int, b: int, mk: tuple[int, int, str, str]) -> tuple[int, int]:
+    """How far a time expression is from the phrase [a, b); one in another clause (across a
+    comma or semicolon) is a weaker match than one in the same clause."""
+    if mk[0] >= b:
+        gap = text[b:mk[0]]
+    elif mk[1] <= a:
+        gap = text[mk[1]:a]
+    else:
+        return 0, -mk[0]
+    penalty = 80 if ("," in gap or ";" in gap) else 0
+    return len(gap) + penalty, -mk[0]
+
+
+def _judge(doc: _Doc, c: _Cand) -> None:
+    if c.local_reason:
+        c.current, c.reason = False, c.local_reason
+        return
+    info = doc.info(c.sent)
+    if info.trial:
+        c.current, c.reason = False, f"trial or court case ({info.trial})"
+        return
+    if info.record and not info.has_recent:
+        c.current, c.reason = False, f"an actor's past record ({info.record})"
+        return
+    if info.markers:
+        a, b = doc.start[c.lo], doc.end[c.hi - 1]
+        best = min(info.markers, key=lambda mk: _marker_distance(doc.text, a, b, mk))
+        kind, matched = best[2], best[3]
+        if kind in _MARKER_REASON:
+            c.current, c.reason = False, f"{_MARKER_REASON[kind]} ({matched.strip()})"
+        return
+    # No time expression: inherit from the previous sentence of the same paragraph.
+    if doc.headline[c.sent]:
+        return
+    par = doc.sents[c.sent][2]
+    s = c.sent - 1
+    while s >= 0 and doc.sents[s][2] == par and not doc.headline[s]:
+        prev = doc.info(s)
+        if prev.markers:
+            kind, matched = prev.markers[-1][2], prev.markers[-1][3]
+            if kind in _MARKER_REASON:
+                c.current, c.reason = False, f"{_MARKER_REASON[kind]} ({matched.strip()})"
+            return
+        s -= 1
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing the current toll
+# --------------------------------------------------------------------------------------------
+
+
+def _figure(doc: _Doc, c: _Cand) -> CasualtyFigure:
+    a, b = doc.sent_span(c.sent)
+    return CasualtyFigure(
+        kind=c.kind, count=c.count, qualifier=c.qualifier, current=c.current, span=(a, b),
+        text=doc.text[a:b], count_high=c.high, reason=c.reason,
+    )
+
+
+def _combine(doc: _Doc, cands: list[_Cand]) -> CasualtyFigure | None:
+    """The current toll among numeric current candidates of one kind and one region."""
+    if not cands:
+        return None
+    tolls = [c for c in cands if c.toll]
+    if tolls:
+        return _figure(doc, max(tolls, key=lambda c: (c.count, c.trig)))
+    best_by_cat: dict[str, _Cand] = {}
+    umbrella: _Cand | None = None
+    for c in cands:
+        if c.category in ("generic", "mixed"):
+            if umbrella is None or c.count >= umbrella.count:
+                umbrella = c
+            continue
+        cur = best_by_cat.get(c.category)
+        if cur is None or c.count >= cur.count:
+            best_by_cat[c.category] = c
+    parts = list(best_by_cat.values())
+    specific = sum(c.count for c in parts)
+    if umbrella is not None and umbrella.count >= specific:
+        return _figure(doc, umbrella)
+    if len(parts) == 1:
+        return _figure(doc, parts[0])
+    parts.sort(key=lambda c: c.trig)
+    a = doc.sent_span(parts[0].sent)[0]
+    b = max(doc.sent_span(c.sent)[1] for c in parts)
+    qual: Qualifier = "exact"
+    if any(c.qualifier in ("at_least", "more_than") for c in parts):
+        qual = "at_least"
+    return CasualtyFigure(
+        kind=parts[0].kind, count=specific, qualifier=qual, current=True, span=(a, b),
+        text=doc.text[a:b],
+    )
+
+
+def _current_toll(doc: _Doc, cands: list[_Cand], kind: CasualtyKind) -> CasualtyFigure | None:
+    mine = [c for c in cands if c.kind == kind and c.current]
+    numeric = [c for c in mine if not c.vague and not c.negation]
+    body = [c for c in numeric if not doc.headline[c.sent]]
+    head = [c for c in numeric if doc.headline[c.sent]]
+    fig = _combine(doc, body) or _combine(doc, head)
+    if fig is not None:
+        return fig
+    zeros = [c for c in mine if c.negation]
+    if zeros:
+        zeros.sort(key=lambda c: (doc.headline[c.sent], c.trig))
+        return _figure(doc, zeros[0])
+    return None
+
+
+_EMPTY = CasualtyReport(figures=(), killed=None, injured=None, missing=None)
+
+
+def extract_casualties(text: str) -> CasualtyReport:
+    """Killed, injured and missing figures in `text`, and the current toll of each.
+
+    `text` is plain text; for a feed entry pass ``title + "\\n" + body`` so that the title is
+    recognised as a headline (used only when the body gives no figure). Spans in the returned
+    figures are character offsets into `text` (the sentence holding the figure).
+    """
+    if not text:
+        return _EMPTY
+    lowtext = text.lower()
+    present = list(compress(_HINTS, map(lowtext.__contains__, _HINTS)))
+    if not present:
+        return _EMPTY
+    doc = _Doc(text, lowtext, present)
+    if doc.n == 0:
+        return _EMPTY
+    cands = _Extractor(doc).run()
+    if not cands:
+        return _EMPTY
+    for c in cands:
+        _judge(doc, c)
+    cands.sort(key=lambda c: (c.trig, c.kind))
+    figures = tuple(_figure(doc, c) for c in cands)
+    return CasualtyReport(
+        figures=figures,
+        killed=_current_toll(doc, cands, "killed"),
+        injured=_current_toll(doc, cands, "injured"),
+        missing=_current_toll(doc, cands, "missing"),
+    )

@@ -1,0 +1,111 @@
+"""The deployments as users run them: a real `prefect server start`, `prefect deploy --all
+--prefect-file deploy/prefect.yaml`, a process worker on the `watcher` pool, `prefect deployment
+run`, and the run seen to complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .articles import BORDER_TITLE, border_html, now_minus, rss_feed, rss_item
+from .feedserver import FeedServer, Route
+from .test_flow_e2e import write_config
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[dict[str, str]]:
+    home = tempfile.mkdtemp(prefix="watcher-deploy-home-")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WATCHER_"))}
+    env.update(PREFECT_HOME=home, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    log = open(Path(home) / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("prefect server did not start: "
+                                + (Path(home) / "server.log").read_text()[-2000:])
+                time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def prefect(args: list[str], env: dict[str, str]) -> str:
+    proc = subprocess.run([PREFECT, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_deploy_worker_and_manual_run_complete(
+    prefect_server: dict[str, str], tmp_path: Path
+) -> None:
+    env = prefect_server
+    prefect(["work-pool", "create", "watcher", "--type", "process"], env)
+    out = prefect(["--no-prompt", "deploy", "--all", "--prefect-file", "deploy/prefect.yaml"], env)
+    for name in ("poll-feeds/poll-feeds", "digest/digest", "prune-store/prune-store"):
+        assert f"Deployment '{name}' successfully created" in " ".join(out.split())
+    inspect = prefect(["deployment", "inspect", "poll-feeds/poll-feeds"], env)
+    assert "CANCEL_NEW" in inspect and "*/5 * * * *" in inspect and "'UTC'" in inspect
+
+    with FeedServer() as feeds:
+        feeds.routes["/w.xml"] = Route(body=rss_feed([
+            rss_item(BORDER_TITLE, "https://wire.example/a", "w1", border_html(),
+                     now_minus(10))]))
+        config = write_config(tmp_path, {"wire": feeds.url("/w.xml")})
+        worker_log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+        worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "watcher"], env=env,
+                                  cwd=ROOT, stdout=worker_log, stderr=subprocess.STDOUT)
+        try:
+            run = prefect(["deployment", "run", "poll-feeds/poll-feeds",
+                           "--param", f"config_path={config}"], env)
+            m = re.search(r"UUID: ([0-9a-f-]{36})", run)
+            assert m, run
+            state = ""
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                url = f"{env['PREFECT_API_URL']}/flow_runs/{m.group(1)}"
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    state = json.load(resp)["state"]["type"]
+                if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                    break
+                time.sleep(1)
+            log = (tmp_path / "worker.log").read_text()
+            assert state == "COMPLETED", log[-3000:]
+            assert "Casualties: killed" in log  # the run printed its console alert
+            assert "Traceback" not in log
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            worker_log.close()
