@@ -33,7 +33,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one server per test: deployments of the two modes share names
 def prefect_server() -> Iterator[dict[str, str]]:
     home = tempfile.mkdtemp(prefix="watcher-deploy-home-")
     port = free_port()
@@ -109,3 +109,48 @@ def test_deploy_worker_and_manual_run_complete(
             worker.terminate()
             worker.wait(timeout=30)
             worker_log.close()
+
+
+def test_watcher_serve_runs_flows_and_reads_the_token_from_a_secret_block(
+    prefect_server: dict[str, str], tmp_path: Path
+) -> None:
+    from .fakeslack import FakeSlack
+    from .test_cli import watcher_exe
+    from .test_flow_e2e import alert_messages
+
+    env = dict(prefect_server)
+    with FeedServer() as feeds, FakeSlack() as slack:
+        # the token lives only in a Prefect Secret block, not in the environment
+        subprocess.run([sys.executable, "-c",
+                        "from prefect.blocks.system import Secret; "
+                        f"Secret(value={slack.token!r}).save('watcher-slack', overwrite=True)"],
+                       env=env, check=True, timeout=60)
+        feeds.routes["/w.xml"] = Route(body=rss_feed([
+            rss_item(BORDER_TITLE, "https://wire.example/s", "s1", border_html(),
+                     now_minus(10))]))
+        config = write_config(tmp_path, {"wire": feeds.url("/w.xml")},
+                              secret_block="watcher-slack")
+        env["WATCHER_SLACK_BASE_URL"] = slack.url
+        log_path = tmp_path / "serve.log"
+        with open(log_path, "w") as log:
+            served = subprocess.Popen([*watcher_exe(), "serve", "--config", str(config),
+                                       "--limit", "2"], env=env, cwd=tmp_path, stdout=log,
+                                      stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 60
+                while "serving poll-feeds" not in log_path.read_text():
+                    assert served.poll() is None, log_path.read_text()
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.5)
+                time.sleep(3)  # let serve register its deployments
+                prefect(["deployment", "run", "poll-feeds/poll-feeds"], env)
+                deadline = time.monotonic() + 90
+                while not alert_messages(slack) and time.monotonic() < deadline:
+                    time.sleep(1)
+                assert len(alert_messages(slack)) == 1, log_path.read_text()[-3000:]
+                inspect = prefect(["deployment", "inspect", "poll-feeds/poll-feeds"], env)
+                assert "'interval': 300.0" in inspect
+            finally:
+                served.terminate()
+                served.wait(timeout=30)
+        assert slack.token not in log_path.read_text()

@@ -37,6 +37,8 @@ def _watches_toml() -> str:
 
 
 def write_config(tmp: Path, feeds: dict[str, str], **slack: Any) -> Path:
+    """A config with the given feeds, the shipped watches, state in `tmp`, the token in
+    $WATCHER_TEST_SLACK_TOKEN; extra keyword arguments become [slack] keys."""
     lines = ["[store]", f'url = "sqlite:///{tmp}/state.db"', "[slack]",
              'token_env = "WATCHER_TEST_SLACK_TOKEN"', "min_interval = 0.0",
              "max_send_attempts = 2"]

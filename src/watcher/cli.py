@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from watcher import __version__
 from watcher.config import ConfigError
-from watcher.runtime import prefect_env_defaults
+from watcher.runtime import SecretError, prefect_env_defaults
 from watcher.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d", metavar="AGE",
                    help="how far back: e.g. 36h, 7d, 4w (default 7d)")
 
+    p = sub.add_parser("serve", help="serve poll-feeds, digest and prune-store on their "
+                       "schedules (needs a Prefect server: prefect server start)")
+    _add_config(p)
+    p.add_argument("--poll-every", type=int, default=300, metavar="SECONDS",
+                   help="poll-feeds interval (default 300)")
+    p.add_argument("--digest-cron", default="0 7 * * *", metavar="CRON",
+                   help="digest schedule, UTC (default daily 07:00)")
+    p.add_argument("--limit", type=int, default=4, metavar="N",
+                   help="at most N flow runs at once in this process (default 4)")
+
     p = sub.add_parser("prune", help="run the prune-store flow once (retention)")
     _add_config(p)
 
@@ -98,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Commands that run a flow log through Prefect's logging setup (watcher's logger is one of its
     # PREFECT_LOGGING_EXTRA_LOGGERS); the others log plainly. Libraries stay at WARNING.
-    if args.command not in ("run", "demo", "prune"):
+    if args.command not in ("run", "demo", "prune", "serve"):
         logging.basicConfig(
             level=logging.WARNING,
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
@@ -124,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_db(args)
         if args.command == "prune":
             return cmd_prune(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.command == "feeds":
             return cmd_feeds(args)
         if args.command == "inspect-feed":
@@ -135,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except StoreError as exc:
         print(f"watcher: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SecretError as exc:
+        print(f"watcher: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("watcher: interrupted", file=sys.stderr)
@@ -304,6 +319,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                                     verdict.match.score, a.feed, a.title,
                                     killed.count if killed else None))
         print(render_backtest(watch, rows, len(stored), args.since))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from watcher import runtime
+
+    cfg = runtime.load(args.config)
+    runtime.open_store(cfg).close()
+    if not os.environ.get("PREFECT_API_URL"):
+        print("watcher serve needs a running Prefect server to schedule runs (Prefect's "
+              "temporary server cannot):\n  prefect server start &\n  export "
+              "PREFECT_API_URL=http://127.0.0.1:4200/api\nthen run watcher serve again.",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if args.limit < 1 or args.poll_every < 10:
+        print("watcher serve: --limit must be >= 1 and --poll-every >= 10 seconds",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    prefect_env_defaults()
+    from prefect import serve
+
+    poll = importlib.import_module("watcher.flows.poll_feeds").poll_feeds
+    digest = importlib.import_module("watcher.flows.digest").digest
+    prune = importlib.import_module("watcher.flows.prune_store").prune_store
+    path = str(cfg.path.resolve()) if cfg.path else None
+    print(f"serving poll-feeds every {args.poll_every} s, digest at '{args.digest_cron}' UTC, "
+          f"prune-store daily; at most {args.limit} runs at once. Ctrl-C stops.")
+    serve(
+        poll.to_deployment(name="poll-feeds", interval=args.poll_every,
+                           parameters={"config_path": path}, concurrency_limit=1),
+        digest.to_deployment(name="digest", cron=args.digest_cron,
+                             parameters={"config_path": path}, concurrency_limit=1),
+        prune.to_deployment(name="prune-store", cron="30 3 * * *",
+                            parameters={"config_path": path}, concurrency_limit=1),
+        limit=args.limit,
+    )
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ DEFAULT_CONFIG = Path("config/watcher.toml")
 ENV_CONFIG = "WATCHER_CONFIG"
 ENV_DATABASE_URL = "WATCHER_DATABASE_URL"
 ENV_SLACK_BASE_URL = "WATCHER_SLACK_BASE_URL"
+ENV_SLACK_SECRET_BLOCK = "WATCHER_SLACK_SECRET_BLOCK"
 DEFAULT_USER_AGENT = (
     "watcher/0.1 (conflict-escalation news watcher; +https://github.com/watcher-news/watcher)"
 )
@@ -43,6 +44,7 @@ class SlackConfig:
     max_send_attempts: int = 3  # per run, for a transient failure (429 honours Retry-After)
     min_interval: float = 1.0  # seconds between two messages to one channel (Slack's pace)
     claim_lease: float = 300.0  # seconds a run holds an alert it is delivering
+    secret_block: str | None = None  # a Prefect Secret block holding the token (if env is unset)
 
 
 _SLACK_DEFAULT = SlackConfig()
@@ -302,7 +304,7 @@ class _Validator:
 
     def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
         self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval",
-                          "claim_lease"}, "slack")
+                          "claim_lease", "secret_block"}, "slack")
         line = self._line_of("slack", "token_env")
         token_env = self._get(t, "token_env", (str,), _SLACK_DEFAULT.token_env, "slack.token_env",
                               line, "the NAME of an environment variable")
@@ -333,7 +335,12 @@ class _Validator:
                      self._line_of("slack", "min_interval"))
             interval = _SLACK_DEFAULT.min_interval
         lease = self._positive(t, "claim_lease", _SLACK_DEFAULT.claim_lease, "slack")
-        return SlackConfig(token_env, base_url, timeout, attempts, float(interval), lease)
+        block = self._get(t, "secret_block", (str,), None, "slack.secret_block",
+                          self._line_of("slack", "secret_block"), "a Prefect Secret block name")
+        if env.get(ENV_SLACK_SECRET_BLOCK):
+            block = env[ENV_SLACK_SECRET_BLOCK]
+        return SlackConfig(token_env, base_url, timeout, attempts, float(interval), lease,
+                           block.strip() if block and block.strip() else None)
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()

@@ -37,10 +37,36 @@ def open_store(cfg: Config) -> Store:
     return Store(cfg.store.url)
 
 
+class SecretError(Exception):
+    """The configured Prefect Secret block cannot be read. Never contains the secret."""
+
+
 def slack_token(cfg: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The bot token: the environment variable named by [slack] token_env, else the Prefect
+    Secret block named by [slack] secret_block (or $WATCHER_SLACK_SECRET_BLOCK), else None."""
     env = os.environ if env is None else env
     token = env.get(cfg.slack.token_env, "").strip()
-    return token or None
+    if token:
+        return token
+    if cfg.slack.secret_block:
+        return _secret_block(cfg.slack.secret_block) or None
+    return None
+
+
+def _secret_block(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(name)
+        value = block.get()  # type: ignore[union-attr]
+    except ValueError as exc:
+        raise SecretError(f"Prefect Secret block {name!r} not found ({type(exc).__name__}); "
+                          f"create it: prefect block create secret, or Secret(value=...)"
+                          f".save({name!r})") from None
+    except Exception as exc:
+        raise SecretError(f"cannot read Prefect Secret block {name!r}: "
+                          f"{type(exc).__name__}; is PREFECT_API_URL reachable?") from None
+    return str(value).strip()
 
 
 def make_transport(
