@@ -1,0 +1,2 @@
+-- A second database for Prefect's own state; watcher's lives in "watcher".
+CREATE DATABASE prefect;
