@@ -25,8 +25,8 @@ WORDS = ["border", "shelling", "ministry", "said", "officials", "village", "arti
 def article(i: int, day: datetime, rng: random.Random) -> Article:
     text = " ".join(rng.choice(WORDS) for _ in range(220))
     when = day + timedelta(seconds=rng.randrange(86_400))
-    return Article(id=f"a{i}", feed=f"feed{i % 200}", guid=f"g{i}",
-                   url=f"https://n{i % 50}.example/{i}", canonical_url=f"https://n{i % 50}.example/{i}",
+    url = f"https://n{i % 50}.example/{i}"
+    return Article(id=f"a{i}", feed=f"feed{i % 200}", guid=f"g{i}", url=url, canonical_url=url,
                    title=f"Story {i}", text=text, published=when, fetched=when)
 
 
@@ -40,7 +40,8 @@ def size(store: Store, path: Path | None) -> int:
     if path is not None:
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     with store.engine.connect() as conn:
-        return int(conn.exec_driver_sql("select pg_database_size(current_database())").scalar_one())
+        query = "select pg_database_size(current_database())"
+        return int(conn.exec_driver_sql(query).scalar_one())
 
 
 def main() -> None:
