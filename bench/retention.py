@@ -19,21 +19,62 @@ from pathlib import Path
 from watcher.models import Alert, Article
 from watcher.store import Store
 
-WORDS = ["border", "shelling", "ministry", "said", "officials", "village", "artillery", "talks", "ceasefire", "region", "forces", "statement", "reported", "overnight", "government", "conflict", "troops", "residents"]
+WORDS = [
+    "border",
+    "shelling",
+    "ministry",
+    "said",
+    "officials",
+    "village",
+    "artillery",
+    "talks",
+    "ceasefire",
+    "region",
+    "forces",
+    "statement",
+    "reported",
+    "overnight",
+    "government",
+    "conflict",
+    "troops",
+    "residents",
+]
 
 
 def article(i: int, day: datetime, rng: random.Random) -> Article:
     text = " ".join(rng.choice(WORDS) for _ in range(220))
     when = day + timedelta(seconds=rng.randrange(86_400))
     url = f"https://n{i % 50}.example/{i}"
-    return Article(id=f"a{i}", feed=f"feed{i % 200}", guid=f"g{i}", url=url, canonical_url=url,
-                   title=f"Story {i}", text=text, published=when, fetched=when)
+    return Article(
+        id=f"a{i}",
+        feed=f"feed{i % 200}",
+        guid=f"g{i}",
+        url=url,
+        canonical_url=url,
+        title=f"Story {i}",
+        text=text,
+        published=when,
+        fetched=when,
+    )
 
 
 def alert(a: Article) -> Alert:
-    return Alert(alert_id=f"x{a.id}", story_id=a.id, watch="w", channel="#c", severity="warning",
-                 score=5.0, title=a.title, url=a.url, source=a.feed, published=a.published,
-                 excerpt=a.text[:300], matched_terms=("shell",), killed=None, injured=None)
+    return Alert(
+        alert_id=f"x{a.id}",
+        story_id=a.id,
+        watch="w",
+        channel="#c",
+        severity="warning",
+        score=5.0,
+        title=a.title,
+        url=a.url,
+        source=a.feed,
+        published=a.published,
+        excerpt=a.text[:300],
+        matched_terms=("shell",),
+        killed=None,
+        injured=None,
+    )
 
 
 def size(store: Store, path: Path | None) -> int:
@@ -65,7 +106,7 @@ def main() -> None:
         n += args.per_day
         for s in (pruned, baseline):
             for p in range(0, len(batch), max(1, len(batch) // 288)):
-                chunk = batch[p:p + max(1, len(batch) // 288)]
+                chunk = batch[p : p + max(1, len(batch) // 288)]
                 s.add_articles([(a, a.id, None) for a in chunk])
                 s.enqueue([alert(a) for a in chunk[:1]], day)
             for row in s.pending():
@@ -73,13 +114,17 @@ def main() -> None:
         pruned.prune(day + timedelta(days=1) - timedelta(days=args.retention))
         a, b = size(pruned, pruned_path), size(baseline, base_path)
         sizes.append(a)
-        print(f"{d + 1:>4} {a / 1e6:>10.1f} {b / 1e6:>12.1f} {a / b:>6.2f} "
-              f"{pruned.count('articles'):>14}")
-    steady = sizes[int(args.retention) + 1:]
+        print(
+            f"{d + 1:>4} {a / 1e6:>10.1f} {b / 1e6:>12.1f} {a / b:>6.2f} "
+            f"{pruned.count('articles'):>14}"
+        )
+    steady = sizes[int(args.retention) + 1 :]
     if steady:
-        print(f"pruned store after the window filled: min {min(steady) / 1e6:.1f} MB, "
-              f"max {max(steady) / 1e6:.1f} MB (growth {max(steady) / min(steady) - 1:.1%}); "
-              f"baseline grew to {size(baseline, base_path) / 1e6:.1f} MB")
+        print(
+            f"pruned store after the window filled: min {min(steady) / 1e6:.1f} MB, "
+            f"max {max(steady) / 1e6:.1f} MB (growth {max(steady) / min(steady) - 1:.1%}); "
+            f"baseline grew to {size(baseline, base_path) / 1e6:.1f} MB"
+        )
 
 
 if __name__ == "__main__":
