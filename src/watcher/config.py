@@ -45,6 +45,7 @@ class SlackConfig:
     min_interval: float = 1.0  # seconds between two messages to one channel (Slack's pace)
     claim_lease: float = 300.0  # seconds a run holds an alert it is delivering
     secret_block: str | None = None  # a Prefect Secret block holding the token (if env is unset)
+    webhook_url_env: str | None = None  # env var with an incoming-webhook URL (no bot needed)
 
 
 _SLACK_DEFAULT = SlackConfig()
@@ -304,7 +305,7 @@ class _Validator:
 
     def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
         self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval",
-                          "claim_lease", "secret_block"}, "slack")
+                          "claim_lease", "secret_block", "webhook_url_env"}, "slack")
         line = self._line_of("slack", "token_env")
         token_env = self._get(t, "token_env", (str,), _SLACK_DEFAULT.token_env, "slack.token_env",
                               line, "the NAME of an environment variable")
@@ -339,8 +340,16 @@ class _Validator:
                           self._line_of("slack", "secret_block"), "a Prefect Secret block name")
         if env.get(ENV_SLACK_SECRET_BLOCK):
             block = env[ENV_SLACK_SECRET_BLOCK]
+        hook_env = self._get(t, "webhook_url_env", (str,), None, "slack.webhook_url_env",
+                             self._line_of("slack", "webhook_url_env"),
+                             "the NAME of an environment variable")
+        if hook_env is not None and not _ENV_RE.match(hook_env):
+            self.add("slack.webhook_url_env", "must be an environment variable name such as "
+                     "WATCHER_SLACK_WEBHOOK_URL (put the URL itself in that variable)",
+                     self._line_of("slack", "webhook_url_env"))
+            hook_env = None
         return SlackConfig(token_env, base_url, timeout, attempts, float(interval), lease,
-                           block.strip() if block and block.strip() else None)
+                           block.strip() if block and block.strip() else None, hook_env)
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()

@@ -33,6 +33,7 @@ from watcher.transports import (
     PermanentError,
     SlackTransport,
     TransientError,
+    WebhookTransport,
 )
 
 log = logging.getLogger("watcher")
@@ -40,7 +41,7 @@ log = logging.getLogger("watcher")
 MAX_RETRY_AFTER = 120.0  # longest 429 wait inside one run; longer waits leave the alert pending
 
 
-Transport = SlackTransport | ConsoleTransport
+Transport = SlackTransport | WebhookTransport | ConsoleTransport
 
 
 # ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from watcher.config import Config, load_config, resolve_path
 from watcher.store import Store
-from watcher.transports import ConsoleTransport, SlackTransport
+from watcher.transports import ConsoleTransport, SlackTransport, WebhookTransport
 
 log = logging.getLogger("watcher")
 
@@ -71,13 +71,18 @@ def _secret_block(name: str) -> str:
 
 def make_transport(
     cfg: Config, env: Mapping[str, str] | None = None
-) -> SlackTransport | ConsoleTransport:
-    """Slack when a token is set in the configured variable, else the console."""
+) -> SlackTransport | WebhookTransport | ConsoleTransport:
+    """Slack (bot token) when a token is set, else an incoming webhook when its URL is set,
+    else the console."""
+    env = os.environ if env is None else env
     token = slack_token(cfg, env)
-    if token is None:
-        log.info("no Slack token in $%s: alerts go to the console", cfg.slack.token_env)
-        return ConsoleTransport()
-    return SlackTransport(token, base_url=cfg.slack.base_url, timeout=cfg.slack.timeout)
+    if token is not None:
+        return SlackTransport(token, base_url=cfg.slack.base_url, timeout=cfg.slack.timeout)
+    hook = env.get(cfg.slack.webhook_url_env or "", "").strip()
+    if hook:
+        return WebhookTransport(hook, timeout=cfg.slack.timeout)
+    log.info("no Slack token in $%s: alerts go to the console", cfg.slack.token_env)
+    return ConsoleTransport()
 
 
 def config_dir() -> Path:

@@ -419,6 +419,51 @@ class SlackTransport:
         )
 
 
+class WebhookTransport:
+    """Posts alerts through a Slack incoming webhook (for teams without a bot). One message per
+    alert, to the webhook's own channel (a watch's `channel` is ignored); no threads, no updates,
+    and no history to check after a lost response, so delivery is at-least-once."""
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        from slack_sdk.webhook import WebhookClient
+
+        if not url.startswith(("https://", "http://")):
+            raise PermanentError("the incoming-webhook URL must be an http(s) URL "
+                                 "(https://hooks.slack.com/services/...)")
+        self._url = url
+        self._client = WebhookClient(url, timeout=int(max(1, timeout)), retry_handlers=[])
+        _guard_logger(self._client.logger)
+
+    def __repr__(self) -> str:
+        return "WebhookTransport(url=<redacted>)"
+
+    def post(self, alert: Alert) -> str:
+        msg = build_message(alert)
+        return self.post_message(alert.channel, msg.text, msg.blocks)
+
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        where = "Slack incoming webhook"
+        try:
+            resp = self._client.send(text=text, blocks=blocks, unfurl_links=False,
+                                     unfurl_media=False)
+        except (URLError, OSError, http.client.HTTPException, SlackClientError) as exc:
+            raise TransientError(f"{where}: {type(exc).__name__}; retry later",
+                                 maybe_posted=True) from None
+        body = _redact(str(resp.body or "")[:200], self._url)
+        if resp.status_code == 200:
+            return "webhook"
+        if resp.status_code == 429:
+            retry = _retry_after(resp.headers)
+            raise TransientError(f"{where}: rate limited (HTTP 429)", retry_after=retry,
+                                 code="ratelimited")
+        if resp.status_code >= 500:
+            raise TransientError(f"{where}: HTTP {resp.status_code} {body}; retry later",
+                                 maybe_posted=True)
+        raise PermanentError(f"{where} refused the message: HTTP {resp.status_code} {body}; "
+                             "check the webhook URL (revoked or wrong?) and the app's channel",
+                             code=body or None)
+
+
 class ConsoleTransport:
     """Writes the plain-text rendering to a text stream (default: stdout). For dry runs."""
 
