@@ -1,0 +1,75 @@
+"""Scoring + casualty extraction speed: articles/s on one core.
+
+Articles: the English news texts of ../shared/corpus/stories/dev.jsonl cut to about 1 KB (read at
+run time; without ../shared, synthetic text built from the shipped watch's own terms). Measures,
+in one process: matching alone (the baseline), extraction alone, both on every article, and what
+the pipeline does (`assess`: extraction only for articles that alert).
+
+    .venv/bin/python bench/scoring.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from watcher.assess import assess
+from watcher.casualties import extract_casualties
+from watcher.config import load_config
+from watcher.match import compile_watch, score
+
+ROOT = Path(__file__).resolve().parents[1]
+STORIES = ROOT.parent / "shared" / "corpus" / "stories" / "dev.jsonl"
+
+
+def corpus() -> tuple[list[tuple[str, str]], str]:
+    if STORIES.exists():
+        out = []
+        for line in STORIES.open(encoding="utf-8"):
+            row = json.loads(line)
+            out.append((row.get("title") or "", (row.get("text") or "")[:1000]))
+        return out, f"{STORIES} ({len(out)} articles, text cut to 1 KB)"
+    rng = random.Random(1)
+    words = ["Armenia", "Azerbaijan", "shelling", "border", "killed", "three", "soldiers",
+             "said", "ministry", "talks", "ceasefire", "the", "of", "and", "in", "village"]
+    out = [("Synthetic", " ".join(rng.choice(words) for _ in range(160))) for _ in range(2000)]
+    return out, "synthetic text (no ../shared)"
+
+
+def rate(fn, items: list[tuple[str, str]], rounds: int) -> float:  # type: ignore[no-untyped-def]
+    best = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for title, text in items:
+            fn(title, text)
+        best = max(best, len(items) / (time.perf_counter() - t))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    items, what = corpus()
+    cw = compile_watch(load_config(ROOT / "config" / "watcher.toml", {}).watch(
+        "armenia-azerbaijan"))
+    print(f"corpus: {what}; watch armenia-azerbaijan; best of {args.rounds} rounds, one core")
+    base = rate(lambda t, x: score(cw, t, x), items, args.rounds)
+    ext = rate(lambda t, x: extract_casualties(f"{t}\n{x}"), items, args.rounds)
+    both = rate(lambda t, x: (score(cw, t, x), extract_casualties(f"{t}\n{x}")), items,
+                args.rounds)
+    pipe = rate(lambda t, x: assess(cw, t, x), items, args.rounds)
+    alerting = sum(1 for t, x in items if score(cw, t, x).alerts)
+    print(f"match only (baseline):            {base:9.0f} articles/s")
+    print(f"casualty extraction only:         {ext:9.0f} articles/s")
+    print(f"match + extraction, every article: {both:8.0f} articles/s  "
+          f"({both / base:.2f}x baseline)")
+    print(f"pipeline assess (extract if alert): {pipe:7.0f} articles/s  ({pipe / base:.2f}x "
+          f"baseline; {alerting} of {len(items)} articles alert)")
+
+
+if __name__ == "__main__":
+    main()
