@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from watcher import pipeline, runtime
 from watcher.config import Config
-from watcher.models import Alert, Article
+from watcher.models import Alert
 from watcher.store import Store
 
 
@@ -32,7 +32,9 @@ def ingest(
 
 
 @task(name="match", cache_policy=NO_CACHE)
-def match(cfg: Config, store: Store, candidates: tuple[Article, ...]) -> list[Alert]:
+def match(
+    cfg: Config, store: Store, candidates: tuple[pipeline.Candidate, ...]
+) -> list[Alert]:
     return pipeline.match_step(cfg, store, candidates)
 
 

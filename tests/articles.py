@@ -62,3 +62,16 @@ def rss_feed(items: list[str], title: str = "Test wire") -> bytes:
 
 def now_minus(minutes: int) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+DRONE_TITLE = "Drone strike near Lachin road kills three Azerbaijani soldiers, Baku says"
+DRONE_PARAGRAPHS = [
+    "Azerbaijan's defence ministry said on Saturday that a drone strike hit an army post near "
+    "the Lachin road before dawn, killing three soldiers and wounding two.",
+    "Yerevan denied any involvement and called the claim a provocation ahead of the next round "
+    "of border talks.",
+]
+
+
+def drone_html() -> str:
+    return "".join(f"<p>{p}</p>" for p in DRONE_PARAGRAPHS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from watcher.pipeline import deliver_step, run_cycle
 from watcher.store import Store
 from watcher.transports import ConsoleTransport, SlackTransport
 
-from .articles import BORDER_TITLE, border_html, rss_feed, rss_item
+from .articles import BORDER_TITLE, DRONE_TITLE, border_html, drone_html, rss_feed, rss_item
 from .fakeslack import FakeSlack, drop, error, lost_response
 from .feedserver import FeedServer, Route
 from .test_flow_e2e import _watches_toml, alert_messages
@@ -42,6 +43,11 @@ def story(minutes_ago: float, guid: str = "b1", link: str = "https://wire.exampl
     return rss_item(BORDER_TITLE, link, guid, border_html(), NOW - timedelta(minutes=minutes_ago))
 
 
+def other_story(minutes_ago: float, guid: str = "d1",
+                link: str = "https://wire.example/drone") -> str:
+    return rss_item(DRONE_TITLE, link, guid, drone_html(), NOW - timedelta(minutes=minutes_ago))
+
+
 def no_sleep(_: float) -> None:
     return None
 
@@ -58,7 +64,7 @@ def test_first_poll_alerts_only_on_recent_items_then_new_items_alert(
     assert first.new_articles == 1 and first.alerts == 0
     feeds.routes["/f.xml"] = Route(body=rss_feed([
         story(60 * 30, "old", "https://wire.example/old"),
-        story(5, "new", "https://wire.example/new")]))
+        other_story(5, "new", "https://wire.example/new")]))
     second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
     assert second.new_articles == 1 and second.alerts == 1 and second.delivery.sent == 1
 
@@ -170,3 +176,37 @@ def test_feed_health_alerts_once_down_and_once_recovered(
     run_cycle(cfg, store, transport, now=NOW + timedelta(hours=6), sleep=no_sleep)
     texts = [m["text"] for m in slack.messages_in("general")]
     assert len(texts) == 2 and "recovered" in texts[1]
+
+
+def test_syndicated_copy_and_follow_up_join_one_story_and_alert_once(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    from .articles import BORDER_PARAGRAPHS
+
+    feeds, slack, store = env
+    copy_html = ("<p>YEREVAN, Nov 4 (Regional Wire) - " + BORDER_PARAGRAPHS[0] + "</p>"
+                 + "".join(f"<p>{p}</p>" for p in BORDER_PARAGRAPHS[1:])
+                 + "<p>Reporting by the Regional Wire desk; editing by the night team.</p>")
+    feeds.routes["/a.xml"] = Route(body=rss_feed([story(30)]))
+    feeds.routes["/b.xml"] = Route(body=rss_feed([rss_item(
+        "Armenia, Azerbaijan trade fire again; death toll at 17", "https://other.example/x",
+        "x1", copy_html, NOW - timedelta(minutes=20))]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "b": feeds.url("/b.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    first = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    # a near-identical copy is a revision (counted with duplicates) of the same story
+    assert first.new_stories == 1 and first.alerts == 1
+    assert first.new_articles + first.duplicates == 2
+    [msg] = alert_messages(slack)
+    assert "2 sources" in json.dumps(msg["blocks"])
+
+    # a later run (a fresh index rebuilt from the store): a follow-up joins, no new alert
+    follow = ("<p>Officials in Yerevan and Baku said shelling along the border continued on "
+              "Thursday after clashes that have killed 17 people this week; Moscow again offered "
+              "to mediate between Armenia and Azerbaijan.</p>")
+    feeds.routes["/b.xml"] = Route(body=rss_feed([rss_item(
+        "Border shelling between Armenia and Azerbaijan continues", "https://other.example/y",
+        "y1", follow, NOW - timedelta(minutes=5))]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.new_articles == 1 and second.new_stories == 0 and second.alerts == 0
+    assert len(alert_messages(slack)) == 1

@@ -20,7 +20,7 @@ from watcher.runtime import make_transport
 from watcher.store import Store
 from watcher.transports import ConsoleTransport, WebhookTransport
 
-from .articles import BORDER_TITLE, HOSTILE_BODY, HOSTILE_TITLE, border_html, rss_feed, rss_item
+from .articles import DRONE_TITLE, HOSTILE_BODY, HOSTILE_TITLE, drone_html, rss_feed, rss_item
 from .feedserver import FeedServer, Route
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -66,7 +66,7 @@ def test_webhook_mode_posts_one_escaped_message_per_alert(tmp_path: Path, hook: 
     hook.replies.append((429, {"Retry-After": "1"}, b"rate_limited"))
     with FeedServer() as feeds:
         feeds.routes["/f.xml"] = Route(body=rss_feed([
-            rss_item(BORDER_TITLE, "https://wire.example/a", "1", border_html(),
+            rss_item(DRONE_TITLE, "https://wire.example/a", "1", drone_html(),
                      NOW - timedelta(minutes=5)),
             rss_item(HOSTILE_TITLE, "https://evil.example/b", "2", HOSTILE_BODY,
                      NOW - timedelta(minutes=6))]))

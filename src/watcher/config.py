@@ -72,6 +72,11 @@ class PollConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoriesConfig:
+    window_hours: float = 72.0  # an article can join a story whose articles are this recent
+
+
+@dataclass(frozen=True, slots=True)
 class OpsConfig:
     channel: str | None = None  # where feed-health alerts go; None: logged only
     failures: int = 5  # consecutive failures before a feed counts as down
@@ -95,6 +100,7 @@ class Config:
     poll: PollConfig = field(default_factory=PollConfig)
     feeds: tuple[FeedConfig, ...] = ()
     ops: OpsConfig = field(default_factory=OpsConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
     watches: tuple[Watch, ...] = ()
 
     def shard(self, index: int, count: int) -> Config:
@@ -175,7 +181,7 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 # validation
 
 
-_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops"}
+_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -275,8 +281,11 @@ class _Validator:
         feeds = self.feeds(data.get("feeds", []), fetch.full_text)
         watches = self.watches(data.get("watches", []))
         ops = self.ops(self._table(data, "ops"))
+        st = self._table(data, "stories")
+        self._unknown(st, {"window_hours"}, "stories")
+        stories = StoriesConfig(self._positive(st, "window_hours", 72.0, "stories"))
         return Config(path=path, store=store, slack=slack, fetch=fetch, poll=poll, feeds=feeds,
-                      watches=watches, ops=ops)
+                      watches=watches, ops=ops, stories=stories)
 
     def ops(self, t: Mapping[str, Any]) -> OpsConfig:
         d = OpsConfig()

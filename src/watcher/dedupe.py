@@ -14,7 +14,7 @@ from typing import Literal
 
 from watcher.models import Article
 
-Kind = Literal["seen", "duplicate", "new"]
+Kind = Literal["seen", "duplicate", "new", "joined"]  # joined: a new article of a known story
 
 
 @dataclass(frozen=True, slots=True)

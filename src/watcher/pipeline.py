@@ -27,6 +27,7 @@ from watcher.match import compile_watch
 from watcher.models import Alert, Article, FeedState, FetchResult
 from watcher.parse import parse_feed
 from watcher.store import OutboxRow, Store
+from watcher.stories import StoryDoc, StoryIndex
 from watcher.transports import (
     ConsoleTransport,
     DeliveryError,
@@ -58,13 +59,22 @@ class FeedOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A new article recent enough to alert on, and the story it belongs to."""
+
+    article: Article
+    story_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     outcomes: tuple[FeedOutcome, ...]
-    candidates: tuple[Article, ...]  # new stories recent enough to alert on
+    candidates: tuple[Candidate, ...]
     new_articles: int
     duplicates: int
     seen: int
     full_text: FullTextStats = field(default_factory=FullTextStats)
+    new_stories: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,7 @@ class RunSummary:
     new_articles: int
     duplicates: int
     alerts: int
+    new_stories: int = 0
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     dry_run: bool = False
     full_text: FullTextStats = field(default_factory=FullTextStats)
@@ -98,6 +109,7 @@ class RunSummary:
             "not_modified": self.not_modified,
             "failed": self.failed,
             "new_articles": self.new_articles,
+            "new_stories": self.new_stories,
             "duplicates": self.duplicates,
             "alerts": self.alerts,
             "sent": self.delivery.sent,
@@ -116,7 +128,8 @@ def render_summary(d: Mapping[str, Any]) -> str:
     lines = [
         f"feeds polled: {d['feeds']} (not modified: {d['not_modified']}, failed: {d['failed']}"
         + (f", skipped: {d['skipped']}" if d.get("skipped") else "") + ")",
-        f"articles: {d['new_articles']} new, {d['duplicates']} duplicates",
+        f"articles: {d['new_articles']} new ({d.get('new_stories', 0)} new stories), "
+        f"{d['duplicates']} duplicates",
     ]
     if d.get("full_text_fetched") or d.get("full_text_fallback"):
         lines.append(f"full text: {d['full_text_fetched']} pages used, "
@@ -221,23 +234,25 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     }
     decisions = classify(parsed_articles, known_ids, known_urls)
     decisions, fulltext = _full_text(cfg, decisions)
+    decisions = _assign_stories(cfg, store, decisions, now)
     store.add_articles([(d.article, d.story_id, d.duplicate_of)
                         for d in decisions if d.kind != "seen"])
     store.save_feed_states(new_states)
 
     new_per_feed: dict[str, int] = {}
     for d in decisions:
-        if d.kind == "new":
+        if d.kind in ("new", "joined"):
             new_per_feed[d.article.feed] = new_per_feed.get(d.article.feed, 0) + 1
     outcomes = [replace(o, new=new_per_feed.get(o.feed, 0)) for o in outcomes]
     candidates = tuple(
-        d.article for d in decisions
-        if d.kind == "new" and _recent_enough(cfg, d, first_poll, now)
+        Candidate(d.article, d.story_id) for d in decisions
+        if d.kind in ("new", "joined") and _recent_enough(cfg, d, first_poll, now)
     )
     return IngestResult(
         outcomes=tuple(outcomes),
         candidates=candidates,
-        new_articles=sum(1 for d in decisions if d.kind == "new"),
+        new_stories=sum(1 for d in decisions if d.kind == "new"),
+        new_articles=sum(1 for d in decisions if d.kind in ("new", "joined")),
         duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
         seen=known_before + sum(1 for d in decisions if d.kind == "seen"),
         full_text=fulltext,
@@ -257,6 +272,40 @@ def _full_text(
     return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], stats
 
 
+def _assign_stories(
+    cfg: Config, store: Store, decisions: list[Decision], now: datetime
+) -> list[Decision]:
+    """Story grouping: each new article joins a story of the window or opens one. The index is
+    rebuilt from the store (its state lives there), so it survives restarts and is shared by
+    every run; a re-published copy of an article (a revision) counts as a duplicate."""
+    if not any(d.kind == "new" for d in decisions):
+        return decisions
+    window = timedelta(hours=cfg.stories.window_hours)
+    index = StoryIndex(window=window)
+    for art, story_id, duplicate_of in store.window_articles(now - window):
+        index.restore(_story_doc(art), story_id, duplicate_of)
+    index.expire(now)
+    out: list[Decision] = []
+    for d in decisions:
+        if d.kind != "new":
+            out.append(d)
+            continue
+        got = index.assign(_story_doc(d.article))
+        if got.kind == "joined":
+            out.append(replace(d, kind="joined", story_id=got.story_id))
+        elif got.kind == "revision":
+            out.append(replace(d, kind="duplicate", story_id=got.story_id,
+                               duplicate_of=got.duplicate_of))
+        else:
+            out.append(d)
+    return out
+
+
+def _story_doc(art: Article) -> StoryDoc:
+    return StoryDoc(id=art.id, title=art.title, text=art.text, published=art.published,
+                    source=art.feed, canonical_url=art.canonical_url)
+
+
 def _recent_enough(cfg: Config, d: Decision, first_poll: set[str], now: datetime) -> bool:
     hours = cfg.poll.recent_hours if d.article.feed in first_poll else cfg.poll.max_age_hours
     return d.article.published >= now - timedelta(hours=hours)
@@ -266,28 +315,35 @@ def alert_id_for(watch: str, story_id: str) -> str:
     return hashlib.sha256(f"{watch}\0{story_id}".encode()).hexdigest()[:24]
 
 
-def match_step(cfg: Config, store: Store, candidates: Sequence[Article]) -> list[Alert]:
-    """Assess each candidate against every watch; build one alert per (watch, story)."""
+def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> list[Alert]:
+    """Assess each candidate against every watch; build one alert per (watch, story): a story
+    alerts once (the outbox keeps the first), its later articles never alert again."""
     if not candidates or not cfg.watches:
         return []
     compiled = [(w, compile_watch(w)) for w in cfg.watches]
-    sources = store.story_sources([a.id for a in candidates])
+    sources = store.story_sources(list({c.story_id for c in candidates}))
     out: list[Alert] = []
-    for art in candidates:
+    seen: set[tuple[str, str]] = set()
+    for cand in candidates:
+        art = cand.article
         for watch, cw in compiled:
+            if (watch.name, cand.story_id) in seen:
+                continue
             verdict = assess(cw, art.title, art.text)
             if verdict.severity is None:
                 continue
             report = verdict.casualties
+            seen.add((watch.name, cand.story_id))
             out.append(Alert(
-                alert_id=alert_id_for(watch.name, art.id), story_id=art.id, watch=watch.name,
+                alert_id=alert_id_for(watch.name, cand.story_id), story_id=cand.story_id,
+                watch=watch.name,
                 channel=watch.channel, severity=verdict.severity,
                 score=round(verdict.match.score, 2), title=art.title, url=art.url,
                 source=art.feed, published=art.published, excerpt=excerpt(art.text, 300),
                 matched_terms=verdict.matched_terms(),
                 killed=report.killed if report else None,
                 injured=report.injured if report else None,
-                sources_count=max(1, sources.get(art.id, 1)),
+                sources_count=max(1, sources.get(cand.story_id, 1)),
             ))
     return out
 
@@ -446,6 +502,7 @@ def summarize(
         not_modified=sum(1 for o in outcomes if o.status in ("not_modified", "unchanged")),
         failed=sum(1 for o in outcomes if o.status == "failed"),
         new_articles=ingest.new_articles,
+        new_stories=ingest.new_stories,
         duplicates=ingest.duplicates,
         alerts=len(new_alerts),
         delivery=delivery,

@@ -315,6 +315,23 @@ class Store:
             for r in rows
         ]
 
+    def window_articles(self, since: datetime) -> list[tuple[Article, str, str | None]]:
+        """(article, story_id, duplicate_of) for articles published since `since`, in
+        publication order: what the story index is rebuilt from at the start of a run."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(articles).where(articles.c.published >= _naive(since))
+                .order_by(articles.c.published, articles.c.id)
+            ).mappings().all()
+        return [
+            (Article(id=r["id"], feed=r["feed"], guid=r["guid"], url=r["url"],
+                     canonical_url=r["canonical_url"], title=r["title"], text=r["text"],
+                     published=_aware(r["published"]) or since,
+                     fetched=_aware(r["fetched"]) or since),
+             r["story_id"], r["duplicate_of"])
+            for r in rows
+        ]
+
     def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
         """Per feed, the publication times of articles first seen since `since`, oldest first."""
         out: dict[str, list[datetime]] = {}
