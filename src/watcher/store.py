@@ -213,17 +213,22 @@ class Store:
         }
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
+        """Upsert feed states (update, else insert; an insert that loses a race with another run
+        becomes an update), in one transaction."""
         with self.engine.begin() as conn:
-            existing = set(conn.execute(select(feeds.c.name)).scalars())
             for s in states:
                 values = asdict(s)
                 for key in ("first_polled", "last_success", "retry_at"):
                     if values[key] is not None:
                         values[key] = _naive(values[key])
-                if s.name in existing:
-                    conn.execute(update(feeds).where(feeds.c.name == s.name).values(**values))
-                else:
-                    conn.execute(insert(feeds).values(**values))
+                where = feeds.c.name == s.name
+                if conn.execute(update(feeds).where(where).values(**values)).rowcount:
+                    continue
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(feeds).values(**values))
+                except IntegrityError:
+                    conn.execute(update(feeds).where(where).values(**values))
 
     # -- articles and stories ----------------------------------------------------------------
     def known_ids(self, ids: Sequence[str]) -> set[str]:
