@@ -266,42 +266,149 @@ NEGATION_TERMS = (Term("shell", 2.0), Term("shooting", 2.0), Term("attack", 2.0)
 
 
 @pytest.mark.parametrize(
-    ("text", "negated"),
+    ("text", "note", "weight"),
     [
-        ("Baku denied shelling the village.", True),
-        ("Armenia said there is no shooting on the line.", True),
-        ("The Armenia post was not attacked overnight.", True),
-        ("The Armenia post wasn't attacked overnight.", True),
-        ("Baku never attacked civilians, officials said.", True),
-        ("Yerevan reported a night without shooting.", True),
-        ("Baku denies that its troops shelled the town.", True),
-        ("Yerevan rejected claims of shelling by its army.", True),
-        ("In Armenia, shelling was not reported this week.", True),
-        ("Attacks were not reported near Baku.", True),
-        ("Armenia said shelling continued overnight.", False),
-        ("Not far from Baku, shelling resumed at dawn.", False),
-        ("Yerevan said not only shelling but drones were used.", False),
-        ("No talks today. Baku said shooting resumed.", False),
-        ("Baku denied the report; later it shelled the ridge.", False),
-        ("Officials in Armenia did not say when the mortar attack began in the hills.", False),
+        # a negator or a "was not reported" tail: the event did not happen -> 0
+        ("Armenia said there is no shooting on the line.", "negated", 0.0),
+        ("The Armenia post was not attacked overnight.", "negated", 0.0),
+        ("The Armenia post wasn't attacked overnight.", "negated", 0.0),
+        ("Baku never attacked civilians, officials said.", "negated", 0.0),
+        ("Yerevan reported a night without shooting.", "negated", 0.0),
+        ("In Armenia, shelling was not reported this week.", "negated", 0.0),
+        ("Attacks were not reported near Baku.", "negated", 0.0),
+        ("Baku denied there was no shooting near the post.", "negated", 0.0),
+        # a denial reports a claim: it carries the claim's weight, noted
+        ("Baku denied shelling the village.", "denied", 2.0),
+        ("Baku denies that its troops shelled the town.", "denied", 2.0),
+        ("Yerevan rejected claims of shelling by its army.", "denied", 2.0),
+        ("Baku refuted reports that it attacked the post.", "denied", 2.0),
+        # neither
+        ("Armenia said shelling continued overnight.", "", 2.0),
+        ("Not far from Baku, shelling resumed at dawn.", "", 2.0),
+        ("Yerevan said not only shelling but drones were used.", "", 2.0),
+        ("No talks today. Baku said shooting resumed.", "", 2.0),
+        ("Baku denied the report; later it shelled the ridge.", "", 2.0),
+        ("Officials in Armenia did not say when the mortar attack began in the hills.", "", 2.0),
     ],
 )
-def test_negation(text: str, negated: bool) -> None:
+def test_negation_and_denial(text: str, note: str, weight: float) -> None:
     result = run(make_watch(escalation=NEGATION_TERMS), text)
     hits = hits_for(result, "escalation:")
     assert len(hits) == 1
-    hit = hits[0]
-    if negated:
-        assert (hit.note, hit.weight, result.score) == ("negated", 0.0, 0.0)
-    else:
-        assert hit.note == "" and hit.weight == 2.0 and result.score == 2.0
+    assert (hits[0].note, hits[0].weight, result.score) == (note, weight, weight)
 
 
-def test_negated_deescalation_does_not_subtract() -> None:
+@pytest.mark.parametrize(
+    ("text", "note", "score_"),
+    [
+        ("Baku shelled the hills and there was no ceasefire.", "negated", 3.0),
+        ("Baku shelled the hills and denied a ceasefire deal.", "denied", 2.0),
+        ("Baku shelled the hills; a ceasefire was agreed.", "", 2.0),
+    ],
+)
+def test_negation_and_denial_of_deescalation(text: str, note: str, score_: float) -> None:
     watch = make_watch(escalation=(Term("shell", 3.0),), deescalation=(Term("ceasefire", 1.0),))
-    result = run(watch, "Baku shelled the hills and there was no ceasefire.")
+    result = run(watch, text)
+    assert result.score == score_
+    assert [h.note for h in hits_for(result, "deescalation:")] == [note]
+
+
+# --------------------------------------------------------------------------------------------------
+# Past episodes and intensity
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "note", "weight"),
+    [
+        ("Yerevan recalled the 2016 fighting in Karabakh.", "past episode", 0.0),
+        ("Yerevan recalled the April 2016 fighting.", "past episode", 0.0),
+        ("Yerevan recalled the 1990s fighting over the region.", "past episode", 0.0),
+        ("Yerevan recalled the 2020 border fighting.", "past episode", 0.0),
+        ("Fighting near Yerevan in 2016 left scars.", "", 2.0),  # the year comes after
+        ("Yerevan: in 2016, fighting broke out.", "", 2.0),  # another clause
+        ("Yerevan reported the 2016 report's new fighting.", "", 2.0),  # two words between
+        ("Yerevan counted 20 fighting units.", "", 2.0),  # not a year
+        ("Yerevan reported heavy fighting.", "intensified", 4.0),
+        ("Yerevan reported intense Azerbaijani fighting.", "intensified", 4.0),
+        ("Yerevan reported large-scale fighting.", "intensified", 4.0),
+        ("Yerevan reported deadly fighting.", "intensified", 4.0),
+        ("Yerevan reported heavy rain, then fighting.", "", 2.0),  # another clause
+        ("Heavy rain and cold weather came before any fighting near Yerevan.", "", 2.0),
+        ("Baku denied heavy fighting near Yerevan.", "denied; intensified", 4.0),
+        ("Yerevan said there was no heavy fighting.", "negated", 0.0),
+    ],
+)
+def test_past_episode_and_intensity(text: str, note: str, weight: float) -> None:
+    result = run(make_watch(escalation=(Term("fighting", 2.0),)), text)
+    [hit] = hits_for(result, "escalation:")
+    assert (hit.note, hit.weight, result.score) == (note, weight, weight)
+
+
+@pytest.mark.parametrize(
+    ("text", "note", "weight"),
+    [
+        ("Yerevan said Russian missiles hit Kyiv.", "another country", 0.0),
+        ("Yerevan said Russia's missiles hit Kyiv.", "another country", 0.0),
+        ("Yerevan condemned missiles against Ukraine.", "another country", 0.0),
+        ("Yerevan condemned missiles from the United States.", "another country", 0.0),
+        ("Yerevan condemned the missile strike on Ukraine.", "", 3.0),  # not directly
+        ("Yerevan condemned missiles from South  Korea.", "another country", 0.0),
+        ("Yerevan said Baku's missiles hit a village.", "", 3.0),  # the watch's own entity
+        ("Yerevan said Turkish-made missiles hit a village.", "", 3.0),  # hyphenated: a make
+        ("Yerevan said Russian cruise missiles hit a village.", "", 3.0),  # a word between
+        ("Yerevan said missiles hit a village; Russia said nothing.", "", 3.0),
+        ("Yerevan said missiles hit a village in Armenia.", "", 3.0),
+        # a sentence naming another country and no watch entity
+        ("Missiles hit Kyiv overnight. Yerevan said nothing.", "another country", 0.0),
+        ("Yerevan said nothing. Missiles hit Kyiv overnight!", "another country", 0.0),
+        ("Missiles hit a depot overnight. Yerevan said nothing.", "", 3.0),  # no country
+        ("Missiles hit Kyiv and Yerevan overnight.", "", 3.0),  # the watch's entity too
+    ],
+)
+def test_another_countrys_war(text: str, note: str, weight: float) -> None:
+    result = run(make_watch(escalation=(Term("missile", 3.0),)), text)
+    [hit] = hits_for(result, "escalation:")
+    assert (hit.note, hit.weight) == (note, weight)
+
+
+@pytest.mark.parametrize(
+    ("aliases", "text", "note"),
+    [
+        (("Armenia", "Yerevan"), "Russian missiles hit Yerevan.", "another country"),
+        (("Russia", "Moscow"), "Russian missiles hit Kyiv.", ""),  # a watch on Russia
+        (("Ukraine", "Kyiv"), "Russian missiles hit Kyiv.", "another country"),
+        (("Ukraine", "Ukrainian", "Kyiv"), "Ukrainian missiles hit a depot near Kyiv.", ""),
+        # an irregular demonym must be listed: the alias "Ukraine" does not match "Ukrainian"
+        (("Ukraine", "Kyiv"), "Ukrainian missiles hit a depot near Kyiv.", "another country"),
+    ],
+)
+def test_the_watchs_own_aliases_are_never_another_country(
+    aliases: tuple[str, ...], text: str, note: str
+) -> None:
+    watch = make_watch(escalation=(Term("missile", 3.0),), entities={"watched": aliases})
+    [hit] = hits_for(run(watch, text), "escalation:")
+    assert hit.note == note
+
+
+def test_another_country_does_not_void_deescalation() -> None:
+    watch = make_watch(escalation=(Term("shell", 3.0),), deescalation=(Term("ceasefire", 1.0),))
+    result = run(watch, "Baku shelled the hills despite the Russian ceasefire plan.")
+    assert result.score == 2.0
+
+
+def test_past_episode_applies_to_deescalation() -> None:
+    watch = make_watch(escalation=(Term("shell", 3.0),), deescalation=(Term("ceasefire", 1.0),))
+    result = run(watch, "Baku shelled the hills in breach of the 2020 ceasefire deal.")
     assert result.score == 3.0
-    assert [h.note for h in hits_for(result, "deescalation:")] == ["negated"]
+    assert [h.note for h in hits_for(result, "deescalation:")] == ["past episode"]
+
+
+def test_intensity_applies_before_proximity() -> None:
+    text = "Yerevan spoke. " + "x " * 150 + "Heavy fighting resumed."
+    result = run(make_watch(escalation=(Term("fighting", 2.0),)), text)
+    [hit] = hits_for(result, "escalation:")
+    assert (hit.note, hit.weight) == ("intensified; far from entity", 2.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -390,6 +497,32 @@ def test_ceasefire_inside_escalation_term_is_noted() -> None:
     )
     result = run(watch, "Yerevan logged a ceasefire violation.")
     assert [h.note for h in hits_for(result, "deescalation:")] == ["inside escalation"]
+
+
+@pytest.mark.parametrize(
+    ("text", "esc_notes", "de_notes", "score_"),
+    [
+        # the longer occurrence counts, the one it overlaps counts 0
+        ("Baku urged de-escalation.", ["inside de-escalation"], [""], 0.0),
+        ("Baku urged de-escalation; escalation followed.", ["inside de-escalation", ""], [""],
+         0.5),
+        ("Baku reported ceasefire violations.", [""], ["inside escalation"], 4.0),
+        ("Baku reported an escalation.", [""], [], 2.0),
+        # equal lengths: the escalation term counts
+        ("Baku reported a flare.", [""], ["inside escalation"], 1.0),
+    ],
+)
+def test_overlapping_terms_longer_wins(
+    text: str, esc_notes: list[str], de_notes: list[str], score_: float
+) -> None:
+    watch = make_watch(
+        escalation=(Term("escalat*", 2.0), Term("ceasefire violation", 4.0), Term("flare", 1.0)),
+        deescalation=(Term("de-escalat*", 1.5), Term("ceasefire", 1.0), Term("flare", 3.0)),
+    )
+    result = run(watch, text)
+    assert [h.note for h in hits_for(result, "escalation:")] == esc_notes
+    assert [h.note for h in hits_for(result, "deescalation:")] == de_notes
+    assert result.score == score_
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-
 from typing import TYPE_CHECKING, Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # no stubs in the dev extra
 
 if TYPE_CHECKING:
     from bs4.element import PageElement, Tag
@@ -761,9 +760,13 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
         if first >= len(text) or not (text[first].isupper() or text[first].isdigit()):
             continue
         if m.group().rstrip("\"'”’»)]") == ".":
-            word = _LAST_WORD_RE.search(text, start, m.start())
-            if word is not None:
-                token = word.group(1)
+            # the last word before the full stop: what _LAST_WORD_RE.search(text, start, end)
+            # finds, walking back instead of scanning forward from the sentence start
+            end = j = m.start()
+            while j > start and (text[j - 1].isalnum() or text[j - 1] in "_."):
+                j -= 1
+            if j < end:
+                token = text[j:end]
                 if token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper()):
                     continue
         spans.append((start, m.end()))
@@ -891,26 +894,74 @@ def _score_sentence(text: str, masked: str, start: int, end: int) -> _Sentence:
     return sentence
 
 
+# Words each of _TAIL_RES needs (a match contains one of them): a paragraph without any skips the
+# pattern. The second and third patterns ignore case; their words are looked for in the
+# lower-cased paragraph, unless it holds a character that matches a letter of them only
+# case-insensitively without lower-casing to it (dotless i, long s, Kelvin sign, Cyrillic
+# small-letter variants, dotted capital I): then the patterns run.
+_TAIL_WORDS: tuple[tuple[str, ...], ...] = (
+    ("appeared first on",),
+    ("reading", "read ", "full ", "leia mais", "lire la suite", "weiterlesen", "leer m",
+     "читать далее"),
+    ("this ",),
+)
+_CASE_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a\u1c80-\u1c88]")
+
+
 def _strip_tails(paragraph: str) -> str:
-    for pattern in _TAIL_RES:
+    folded = None if _CASE_SPECIAL_RE.search(paragraph) else paragraph.lower()
+    for k, pattern in enumerate(_TAIL_RES):
+        haystack = paragraph if k == 0 else folded
+        if haystack is not None and not any(w in haystack for w in _TAIL_WORDS[k]):
+            continue  # a cut below only shortens the paragraph: the words stay absent
         m = pattern.search(paragraph)
         if m is not None and _REPORTING_RE.search(m.group().lower()) is None:
             paragraph = paragraph[: m.start()]
-    return _TRUNCATION_RE.sub("", paragraph).strip()
+    if paragraph.rstrip()[-1:] in ("]", ")"):  # _TRUNCATION_RE ends in "] or ) then space
+        paragraph = _TRUNCATION_RE.sub("", paragraph)
+    return paragraph.strip()
 
 
-def _counts(
-    pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]], skip_first: bool = False,
+# The per-sentence patterns rewritten for one scan of a whole paragraph, each starting with a
+# character class (Python's engine then skips ahead to candidate positions, instead of trying
+# every position as it does for a pattern starting with \b or a lookbehind):
+# - the reporting, event and pronoun words in one pattern: their word lists share no word, so
+#   no match of one can overlap a match of another; "\W" before the word stands for the
+#   leading \b (the paragraph is scanned with a space in front), the word is the match less
+#   that character;
+_WORDS_RE = re.compile(
+    r"\W(?:(?P<reporting>" + _REPORTING_RE.pattern[2:-2] + r")|(?P<event>"
+    + _EVENT_RE.pattern[2:-2] + r")|(?P<second>" + _SECOND_PERSON_RE.pattern[2:-2]
+    + r")|(?P<first>" + _FIRST_PLURAL_RE.pattern[2:-2] + r"))\b"
+)
+# - _NUMBER_RE with its lookbehind and \b moved after the first digit;
+_NUMBER_SCAN_RE = re.compile(r"\d(?<![$€£\w]\d)[\d,.]*\b")
+# - _CAPITALISED_RE with the character before the word matched (never part of an earlier match:
+#   those end with a word character, an apostrophe or a hyphen); the word is group 1;
+_CAPITALISED_SCAN_RE = re.compile(r"[\s(\"“]([A-ZÀ-ÖØ-ÞА-Я][\w'’-]+)")
+# - _ANY_APPEAL_CUE_RE with "\W" for its leading \b (all its alternatives start with a letter).
+_ANY_CUE_SCAN_RE = re.compile(r"\W" + _ANY_APPEAL_CUE_RE.pattern[2:])
+assert _REPORTING_RE.pattern.startswith(r"\b(?:") and _REPORTING_RE.pattern.endswith(r")\b")
+assert _EVENT_RE.pattern.startswith(r"\b(?:") and _EVENT_RE.pattern.endswith(r")\b")
+assert _SECOND_PERSON_RE.pattern.startswith(r"\b(?:")
+assert _FIRST_PLURAL_RE.pattern.startswith(r"\b(?:")
+assert _ANY_APPEAL_CUE_RE.pattern.startswith(r"\b(?:")
+_WORD_KINDS = ("reporting", "event", "second", "first")
+# _AMOUNT_RE needs a currency sign or one of these words
+_AMOUNT_HINTS = ("$", "€", "£", "usd", "eur", "gbp", "dollar")
+
+
+def _bucket(
+    matches: Iterable[tuple[int, int]], spans: list[tuple[int, int]], skip_first: bool = False,
 ) -> list[int] | None:
-    """Matches of `pattern` per sentence, found in one scan of the whole paragraph; None when a
-    match does not lie within one sentence (then the sentences are scored one by one).
-    `skip_first` leaves out matches at a sentence's first character (a lookbehind that needs a
-    character before the match cannot match there in the sentence alone)."""
+    """Matches per sentence; None when a match does not lie within one sentence (then the
+    sentences are scored one by one). `skip_first` leaves out matches at a sentence's first
+    character (a lookbehind needing a character before the match cannot match there in the
+    sentence alone)."""
     counts = [0] * len(spans)
     i = 0
     n = len(spans)
-    for m in pattern.finditer(text):
-        ms, me = m.span()
+    for ms, me in matches:
         while i < n and spans[i][1] <= ms:
             i += 1
         if i == n or ms < spans[i][0] or me > spans[i][1]:
@@ -920,25 +971,42 @@ def _counts(
     return counts
 
 
+def _word_counts(lower: str, spans: list[tuple[int, int]]) -> dict[str, list[int]] | None:
+    """Per sentence, the matches of _REPORTING_RE, _EVENT_RE, _SECOND_PERSON_RE and
+    _FIRST_PLURAL_RE, from one scan of the paragraph."""
+    counts = {kind: [0] * len(spans) for kind in _WORD_KINDS}
+    i = 0
+    n = len(spans)
+    for m in _WORDS_RE.finditer(" " + lower):
+        ms, me = m.start(), m.end() - 1  # the word, in the paragraph's positions
+        while i < n and spans[i][1] <= ms:
+            i += 1
+        if i == n or ms < spans[i][0] or me > spans[i][1]:
+            return None
+        counts[str(m.lastgroup)][i] += 1
+    return counts
+
+
 def _score_sentences(text: str, masked: str, spans: list[tuple[int, int]]) -> list[_Sentence]:
     """`_score_sentence` for every sentence of a paragraph, scanning the paragraph once per
-    pattern instead of once per sentence and pattern; a pattern that finds nothing in the whole
-    paragraph finds nothing in any of its sentences. Falls back to `_score_sentence` where a
-    match crosses a sentence boundary or lower-casing changes the text's length."""
+    pattern instead of once per sentence and pattern: a match within a sentence is a match
+    within the paragraph (the sentences are separated by white space, which no match starts,
+    ends or spans), and a pattern that finds nothing in the paragraph finds nothing in its
+    sentences. Falls back to `_score_sentence` where a match crosses a sentence boundary or
+    lower-casing changes the text's length."""
     lower_all = masked.lower()
     if len(lower_all) != len(masked):
         return [_score_sentence(text, masked, s, e) for s, e in spans]
-    second = _counts(_SECOND_PERSON_RE, lower_all, spans)
-    first = _counts(_FIRST_PLURAL_RE, lower_all, spans)
-    reporting = _counts(_REPORTING_RE, lower_all, spans)
-    events = _counts(_EVENT_RE, lower_all, spans)
-    numbers = _counts(_NUMBER_RE, masked, spans)
-    capitals = _counts(_CAPITALISED_RE, masked, spans, skip_first=True)
-    if (second is None or first is None or reporting is None or events is None
-            or numbers is None or capitals is None):
+    words = _word_counts(lower_all, spans)
+    numbers = _bucket((m.span() for m in _NUMBER_SCAN_RE.finditer(masked)), spans)
+    capitals = _bucket((m.span(1) for m in _CAPITALISED_SCAN_RE.finditer(masked)), spans,
+                       skip_first=True)
+    if words is None or numbers is None or capitals is None:
         return [_score_sentence(text, masked, s, e) for s, e in spans]
-    any_cue = _ANY_APPEAL_CUE_RE.search(lower_all) is not None
-    any_amount = _AMOUNT_RE.search(lower_all) is not None
+    reporting, events = words["reporting"], words["event"]
+    second, first = words["second"], words["first"]
+    any_cue = _ANY_CUE_SCAN_RE.search(" " + lower_all) is not None
+    any_amount = any(h in lower_all for h in _AMOUNT_HINTS)
     any_decisive: bool | None = None  # looked up when first needed
     out: list[_Sentence] = []
     for k, (start, end) in enumerate(spans):

@@ -44,14 +44,40 @@ Scoring
       its value (note "repeat"): all repeats of a term together add less than +50 %.
     * Negation: an occurrence is negated (weight 0, note "negated") when its own clause has
       "no", "not", "never", "without", "nor", "neither", "cannot" or an "-n't" word within
-      ``SHORT_NEGATION_WINDOW`` words before it, or a denial ("denied", "denies", "refuted",
-      "rejected claims of", "dismissed reports that"...) within ``DENIAL_WINDOW`` words before
-      it, or when it is followed by "was/were/has been... not reported/confirmed/...". The same
-      rule applies to de-escalation terms.
-    * De-escalation: each term subtracts its weight once (first non-negated occurrence; later
-      ones get weight 0, note "repeat"). An occurrence overlapping a counted escalation hit
-      ("ceasefire" inside a "ceasefire violation" escalation term) counts 0 (note "inside
-      escalation").
+      ``SHORT_NEGATION_WINDOW`` words before it, or when it is followed by "was/were/has
+      been... not reported/confirmed/...": the text says the event did not happen.
+    * Denial: an occurrence with a denial ("denied", "denies", "refuted", "rejected claims of",
+      "dismissed reports that"...) within ``DENIAL_WINDOW`` words before it in its clause is
+      *not* negated: it counts in full, note "denied". A denial reports a claim (one side
+      accuses, the other denies), and a claimed attack is news for the watch: a denial carries
+      the severity of the claim denied. A negator wins over a denial ("denied there was no
+      shooting" is negated).
+    * Both rules apply to de-escalation terms too.
+    * Past episode: an occurrence right after a year ("the 2016 fighting", "April 2016 clashes",
+      "the 1990s war": a year from 1900 to 2099, then at most one word, in its clause) names an
+      earlier episode, not today's news: weight 0, note "past episode". Escalation and
+      de-escalation terms alike ("the 2020 ceasefire deal" subtracts nothing).
+    * Intensity: an escalation occurrence right after an intensifier ("heavy", "intense",
+      "fierce", "massive", "large-scale", "devastating", "deadly"...: ``INTENSIFIERS``, then at
+      most one word, in its clause) counts ``INTENSITY_FACTOR`` times its weight (note
+      "intensified"): "heavy shelling" is a bigger event than "shelling".
+    * Another country's war: an escalation occurrence is attributed to another country (weight
+      0, note "another country") when its sentence (text between ``.!?`` or line breaks) names
+      another country but none of the watch's entities ("Missiles hit Kyiv overnight."), or
+      when it comes directly after another country's name or demonym ("Russian missiles",
+      "Israel's offensive"; no word between, not a hyphenated "Turkish-backed") or directly
+      before "of/in/on/against/by/from" and another country ("invasion of Ukraine",
+      "mobilisation in Russia"), whatever else its sentence names. Other countries:
+      ``OTHER_COUNTRIES`` (country names, demonyms, a few capitals and armed groups that world
+      news names with wars), less any that the watch's own entity aliases match, so a watch on
+      Russia still counts "Russian missiles" (list an irregular demonym as an alias: "Ukraine"
+      does not match "Ukrainian"). De-escalation terms are never attributed.
+    * Overlaps: when an escalation and a de-escalation occurrence overlap, the longer one
+      counts and the other counts 0: "ceasefire violation" (escalation) swallows "ceasefire"
+      (note "inside escalation"), "de-escalation" (de-escalation) swallows "escalation" (note
+      "inside de-escalation"). Equal lengths: the escalation term counts.
+    * De-escalation: each term subtracts its weight once (first counted occurrence; later ones
+      get weight 0, note "repeat").
     * Score = max(0, escalation - de-escalation), rounded to 6 decimals. Severity = the name of
       the highest ``watch.severities`` entry whose threshold <= score, None below the lowest.
 """
@@ -69,6 +95,9 @@ from watcher.models import MatchResult, RuleHit, Severity, Watch
 
 __all__ = [
     "DENIAL_WINDOW",
+    "INTENSIFIERS",
+    "INTENSITY_FACTOR",
+    "OTHER_COUNTRIES",
     "REPEAT_DECAY",
     "SHORT_NEGATION_WINDOW",
     "CompiledWatch",
@@ -79,6 +108,42 @@ __all__ = [
 
 SHORT_NEGATION_WINDOW = 3  # words before a term searched for "no", "not", "never"...
 DENIAL_WINDOW = 6  # words before a term searched for "denied", "rejected claims of"...
+INTENSITY_FACTOR = 2.0  # escalation occurrence right after an intensifier ("heavy shelling")
+INTENSIFIERS = (
+    "heavy", "heavier", "heaviest", "intense", "intensive", "fierce", "fiercest", "massive",
+    "large-scale", "full-scale", "devastating", "major", "serious", "deadly", "deadliest",
+    "bloody", "bloodiest",
+)
+OTHER_COUNTRIES = (
+    "afghan", "afghanistan", "albania", "albanian", "algeria", "algerian", "american",
+    "angola", "angolan", "ankara", "argentina", "argentine", "australia", "australian",
+    "austria", "austrian", "bahrain", "bahraini", "bangladesh", "bangladeshi", "beijing",
+    "belarus", "belarusian", "belgian", "belgium", "bosnia", "bosnian", "brazil", "brazilian",
+    "britain", "british", "bulgaria", "bulgarian", "burkina faso", "burmese", "cambodia",
+    "cambodian", "cameroon", "canada", "canadian", "chad", "chadian", "china", "chinese",
+    "colombia", "colombian", "congo", "congolese", "croatia", "croatian", "cuba", "cuban",
+    "cyprus", "cypriot", "czech", "denmark", "danish", "donbas", "donetsk", "dutch", "egypt",
+    "egyptian", "emirati", "eritrea", "eritrean", "estonia", "estonian", "ethiopia",
+    "ethiopian", "finland", "finnish", "france", "french", "gaza", "georgia", "georgian",
+    "german", "germany", "greece", "greek", "haiti", "haitian", "hamas", "hezbollah", "houthi",
+    "hungarian", "hungary", "india", "indian", "indonesia", "indonesian", "iran", "iranian",
+    "iraq", "iraqi", "israel", "israeli", "italian", "italy", "japan", "japanese", "jordan",
+    "jordanian", "kashmir", "kazakh", "kazakhstan", "kenya", "kenyan", "kharkiv", "kiev",
+    "korea", "korean", "kosovo", "kremlin", "kuwait", "kuwaiti", "kyiv", "kyrgyz",
+    "kyrgyzstan", "latvia", "latvian", "lebanese", "lebanon", "libya", "libyan", "lithuania",
+    "lithuanian", "mali", "malian", "mexican", "mexico", "moldova", "moldovan", "morocco",
+    "moroccan", "moscow", "mozambique", "myanmar", "nato", "nepal", "netherlands", "niger",
+    "nigeria", "nigerian", "north korea", "norway", "norwegian", "oman", "omani", "pakistan",
+    "pakistani", "palestinian", "philippine", "philippines", "poland", "polish", "qatar",
+    "qatari", "romania", "romanian", "russia", "russian", "rwanda", "rwandan", "saudi",
+    "saudi arabia", "serbia", "serbian", "slovak", "slovakia", "somali", "somalia",
+    "south africa", "south korea", "south sudan", "spain", "spanish", "sri lanka", "sudan",
+    "sudanese", "sweden", "swedish", "syria", "syrian", "taiwan", "taiwanese", "tajik",
+    "tajikistan", "taliban", "tehran", "thai", "thailand", "tunisia", "tunisian", "turkey",
+    "turkish", "turkiye", "turkmen", "turkmenistan", "ukraine", "ukrainian",
+    "united kingdom", "united states", "uzbek", "uzbekistan", "venezuela", "venezuelan",
+    "vietnam", "vietnamese", "yemen", "yemeni",
+)
 REPEAT_DECAY = 1.0 / 3.0  # i-th repeat of a term counts REPEAT_DECAY ** i: all repeats <= +50 %
 FAR_FACTOR = 0.5  # escalation occurrence farther than watch.proximity from any entity
 
@@ -485,6 +550,7 @@ class CompiledWatch:
     escalation: _RuleSet
     deescalation: _RuleSet
     severities: tuple[Severity, ...] = field(default=())  # ascending threshold
+    attribution: _Attribution | None = None  # other countries' names, for escalation terms
 
 
 def compile_watch(watch: Watch) -> CompiledWatch:
@@ -493,9 +559,10 @@ def compile_watch(watch: Watch) -> CompiledWatch:
     entity_entries = [
         (group, alias, 0.0) for group, aliases in watch.entities.items() for alias in aliases
     ]
+    entities = _rule_set("entity", entity_entries, entity=True)
     return CompiledWatch(
         watch=watch,
-        entities=_rule_set("entity", entity_entries, entity=True),
+        entities=entities,
         escalation=_rule_set(
             "escalation", [(t.text, t.text, t.weight) for t in watch.escalation], entity=False
         ),
@@ -503,6 +570,7 @@ def compile_watch(watch: Watch) -> CompiledWatch:
             "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
         ),
         severities=tuple(sorted(watch.severities, key=lambda s: s.threshold)),
+        attribution=_attribution(entities),
     )
 
 
@@ -530,12 +598,125 @@ _CUE = re.compile(
 )
 
 
-def _negated(folded: str, start: int, end: int) -> bool:
-    """Whether the term at folded[start:end] is negated or denied in its own clause."""
-    after = _POST_NEGATION.match(folded, end, end + _LOOKBEHIND_CHARS) is not None
+NEGATED = "negated"
+DENIED = "denied"
+PAST = "past episode"
+OTHER_COUNTRY = "another country"
+INTENSIFIED = "intensified"
+INSIDE_ESCALATION = "inside escalation"
+INSIDE_DEESCALATION = "inside de-escalation"
+
+_PREFIX_CHARS = 48  # characters before a term searched for a year or an intensifier
+_ONE_WORD_OR_NONE = r"\s+(?:[\w'-]+\s+)?$"  # then at most one word, then the term
+_PAST_BEFORE = re.compile(r"\b(?:19|20)\d\d(?:'?s)?" + _ONE_WORD_OR_NONE)
+_INTENSIFIER_BEFORE = re.compile(
+    r"\b(?:" + "|".join(re.escape(w) for w in INTENSIFIERS) + ")" + _ONE_WORD_OR_NONE
+)
+
+
+class _Context(NamedTuple):
+    """How an occurrence's clause qualifies it: ``void`` (why it counts 0, "" if it counts),
+    ``note`` (an informative note when it counts) and ``factor`` (its weight multiplier)."""
+
+    void: str
+    note: str = ""
+    factor: float = 1.0
+
+
+def _clause_before(folded: str, start: int, chars: int) -> str:
+    window = folded[max(0, start - chars) : start]
+    cut = _LAST_CLAUSE_BREAK.match(window)
+    return window if cut is None else window[cut.end() :]
+
+
+@dataclass(frozen=True, slots=True)
+class _Attribution:
+    """Another country right before a term ("Russian missiles") or right after it ("invasion
+    of Ukraine"); see "Another country's war"."""
+
+    before: re.Pattern[str]
+    after: re.Pattern[str]
+    anywhere: re.Pattern[str]
+
+    def adjacent(self, folded: str, before: str, end: int) -> bool:
+        return bool(self.before.search(before) or self.after.match(folded, end, end + 60))
+
+
+def _attribution(entities: _RuleSet) -> _Attribution | None:
+    """The countries of ``OTHER_COUNTRIES`` that none of the watch's aliases matches."""
+    others: list[str] = []
+    for name in OTHER_COUNTRIES:
+        padded = " " + name.translate(_SPACES)
+        m = entities.pattern.match(padded) if entities.pattern is not None else None
+        if m is None or m.end() != len(padded):
+            others.append(name)
+    if not others:
+        return None
+    alternatives = (r"[\s-]+".join(re.escape(w) for w in n.split()) for n in others)
+    names = "(?:" + "|".join(alternatives) + ")"
+    return _Attribution(
+        before=re.compile(rf"(?:^|\s){names}(?:'?s)?\s+$"),
+        after=re.compile(rf"\s+(?:of|in|on|against|by|from)\s+(?:the\s+)?{names}\b"),
+        anywhere=re.compile(rf"\b{names}\b"),
+    )
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+class _Sentences:
+    """Which sentences of a folded text name another country but none of the watch's entities
+    (computed on demand, once per sentence)."""
+
+    def __init__(self, folded: str, attribution: _Attribution, entities: Sequence[_Occurrence]):
+        self.folded = folded
+        self.attribution = attribution
+        self.entity_starts = sorted(e.fstart for e in entities)
+        self.cache: dict[int, bool] = {}
+
+    def foreign_only(self, start: int) -> bool:
+        text = self.folded
+        s0 = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+        m = _SENTENCE_END.search(text, start)
+        s1 = m.start() if m else len(text)
+        if s0 not in self.cache:
+            named = any(s0 <= e < s1 for e in self.entity_starts)
+            self.cache[s0] = not named and bool(self.attribution.anywhere.search(text, s0, s1))
+        return self.cache[s0]
+
+
+def _context(
+    folded: str, start: int, end: int, escalation: bool,
+    attribution: _Attribution | None = None, sentences: _Sentences | None = None,
+) -> _Context:
+    """Negation, denial, past episode and, for escalation terms, another country's war and
+    intensity of the term at folded[start:end]."""
+    negation = _negation(folded, start, end)
+    if negation == NEGATED:
+        return _Context(NEGATED)
+    before = _clause_before(folded, start, _PREFIX_CHARS)
+    if _PAST_BEFORE.search(before):
+        return _Context(PAST)
+    if not escalation:
+        return _Context("", negation)
+    if attribution is not None and (
+        attribution.adjacent(folded, before, end)
+        or (sentences is not None and sentences.foreign_only(start))
+    ):
+        return _Context(OTHER_COUNTRY)
+    if _INTENSIFIER_BEFORE.search(before):
+        return _Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR)
+    return _Context("", negation)
+
+
+def _negation(folded: str, start: int, end: int) -> str:
+    """How the term at folded[start:end] is qualified in its own clause: ``NEGATED`` (the text
+    says it did not happen), ``DENIED`` (a claim of it is denied) or "" (neither)."""
+    if _POST_NEGATION.match(folded, end, end + _LOOKBEHIND_CHARS) is not None:
+        return NEGATED
     window = folded[max(0, start - _LOOKBEHIND_CHARS) : start]
-    if after or _CUE.search(window) is None:
-        return after
+    if _CUE.search(window) is None:
+        return ""
     cut = _LAST_CLAUSE_BREAK.match(window)
     if cut is not None:
         window = window[cut.end() :]
@@ -546,12 +727,12 @@ def _negated(folded: str, start: int, end: int) -> bool:
         if word in _SHORT_NEGATORS or word.endswith("n't"):
             following = tokens[i + 1].group() if i + 1 < len(tokens) else ""
             if not (word == "not" and following == "only"):
-                return True
+                return NEGATED
     if tokens:
         recent = window[tokens[max(0, len(tokens) - DENIAL_WINDOW)].start() :]
         if _DENIAL.search(recent):
-            return True
-    return False
+            return DENIED
+    return ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -594,21 +775,21 @@ def _near(occ: _Occurrence, entities: Sequence[_Occurrence], proximity: int) -> 
 def _escalation_hits(
     rules: _RuleSet,
     found: Sequence[_Occurrence],
-    negated: Sequence[bool],
+    contexts: Sequence[_Context],
     entities: Sequence[_Occurrence],
     original: str,
     proximity: int,
 ) -> tuple[list[RuleHit], float]:
     hits: list[RuleHit] = []
     per_term: dict[int, list[tuple[float, _Occurrence, str]]] = {}
-    for occ, neg in zip(found, negated, strict=True):
-        weight = rules.weights[occ.term]
-        if neg:
-            hits.append(_hit(rules, occ, original, 0.0, "negated"))
+    for occ, ctx in zip(found, contexts, strict=True):
+        if ctx.void:
+            hits.append(_hit(rules, occ, original, 0.0, ctx.void))
             continue
         far = not _near(occ, entities, proximity)
-        value = weight * FAR_FACTOR if far else weight
-        per_term.setdefault(occ.term, []).append((value, occ, "far from entity" if far else ""))
+        value = rules.weights[occ.term] * ctx.factor * (FAR_FACTOR if far else 1.0)
+        note = _join_notes(ctx.note, "far from entity" if far else "")
+        per_term.setdefault(occ.term, []).append((value, occ, note))
     total = 0.0
     for items in per_term.values():
         ranked = sorted(items, key=lambda it: (-it[0], it[1].start))  # best (nearest) first
@@ -632,18 +813,29 @@ def _deescalation_hits(
     counted: set[int] = set()
     total = 0.0
     for occ in found:
-        if any(e.start < occ.end and occ.start < e.end for e in escalation):
-            hits.append(_hit(rules, occ, original, 0.0, "inside escalation"))
-        elif _negated(folded.text, occ.fstart, occ.fend):
-            hits.append(_hit(rules, occ, original, 0.0, "negated"))
+        ctx = _Context(INSIDE_ESCALATION)
+        if not any(_swallows(e, occ) for e in escalation):
+            ctx = _context(folded.text, occ.fstart, occ.fend, escalation=False)
+        if ctx.void:
+            hits.append(_hit(rules, occ, original, 0.0, ctx.void))
         elif occ.term in counted:
-            hits.append(_hit(rules, occ, original, 0.0, "repeat"))
+            hits.append(_hit(rules, occ, original, 0.0, _join_notes(ctx.note, "repeat")))
         else:
             counted.add(occ.term)
             weight = rules.weights[occ.term]
             total += weight
-            hits.append(_hit(rules, occ, original, -weight))
+            hits.append(_hit(rules, occ, original, -weight, ctx.note))
     return hits, total
+
+
+def _longer(a: _Occurrence, b: _Occurrence) -> bool:
+    return a.end - a.start > b.end - b.start
+
+
+def _swallows(longer: _Occurrence, other: _Occurrence) -> bool:
+    """Whether ``longer`` overlaps ``other`` and is at least as long (see "Overlaps")."""
+    overlap = longer.start < other.end and other.start < longer.end
+    return overlap and longer.end - longer.start >= other.end - other.start
 
 
 def _hit(
@@ -682,13 +874,21 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     groups = tuple(g for g in watch.entities if g in present)
 
     esc_found = _find(compiled.escalation, folded)
-    esc_negated = [_negated(folded.text, o.fstart, o.fend) for o in esc_found]
+    de_found = _find(compiled.deescalation, folded)
+    attribution = compiled.attribution
+    sentences = None if attribution is None else _Sentences(folded.text, attribution, entity_found)
+    esc_contexts = [
+        _Context(INSIDE_DEESCALATION)
+        if any(_longer(d, o) and _swallows(d, o) for d in de_found)
+        else _context(folded.text, o.fstart, o.fend, True, attribution, sentences)
+        for o in esc_found
+    ]
     esc_hits, esc_total = _escalation_hits(
-        compiled.escalation, esc_found, esc_negated, entity_found, original, watch.proximity
+        compiled.escalation, esc_found, esc_contexts, entity_found, original, watch.proximity
     )
-    counted_esc = [o for o, neg in zip(esc_found, esc_negated, strict=True) if not neg]
+    counted_esc = [o for o, c in zip(esc_found, esc_contexts, strict=True) if not c.void]
     de_hits, de_total = _deescalation_hits(
-        compiled.deescalation, _find(compiled.deescalation, folded), folded, counted_esc, original
+        compiled.deescalation, de_found, folded, counted_esc, original
     )
 
     every = (*entity_hits, *esc_hits, *de_hits)

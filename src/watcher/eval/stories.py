@@ -330,9 +330,11 @@ def date_in_text(text: str, head: int = 200) -> date | None:
             found = _mkdate(int(g[2]), _MONTH_NUM[g[1][:3].lower()], int(g[0]))
         else:
             a, b, y = int(g[0]), int(g[1]), int(g[2])
-            y = y + 2000 if y < 100 and y < 70 else y + 1900 if y < 100 else y
+            if y < 100:  # two digits: 00-69 -> 2000s, 70-99 -> 1900s
+                y += 2000 if y < 70 else 1900
             found = _mkdate(y, a, b) if a <= 12 else _mkdate(y, b, a)  # US order unless impossible
-        if found is not None and 1900 <= found.year <= 2100 and (best is None or m.start() < best[0]):
+        plausible = found is not None and 1900 <= found.year <= 2100
+        if plausible and found is not None and (best is None or m.start() < best[0]):
             best = (m.start(), found)
     return best[1] if best else None
 

@@ -1,0 +1,1150 @@
+"""Story grouping: the same news from many outlets is one story.
+
+An incremental, pure (no I/O) index over a rolling time window. Each article (a :class:`StoryDoc`)
+is assigned, in arrival order, as
+
+- a **revision** of an earlier article: the same canonical URL, or near-identical text (a
+  syndicated copy, a re-post with a dateline, footer or new title, a truncated copy);
+- **joined** to an existing story: another outlet's report, or a follow-up of the same event;
+- a **new story** of its own.
+
+How a decision is made:
+
+1. *Normalisation* (:func:`clean_title`, :func:`clean_body`): datelines ("WASHINGTON (Reuters) -",
+   "OAKLAND --"), bylines, date-only lines, captions, copyright and "follow us" footers removed;
+   site or section names cut from the title ("... | Local News"); accents and case folded.
+2. *Features* (:func:`extract_features`): content-word counts (title and lead words weighted up,
+   words capitalised mid-sentence weighted up, ages folded into one token: "16yo", light plural
+   stemming); a consistent sample of hashed word 3-shingles; and the persons the title names.
+3. *Weights*: TF-IDF over each article's top terms. Document frequencies count the recent
+   vocabulary (halved every ``df_half_life`` articles); a prior of pseudo-articles keeps a young
+   index from calling every shared word common.
+4. *Candidates*: an inverted index over each article's most distinctive terms. A query walks the
+   new article's distinctive terms rarest first, each posting list for its most recent entries
+   only, within a budget (never a scan of the window), and scores exactly the few articles that
+   share the most of those terms. A match must share ``min_shared_terms`` terms.
+5. *Scoring*: cosine of the weighted vectors minus ``time_penalty * ln(1 + gap / time_scale)``;
+   a story scores as its best member. When the article's title names a person most of the
+   story's titles do not, and the story's main person is not in the article's title or lead (two
+   different actors doing the same thing: two hosts named, two players arrested), the score
+   drops by ``name_conflict_penalty``. At or above ``join_threshold`` the article joins the best
+   story, otherwise it opens one. A revision (same canonical URL; shingle Jaccard >= 0.9, or a
+   shorter text >= 0.8 contained in a longer one) goes to the story of the article it revises.
+6. *Time and memory*: articles older than the window are dropped with their postings
+   (:meth:`StoryIndex.expire`). A story whose articles have all expired is remembered as a
+   compact summary (its top terms) for ``story_memory`` (at most ``max_remembered`` of them), so
+   that a follow-up weeks later (an arrest, a charge, a sentence) still finds it; joining a
+   remembered story needs ``memory_margin`` more. An article without a publication time
+   (``published=None``) is compared without a time penalty (its story's latest known time is
+   used when there is one) and, unable to expire by time, is kept among the ``max_undated`` most
+   recent undated articles. Memory grows with the window and these caps, never with history.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import sys
+import unicodedata
+import zlib
+from array import array
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
+from operator import and_, itemgetter, mul, not_, or_
+from typing import Any, Literal
+
+__all__ = [
+    "Assignment",
+    "DocFeatures",
+    "Kind",
+    "StoryDoc",
+    "StoryError",
+    "StoryIndex",
+    "StoryTunables",
+    "clean_body",
+    "clean_title",
+    "extract_features",
+    "shingle_overlap",
+]
+
+Kind = Literal["new_story", "joined", "revision"]
+
+
+class StoryError(ValueError):
+    """Invalid argument to the story index."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDoc:
+    """What the index needs of an article."""
+
+    id: str
+    title: str
+    text: str
+    published: datetime | None  # naive datetimes are taken as UTC; None: unknown
+    source: str
+    canonical_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    story_id: str  # existing story id, or doc.id when it opens a new story
+    kind: Kind  # revision = the same article re-published
+    duplicate_of: str | None  # for "revision": the earlier doc id it revises
+    similarity: float  # the score behind the decision (best story's score for a new story)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryTunables:
+    """Knobs of the index. The defaults are the measured ones (docs/benchmarks.md)."""
+
+    # features
+    title_weight: float = 3.0  # a title word counts as this many body words
+    lead_weight: float = 2.0  # a word among the first `lead_words` words of the body
+    lead_words: int = 60
+    body_weight: float = 1.0  # a word after the lead
+    entity_weight: float = 2.0  # weight factor of words seen capitalised mid-sentence
+    max_terms: int = 50  # terms kept per article vector
+    # IDF: document frequencies over the recent articles
+    df_half_life: int = 20000  # articles: document frequencies halve at this period
+    df_prior: float = 200.0  # pseudo-articles containing no term
+    idf_refresh: int = 1024  # IDF values are cached, and recomputed after this many articles
+    # candidate retrieval
+    posted_terms: int = 20  # an article's most distinctive terms go into the inverted index
+    query_terms: int = 20  # the new article's most distinctive terms are looked up
+    posting_budget: int = 400  # postings walked per query at most (rarest terms first) ...
+    posting_tail: int = 64  # ... and at most this many (the most recent) of one term's
+    max_candidates: int = 10  # articles scored exactly per query
+    # decision
+    join_threshold: float = 0.15
+    min_shared_terms: int = 3  # a match shares at least this many terms (one name is not enough)
+    time_penalty: float = 0.06  # score = cosine - time_penalty * ln(1 + gap_days / time_scale)
+    time_scale_days: float = 3.0
+    story_memory: timedelta = timedelta(days=365)  # remember expired stories this long
+    memory_margin: float = 0.07  # joining a remembered story needs join_threshold + this
+    memory_skip: float = 0.45  # remembered stories are not looked up when a live one scores this
+    name_conflict_penalty: float = 0.5  # the title names another person than the story's
+    name_lead_words: int = 50  # the lead, for names: this many words of the body
+    summary_terms: int = 40
+    summary_posted: int = 16
+    summary_candidates: int = 10  # remembered stories scored exactly per query
+    max_undated: int = 10_000  # undated articles kept (they cannot expire by time), oldest out
+    max_remembered: int = 200_000  # remembered stories kept at most, the least recent out
+    # revisions
+    revision_jaccard: float = 0.9  # shingle Jaccard at or above: a revision
+    revision_containment: float = 0.8  # or the shorter text this much inside the longer ...
+    revision_min_shingles: int = 15  # ... when the shorter has at least this many shingles
+    revision_min_cosine: float = 0.5  # only candidates this similar are tested
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, timedelta):
+                if value < timedelta(0):
+                    raise StoryError(f"tunable {f.name} must not be negative, got {value}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise StoryError(f"tunable {f.name} must be a number, got {value!r}")
+            if not value >= 0:  # also rejects NaN
+                raise StoryError(f"tunable {f.name} must be >= 0, got {value!r}")
+        for name in ("df_half_life", "time_scale_days", "idf_refresh"):
+            if not getattr(self, name) > 0:
+                raise StoryError(f"tunable {name} must be > 0")
+        for name in ("max_terms", "posted_terms", "query_terms", "max_candidates", "summary_terms"):
+            if getattr(self, name) < 1:
+                raise StoryError(f"tunable {name} must be >= 1")
+
+
+_DEFAULT_TUNABLES = StoryTunables()
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------------
+
+_QUOTES = (
+    ("\u2018", "'"), ("\u2019", "'"), ("\u201b", "'"), ("\u2032", "'"), ("\u00b4", "'"),
+    ("\u201c", '"'), ("\u201d", '"'), ("\u201e", '"'), ("\u2033", '"'), ("\u2013", "-"),
+    ("\u2014", "-"), ("\u2015", "-"), ("\u2212", "-"), ("\u00a0", " "),
+)
+
+
+def _ascii_quotes(text: str) -> str:
+    """Typographic quotes, dashes and no-break spaces as ASCII."""
+    if not text.isascii():
+        for a, b in _QUOTES:
+            if a in text:
+                text = text.replace(a, b)
+    return text
+
+
+_COMBINING = re.compile(r"[\u0300-\u036f]+")
+
+
+def _fold(text: str) -> str:
+    """Accents stripped, case folded (quotes and dashes already ASCII)."""
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return text.casefold()
+
+
+_MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_DAYS = (
+    "mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?|fri(?:day)?|"
+    "sat(?:urday)?|sun(?:day)?"
+)
+# Words a date / time stamp line may hold besides numbers.
+_DATE_WORDS = re.compile(
+    rf"\b(?:{_MONTHS}|{_DAYS}|updated?|published|posted|originally|last|on|at|by|"
+    r"am|pm|a\.m|p\.m|edt|est|cdt|cst|mdt|mst|pdt|pst|gmt|utc|bst|cest|cet|et|ct|pt|"
+    r"st|nd|rd|th|of|and|the)\b",
+    re.I,
+)
+_NON_WORDS = re.compile(r"[\d\W_]+")
+_HAS_DIGIT = re.compile(r"\d")
+# Boilerplate lines: short ones starting with one of these words (or pairs of words) ...
+_BOILER_FIRST = frozenset(
+    ["by", "posted", "updated", "published", "written", "photo", "photos", "image", "caption",
+     "video", "watch", "advertisement", "related", "click", "share", "follow", "subscribe",
+     "comment", "comments", "pinterest", "twitter", "facebook", "email", "print"]
+)
+_BOILER_FIRST_TWO = frozenset(
+    {("originally", "published"), ("last", "updated"), ("read", "more"), ("see", "also"),
+     ("sign", "up"), ("more", "stories")}
+)
+# ... or holding one of these phrases (looked for only when a trigger word is present).
+_BOILER_TRIGGERS = frozenset(
+    ["copyright", "(c)", "rights", "published", "republished", "contributed", "reporting",
+     "editing", "follow", "stories", "story", "caption", "skip"]
+)
+_BOILER_PHRASE = re.compile(
+    r"copyright|\(c\) (?:19|20)|all rights reserved|may not be (?:re)?published|"
+    r"contributed to this report|reporting by|editing by|follow (?:us|him|her) on|"
+    r"(?:related|more) stories|read or share this story|this story has been updated|"
+    r"caption close|skip in skip"
+)
+_LEADING_PUNCT = "\"'([{*-\u2022 "
+
+
+def _is_boilerplate(line: str, n_words: int) -> bool:
+    low = line.lower()
+    words = low.lstrip(_LEADING_PUNCT).split()
+    if not words:
+        return True
+    if n_words <= 12:
+        first = words[0].rstrip(":.,")
+        if first in _BOILER_FIRST or tuple(w.rstrip(":.,") for w in words[:2]) in _BOILER_FIRST_TWO:
+            return True
+    if "\u00a9" in low:
+        return True
+    return not _BOILER_TRIGGERS.isdisjoint(words) and _BOILER_PHRASE.search(low) is not None
+
+
+# Datelines: "WASHINGTON (Reuters) -", "(AP) --", "SAINT JOSEPH, Mich. (NEWSCHANNEL 3) -",
+# "HOUSTON, Nov. 16 (Xinhua) --", "OAKLAND --", "INDIANAPOLIS, Ind. -".
+_DATELINE = re.compile(
+    r"^\s*(?:"
+    r"(?:[A-Z][A-Za-z.'&]*(?:[ -][A-Z][A-Za-z.'&]*){0,4}(?:,\s*[A-Za-z.]+(?:\s+[A-Za-z.]+)?"
+    r"(?:\s+\d{1,2})?)?\s*)?\([A-Za-z0-9/ .&'-]{1,40}\)\s*-{1,3}\s*"
+    r"|[A-Z][A-Z.'&]+(?:[ -][A-Z][A-Z.'&]+){0,4}(?:,\s*[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z.]+)?"
+    r"(?:\s+\d{1,2})?)?\s*-{1,3}\s+"
+    r")"
+)
+_TITLE_SPLIT = re.compile(r"\s+(?:\||-{1,2}|:{2})\s+")
+
+
+def _looks_like_a_name(segment: str) -> bool:
+    """ "Local News", "KXYZ 7 News", "LEX18.com", "Fox29 WFLX TV, West Palm": short, and mostly
+    capitalised words, numbers or domains."""
+    words = segment.split()
+    if not words or len(words) > 7:
+        return False
+    named = sum(1 for w in words if w[0].isupper() or w[0].isdigit() or "." in w)
+    return 3 * named >= 2 * len(words)
+
+
+def clean_title(title: str) -> str:
+    """The title without trailing site or section names ("... | Local News", "... - KCTV5")."""
+    title = " ".join(_ascii_quotes(title).split())
+    parts = _TITLE_SPLIT.split(title)
+    while (
+        len(parts) > 1
+        and _looks_like_a_name(parts[-1])
+        and len(" ".join(parts[:-1]).split()) >= 3
+    ):
+        parts.pop()
+    return " - ".join(parts)
+
+
+def _is_date_line(line: str) -> bool:
+    """A line that is only a date / time stamp ("Updated 4/9/2007 6:04 PM", "May 3rd, 2013")."""
+    if len(line) > 120 or not _HAS_DIGIT.search(line):
+        return False
+    rest = _NON_WORDS.sub(" ", _DATE_WORDS.sub(" ", line)).split()
+    return not rest or (len(rest) <= 1 and len(line.split()) <= 8)
+
+
+def _clean_lines(text: str) -> list[str]:
+    out: list[str] = []
+    for raw in _ascii_quotes(text).splitlines():
+        words = raw.split()
+        n = len(words)
+        if n <= 3 and not (words and words[-1].endswith((".", '"'))):
+            continue  # empty, navigation, a lone "UPDATE:", a section name
+        line = " ".join(words)
+        if n <= 25:  # stamps, bylines and footers are short
+            if n <= 12 and _is_date_line(line):
+                continue
+            if _is_boilerplate(line, n):
+                continue
+        if len(out) < 3:
+            line = _DATELINE.sub("", line, count=1)
+            if not line:
+                continue
+        out.append(line)
+    return out
+
+
+def clean_body(text: str) -> str:
+    """Body text for matching: one paragraph per line, without datelines, bylines, date-only
+    lines, captions and footers. Case is kept (proper nouns are found from it)."""
+    return "\n".join(_clean_lines(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Features
+# ---------------------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
+     "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+     "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few",
+     "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers",
+     "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its",
+     "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of",
+     "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own",
+     "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
+     "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to",
+     "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
+     "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself",
+     "yourselves", "said", "say", "says", "told", "tell", "according", "one", "two", "three",
+     "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "last",
+     "new", "may", "might", "must", "shall", "cannot", "yet", "ago", "around", "near", "since",
+     "per", "via", "get", "got", "go", "going", "went", "come", "came", "make", "made", "like",
+     "well", "back", "many", "much", "mr", "mrs", "ms", "dr", "st", "monday", "tuesday",
+     "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+     "april", "june", "july", "august", "september", "october", "november", "december", "jan",
+     "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "today",
+     "yesterday", "tonight", "week", "weekend", "day", "night", "morning", "afternoon", "evening",
+     "year", "month", "time", "old", "pm"]
+)
+# Tokens come from the UTF-8 bytes of a line, through a table that keeps letters, digits,
+# apostrophes and non-ASCII bytes, turns ".!?" into a sentence-end marker and ",;:" into a
+# clause marker (both stay attached to the word before: "said." -> b"said\x01"), and everything
+# else into a space. bytes.translate + split run in C; each distinct token is analysed once.
+_END, _CLAUSE, _CAPITAL, _THE = 1, 2, 4, 8  # token flags
+
+
+def _byte_table() -> bytes:
+    table = bytearray(range(256))
+    for c in range(128):
+        ch = chr(c)
+        if not (ch.isalnum() or ch == "'"):
+            table[c] = 32
+    for ch in ".!?":
+        table[ord(ch)] = _END
+    for ch in ",;:":
+        table[ord(ch)] = _CLAUSE
+    return bytes(table)
+
+
+_BYTE_TABLE = _byte_table()
+_AGE = re.compile(rb"(?<![0-9A-Za-z])([0-9]{1,3}) (?:years?|yrs?) old\b", re.I)
+BLOOM_BITS = 1024
+
+
+def _stem(word: str) -> str:
+    if word.endswith("'s"):
+        word = word[:-2]
+    elif word.endswith("'"):
+        word = word[:-1]
+    if len(word) > 4 and word[0].isalpha():
+        if word.endswith("ies"):
+            return word[:-3] + "y"
+        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            return word[:-1]
+    return word
+
+
+def _term_of(word: str) -> str:
+    """The index term of a folded word; "" for a stopword or a lone letter."""
+    w = _stem(word)
+    if (len(w) < 2 and not w.isdigit()) or w in _STOPWORDS:
+        return ""
+    return sys.intern(w)
+
+
+_CACHE_MAX = 300_000
+# token -> (index term or "", CRC-32 of the folded word, Bloom bit of the term or -1, flags)
+_TOKEN_CACHE: dict[bytes, tuple[str, int, int, int]] = {}
+
+
+def _token_info(token: bytes) -> tuple[str, int, int, int]:
+    info = _TOKEN_CACHE.get(token)
+    if info is not None:
+        return info
+    if len(_TOKEN_CACHE) >= _CACHE_MAX:
+        _TOKEN_CACHE.clear()
+    flags = 0
+    core = token
+    while core and core[-1] in (_END, _CLAUSE):
+        flags |= _END if core[-1] == _END else _CLAUSE
+        core = core[:-1]
+    # "U.S" keeps no dot; "1,000" becomes 1000
+    word = core.replace(b"\x01", b"").replace(b"\x02", b"").decode("utf-8", "replace").strip("'")
+    if word and word[0].isupper() and not word.isupper():
+        flags |= _CAPITAL
+    folded = _fold(word)
+    if folded == "the":
+        flags |= _THE
+    term = _term_of(folded) if folded else ""
+    info = (term, zlib.crc32(folded.encode()), _term_bit(term) if term else -1, flags)
+    _TOKEN_CACHE[token] = info
+    return info
+
+
+def _tokens(line: str) -> list[bytes]:
+    return line.encode("utf-8", "replace").translate(_BYTE_TABLE).split()
+
+
+_BITS: dict[str, int] = {}
+
+
+_TF_CACHE: dict[float, float] = {}
+
+
+def _tf(count: float) -> float:
+    """Sub-linear term frequency: 1 + ln(count) above 1."""
+    w = 1.0 + math.log(count) if count > 1.0 else count
+    if len(_TF_CACHE) < 10_000:
+        _TF_CACHE[count] = w
+    return w
+
+
+def _term_bit(term: str) -> int:
+    bit = _BITS.get(term)
+    if bit is None:
+        if len(_BITS) >= _CACHE_MAX:
+            _BITS.clear()
+        bit = _BITS[term] = zlib.crc32(term.encode()) % BLOOM_BITS
+    return bit
+
+
+def _bloom_has(bloom: int, term: str) -> bool:
+    return bool(bloom >> _term_bit(term) & 1)
+
+
+SHINGLE_SAMPLE_MIN = 64  # a long text keeps a 1/2^k sample of its shingles, at least this many
+_LOW = 0xFFFF
+_HIGH = ~_LOW
+
+
+def _shingles(ids: list[int]) -> tuple[int, array[int]]:
+    """A consistent sample of the hashed word 3-shingles of a text, from its word ids.
+
+    A shingle is kept when its first word's id is 0 modulo the rate m (a power of two chosen
+    from the text's length). The kept value is the shingle's hash with the first word's low 16
+    bits in place of its own, so a sample can be thinned to any coarser rate later."""
+    n = len(ids) - 2
+    if n < 1:
+        return 1, array("q", set(ids))
+    m = 1
+    while n // (2 * m) >= SHINGLE_SAMPLE_MIN and m < _LOW:
+        m *= 2
+    triples: Iterable[tuple[int, int, int]] = zip(ids, ids[1:], ids[2:], strict=False)
+    firsts: Iterable[int] = ids[:n]
+    if m > 1:
+        keep = list(map(not_, map(and_, firsts, repeat(m - 1))))
+        triples = compress(triples, keep)
+        firsts = compress(firsts, keep)
+    values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), map(and_, firsts, repeat(_LOW)))
+    return m, array("q", set(values))
+
+
+@dataclass(frozen=True, slots=True)
+class DocFeatures:
+    """What the index derives from an article's text, before weighting."""
+
+    counts: dict[str, float]  # weighted term counts (title and lead weighted up)
+    proper: frozenset[str]  # terms seen capitalised mid-sentence in the body
+    shingle_rate: int  # `shingles` holds the hashes h with h % shingle_rate == 0
+    shingles: array[int]  # sample of hashed word 3-shingles of the cleaned body
+    focal: frozenset[str] = frozenset()  # surnames of the persons the title names
+    caps: int = 0  # Bloom mask of the capitalised words of the title and the body's lead
+    title_caps: int = 0  # Bloom mask of the title's capitalised words
+
+
+def extract_features(title: str, text: str, tunables: StoryTunables | None = None) -> DocFeatures:
+    """Features of one article (pure, deterministic).
+
+    Besides weighted term counts and shingles, the capitalised words give: proper nouns (words
+    capitalised mid-sentence, weighted up); a Bloom mask of the capitalised words of the title
+    and the lead; and the persons the title names. A person is a capitalised pair in the body
+    ("Jamal Williams") whose second word also stands alone there ("Williams was pulled over")
+    and never after "the" ("the Chargers": a team). Places and organisations ("San Diego",
+    "Highway Patrol") are rarely shortened that way. Headline-like lines (a title repeated in
+    the body) say nothing through capitals."""
+    tun = tunables or _DEFAULT_TUNABLES
+    get = _TOKEN_CACHE.get
+    counts: dict[str, float] = {}
+    cget = counts.get
+    title_terms: set[str] = set()
+    tmask = 0
+    weight = tun.title_weight
+    for term, _, bit, flags in [get(t) or _token_info(t) for t in _tokens(clean_title(title))]:
+        if term:
+            counts[term] = cget(term, 0.0) + weight
+            if flags & _CAPITAL:
+                title_terms.add(term)
+                tmask |= 1 << bit
+    name_lead = tun.name_lead_words
+    terms: list[str] = []
+    ids: list[int] = []
+    proper: set[str] = set()
+    lead_mask = tmask
+    pairs: list[tuple[str, str]] = []
+    alone: set[str] = set()
+    the: set[str] = set()
+    ages: list[str] = []
+    for line in _clean_lines(text):
+        raw = _tokens(line)
+        if not raw:
+            continue
+        infos = [get(t) or _token_info(t) for t in raw]
+        start = len(ids)
+        line_terms, line_ids, _, line_flags = zip(*infos, strict=True)
+        terms += line_terms
+        ids += line_ids
+        if "old" in line or "Old" in line or "OLD" in line:
+            ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(raw))]
+        capitals = [
+            i for i in compress(range(len(raw)), map(and_, line_flags, repeat(_CAPITAL)))
+            if line_terms[i]
+        ]
+        if not capitals:
+            continue
+        # a title repeated in the body: mostly capitals, or many and no closing punctuation
+        headline = len(capitals) * 5 >= 3 * len(infos) or (
+            len(capitals) * 5 >= 2 * len(infos) and not infos[-1][3] & _END
+        )
+        paired: set[int] = set()
+        for i in capitals:
+            term, _, bit, _ = infos[i]
+            if start + i < name_lead:
+                lead_mask |= 1 << bit
+            if headline or i == 0:
+                continue
+            prev_term, _, _, prev = infos[i - 1]
+            if prev & _END:
+                continue  # a sentence start
+            if prev & _THE:
+                the.add(term)
+            if prev & _CLAUSE or not prev & _CAPITAL:
+                proper.add(term)  # after a lower-case word, a number or a comma
+            elif prev_term:
+                pairs.append((prev_term, term))
+                paired.add(i - 1)
+                paired.add(i)
+        if not headline:
+            alone.update(infos[i][0] for i in capitals if i not in paired)
+    lead = tun.lead_words
+    for part, weight in ((terms[:lead], tun.lead_weight), (terms[lead:], tun.body_weight),
+                         (ages, tun.lead_weight)):
+        for term, n in Counter(part).items():
+            counts[term] = cget(term, 0.0) + n * weight
+    counts.pop("", None)
+    alone -= the
+    persons = frozenset(p for _, p in pairs if p in alone and p in title_terms)
+    rate, shingles = _shingles(ids)
+    return DocFeatures(counts, frozenset(proper), rate, shingles, persons, lead_mask, tmask)
+
+
+def shingle_overlap(a: DocFeatures, b: DocFeatures) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two texts' shingle samples."""
+    return _overlap(a.shingle_rate, a.shingles, b.shingle_rate, b.shingles)
+
+
+def _overlap(ra: int, a: array[int], rb: int, b: array[int]) -> tuple[float, float]:
+    return _overlap_with(ra, set(a), rb, b)
+
+
+def _overlap_with(ra: int, a: set[int], rb: int, b: array[int]) -> tuple[float, float]:
+    """Shingle overlap of two samples, compared on the coarser of their two rates."""
+    if ra < rb:
+        mask = rb - 1
+        a = {h for h in a if not h & mask}
+        nb = len(b)
+        inter = len(a.intersection(b))
+    elif rb < ra:
+        mask = ra - 1
+        kept = [h for h in b if not h & mask]
+        nb = len(kept)
+        inter = len(a.intersection(kept))
+    else:
+        nb = len(b)
+        inter = len(a.intersection(b))
+    na = len(a)
+    if not na or not nb:
+        return 0.0, 0.0
+    return inter / (na + nb - inter), inter / min(na, nb)
+
+
+# ---------------------------------------------------------------------------------------------
+# The index
+# ---------------------------------------------------------------------------------------------
+
+
+def _timestamp(published: datetime) -> float:
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    return published.timestamp()
+
+
+@dataclass(slots=True, eq=False)
+class _Doc:
+    serial: int
+    id: str
+    ts: float | None  # publication time; None: unknown
+    source: str
+    canonical_url: str
+    terms: tuple[str, ...]  # top terms by weight; the first `posted_terms` are posted
+    weights: array[float]  # L2-normalised
+    shingle_rate: int
+    shingles: array[int]
+    focal: frozenset[str]
+    caps: int
+    title_caps: int
+    story: _Story
+    assignment: Assignment
+
+
+@dataclass(slots=True, eq=False)
+class _Story:
+    id: str
+    members: dict[int, _Doc] = field(default_factory=dict)  # live members by serial
+    last_ts: float | None = None  # latest known publication time of a member
+    anchor: float = -math.inf  # when the story was last active (for the story memory)
+    merged: dict[str, float] = field(default_factory=dict)  # expired members' vectors, summed
+    persons: dict[str, int] = field(default_factory=dict)  # title person -> titles naming them
+    size: int = 0  # members ever
+    summary_terms: tuple[str, ...] = ()  # remembered summary, once no member is live
+    summary_weights: array[float] = field(default_factory=lambda: array("f"))
+
+
+def _top(hits: Counter[Any], k: int) -> list[Any]:
+    """The keys of up to `k` of the highest counts (ties broken by insertion order). Counts are
+    small integers: a threshold from their histogram avoids a heap over every hit."""
+    if len(hits) <= k:
+        return list(hits)
+    histogram = Counter(hits.values())
+    taken = 0
+    threshold = 1
+    for count in sorted(histogram, reverse=True):
+        taken += histogram[count]
+        threshold = count
+        if taken >= k:
+            break
+    top = [key for key, c in hits.items() if c > threshold]
+    top += [key for key, c in hits.items() if c == threshold][: k - len(top)]
+    return top
+
+
+def _gap_penalty(a: float | None, b: float | None, tun: StoryTunables) -> float:
+    if a is None or b is None:
+        return 0.0
+    return tun.time_penalty * math.log1p(abs(a - b) / 86400.0 / tun.time_scale_days)
+
+
+class StoryIndex:
+    """Incremental story grouping over a rolling window (see the module docstring).
+
+    `expire(now)` drops what fell out of the window; call it as time moves on (the pipeline
+    before each batch, an evaluation before each article). `assign` never expires by itself.
+    """
+
+    def __init__(self, window: timedelta = timedelta(hours=72), **tunables: Any) -> None:
+        if not isinstance(window, timedelta) or window <= timedelta(0):
+            raise StoryError(f"window must be a positive timedelta, got {window!r}")
+        known = {f.name for f in fields(StoryTunables)}
+        unknown = sorted(set(tunables) - known)
+        if unknown:
+            raise StoryError(f"unknown tunable(s) {unknown}; known: {sorted(known)}")
+        self.tunables: StoryTunables = replace(StoryTunables(), **tunables)
+        self.window = window
+        # document frequencies: halved every df_half_life articles, terms at 0 dropped, so the
+        # table holds the recent vocabulary only
+        self._df: Counter[str] = Counter()
+        self._df_total = 0  # articles counted, halved with the frequencies
+        self._df_articles = 0
+        self._idf_cache: dict[str, float] = {}
+        self._docs: dict[str, _Doc] = {}
+        self._by_serial: dict[int, _Doc] = {}
+        self._serial = 0
+        self._postings: dict[str, list[int]] = {}
+        self._live_postings = 0
+        self._dead_postings = 0
+        self._urls: dict[str, _Doc] = {}
+        self._stories: dict[str, _Story] = {}  # stories with a live member
+        self._expiry: list[tuple[float, int]] = []  # (published, serial) of dated articles
+        self._undated: deque[_Doc] = deque()  # undated articles, oldest first
+        self._clock = -math.inf  # the latest `now` given to expire
+        self._remembered: dict[str, _Story] = {}  # stories without live members
+        self._memory_heap: list[tuple[float, str]] = []  # (story anchor, story id)
+        self._summary_postings: dict[str, set[str]] = {}
+
+    # -- public API --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Articles in the window."""
+        return len(self._docs)
+
+    @property
+    def story_count(self) -> int:
+        """Stories with an article in the window."""
+        return len(self._stories)
+
+    @property
+    def remembered_count(self) -> int:
+        """Stories remembered as summaries (all their articles expired)."""
+        return len(self._remembered)
+
+    def assignment(self, doc_id: str) -> Assignment | None:
+        """The assignment of an article still in the window."""
+        d = self._docs.get(doc_id)
+        return d.assignment if d is not None else None
+
+    def assign(self, doc: StoryDoc) -> Assignment:
+        """Decide the story of `doc` and add it to the index. An id already in the window gets
+        its earlier assignment back (and nothing changes)."""
+        self._check(doc)
+        known = self._docs.get(doc.id)
+        if known is not None:
+            return known.assignment
+        ts = None if doc.published is None else _timestamp(doc.published)
+        feats = extract_features(doc.title, doc.text, self.tunables)
+        terms, weights = self._vector(feats)
+        query = dict(zip(terms, weights, strict=True))
+        scored = self._score(query, self._candidates(terms, weights))
+        revision = self._revision(doc, feats, scored)
+        if revision is not None:
+            target, sim = revision
+            story = target.story
+            assignment = Assignment(story.id, "revision", target.id, round(sim, 4))
+        else:
+            best, sim = self._best_story(query, ts, feats, scored)
+            if best is not None and sim >= self.tunables.join_threshold:
+                story = best
+                assignment = Assignment(story.id, "joined", None, round(sim, 4))
+            else:
+                story = self._new_story(doc.id)
+                assignment = Assignment(doc.id, "new_story", None, round(max(sim, 0.0), 4))
+        self._add(doc, ts, feats, terms, weights, story, assignment)
+        return assignment
+
+    def restore(self, doc: StoryDoc, story_id: str, duplicate_of: str | None = None) -> None:
+        """Put back an article decided in an earlier run (on restart), without re-deciding.
+        Restore in publication order, then call `expire` with the current time."""
+        self._check(doc)
+        if not isinstance(story_id, str) or not story_id:
+            raise StoryError(f"restore {doc.id!r}: story_id must be a non-empty string")
+        if doc.id in self._docs:
+            return
+        ts = None if doc.published is None else _timestamp(doc.published)
+        feats = extract_features(doc.title, doc.text, self.tunables)
+        terms, weights = self._vector(feats)
+        story = self._stories.get(story_id) or self._remembered.get(story_id) or _Story(story_id)
+        kind: Kind
+        if duplicate_of is not None:
+            kind = "revision"
+        else:
+            kind = "new_story" if story_id == doc.id else "joined"
+        self._add(doc, ts, feats, terms, weights, story, Assignment(story_id, kind, duplicate_of,
+                                                                     1.0))
+
+    def expire(self, now: datetime) -> int:
+        """Drop articles published before `now - window` (undated ones: added before then);
+        returns how many were dropped. A story left without articles is remembered as a summary
+        for `story_memory`, then forgotten."""
+        if not isinstance(now, datetime):
+            raise StoryError(f"expire: now must be a datetime, got {type(now).__name__}")
+        now_ts = _timestamp(now)
+        self._clock = max(self._clock, now_ts)
+        cutoff = now_ts - self.window.total_seconds()
+        dropped = 0
+        while self._expiry and self._expiry[0][0] < cutoff:
+            _, serial = heapq.heappop(self._expiry)
+            d = self._by_serial.get(serial)
+            if d is not None:
+                self._drop(d)
+                dropped += 1
+        forget = cutoff - self.tunables.story_memory.total_seconds()
+        while self._memory_heap and self._memory_heap[0][0] < forget:
+            anchor, sid = heapq.heappop(self._memory_heap)
+            story = self._remembered.get(sid)
+            if story is not None and story.anchor == anchor:
+                self._unpost_summary(story)
+                del self._remembered[sid]
+        if self._dead_postings > max(4096, self._live_postings):
+            self._compact_postings()
+        return dropped
+
+    # -- features and weights ----------------------------------------------------------------
+
+    @staticmethod
+    def _check(doc: StoryDoc) -> None:
+        if not isinstance(doc, StoryDoc):
+            raise StoryError(f"expected a StoryDoc, got {type(doc).__name__}")
+        if not isinstance(doc.id, str) or not doc.id:
+            raise StoryError("StoryDoc.id must be a non-empty string")
+        if doc.published is not None and not isinstance(doc.published, datetime):
+            raise StoryError(f"StoryDoc {doc.id!r}: published must be a datetime or None")
+        if not isinstance(doc.title, str) or not isinstance(doc.text, str):
+            raise StoryError(f"StoryDoc {doc.id!r}: title and text must be strings")
+
+    def _vector(self, feats: DocFeatures) -> tuple[tuple[str, ...], array[float]]:
+        """The article's top terms and their L2-normalised TF-IDF weights. Counts the article
+        in the document frequencies (call once per article added)."""
+        t = self.tunables
+        counts = feats.counts
+        terms = list(counts)
+        idfs = list(map(self._idf_cache.get, terms))
+        if None in idfs:
+            idfs = [self._idf(term) if idf is None else idf for term, idf in zip(terms, idfs,
+                                                                                 strict=True)]
+        self._df.update(terms)
+        self._df_total += 1
+        tget = _TF_CACHE.get
+        tfs = [tget(c) or _tf(c) for c in counts.values()]
+        weights = dict(zip(terms, map(mul, tfs, idfs), strict=True))
+        for term in feats.proper:
+            w = weights.get(term)
+            if w is not None:
+                weights[term] = w * t.entity_weight
+        top = sorted(weights.items(), key=itemgetter(1), reverse=True)[: t.max_terms]
+        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+        self._counted()
+        return tuple(term for term, _ in top), array("f", [w / norm for _, w in top])
+
+    def _idf(self, term: str) -> float:
+        """IDF from the document frequencies (cached until the next refresh)."""
+        total = self._df_total + self.tunables.df_prior
+        idf = math.log((total + 1.0) / (self._df.get(term, 0) + 1.0)) + 0.1
+        self._idf_cache[term] = idf
+        return idf
+
+    def _counted(self) -> None:
+        """One more article in the document frequencies: halve them every half-life."""
+        self._df_articles += 1
+        n = self._df_articles
+        if n % self.tunables.df_half_life == 0:
+            self._df = Counter({k: v // 2 for k, v in self._df.items() if v > 1})
+            self._df_total //= 2
+            self._idf_cache.clear()
+        # refresh every idf_refresh articles, and at powers of two while the index is young
+        young = not n & (n - 1)
+        if n % self.tunables.idf_refresh == 0 or young or len(self._idf_cache) > _CACHE_MAX:
+            self._idf_cache.clear()
+
+    # -- candidates and scoring --------------------------------------------------------------
+
+    def _candidates(self, terms: tuple[str, ...], weights: array[float]) -> list[_Doc]:
+        """Articles sharing the most of the query's distinctive terms. Posting lists (in arrival
+        order) are walked rarest first, each for its `posting_tail` most recent entries (a big
+        story's recent articles stay reachable through its common terms), `posting_budget`
+        entries in all."""
+        t = self.tunables
+        get = self._postings.get
+        lists = [p for p in map(get, terms[: t.query_terms]) if p]
+        lists.sort(key=len)
+        hits: Counter[int] = Counter()
+        budget = t.posting_budget
+        tail = t.posting_tail
+        for plist in lists:
+            if len(plist) > tail:
+                plist = plist[-tail:]
+            hits.update(plist)
+            budget -= len(plist)
+            if budget <= 0:
+                break
+        by_serial = self._by_serial
+        return [by_serial[s] for s in _top(hits, t.max_candidates) if s in by_serial]
+
+    def _score(self, query: dict[str, float], cands: list[_Doc]) -> list[tuple[float, _Doc]]:
+        """(cosine, article) by decreasing cosine; 0 for an article sharing too few terms."""
+        get = query.get
+        need = self.tunables.min_shared_terms
+        zero = repeat(0.0)
+        scored: list[tuple[float, _Doc]] = []
+        for d in cands:
+            vals = list(map(get, d.terms, zero))
+            if len(vals) - vals.count(0.0) >= need:
+                scored.append((sum(map(mul, d.weights, vals)), d))
+            else:
+                scored.append((0.0, d))
+        scored.sort(key=lambda sc: (-sc[0], sc[1].serial))
+        return scored
+
+    def _revision(
+        self, doc: StoryDoc, feats: DocFeatures, scored: list[tuple[float, _Doc]]
+    ) -> tuple[_Doc, float] | None:
+        t = self.tunables
+        if doc.canonical_url:
+            same = self._urls.get(doc.canonical_url)
+            if same is not None:
+                return same, 1.0
+        best: tuple[_Doc, float] | None = None
+        mine: set[int] | None = None
+        for cos, c in scored:
+            if cos < t.revision_min_cosine:
+                break
+            if mine is None:
+                mine = set(feats.shingles)
+            jac, cont = _overlap_with(feats.shingle_rate, mine, c.shingle_rate, c.shingles)
+            small = min(len(feats.shingles) * feats.shingle_rate, len(c.shingles) * c.shingle_rate)
+            if jac >= t.revision_jaccard or (
+                cont >= t.revision_containment and small >= t.revision_min_shingles
+            ):
+                score = max(jac, cont)
+                if best is None or score > best[1]:
+                    best = (c, score)
+        return best
+
+    def _best_story(
+        self,
+        query: dict[str, float],
+        ts: float | None,
+        feats: DocFeatures,
+        scored: list[tuple[float, _Doc]],
+    ) -> tuple[_Story | None, float]:
+        t = self.tunables
+        best: _Story | None = None
+        best_score = -math.inf
+        seen: set[str] = set()
+        conflicts: dict[str, bool] = {}
+        floor = t.join_threshold  # penalties only lower a score: weaker candidates cannot join
+        for cos, c in scored:
+            if cos < floor:
+                if best is None:
+                    best, best_score = c.story, cos - _gap_penalty(ts, c.ts, t)
+                break
+            story = c.story
+            seen.add(story.id)
+            # an undated member takes its story's latest known time
+            score = cos - _gap_penalty(ts, story.last_ts if c.ts is None else c.ts, t)
+            conflict = conflicts.get(story.id)
+            if conflict is None:
+                conflict = conflicts[story.id] = self._conflict(feats, story)
+            if conflict:
+                score -= t.name_conflict_penalty
+            if score > best_score:
+                best, best_score = story, score
+        if self._summary_postings and best_score < t.memory_skip:
+            for story, cos in self._summary_candidates(query):
+                if story.id in seen or cos < floor + t.memory_margin:
+                    continue
+                score = cos - _gap_penalty(ts, story.last_ts, t) - t.memory_margin
+                if self._conflict(feats, story):
+                    score -= t.name_conflict_penalty
+                if score > best_score:
+                    best, best_score = story, score
+        return best, best_score
+
+    @staticmethod
+    def _conflict(feats: DocFeatures, story: _Story) -> bool:
+        """The article's title names persons that few of the story's titles name, and the person
+        most of the story's titles name is not in the article's title or lead."""
+        if not feats.focal or not story.persons or story.size == 0:
+            return False
+        half = story.size / 2
+        dominant = [p for p, n in story.persons.items() if n >= half]
+        if not dominant or any(_bloom_has(feats.caps, p) for p in dominant):
+            return False
+        support = max(
+            story.persons.get(p, 0)
+            if p in story.persons
+            else sum(1 for m in story.members.values() if _bloom_has(m.title_caps, p))
+            for p in feats.focal
+        )
+        return support < half
+
+    def _summary_candidates(self, query: dict[str, float]) -> list[tuple[_Story, float]]:
+        t = self.tunables
+        get_sids = self._summary_postings.get
+        lists = [p for p in map(get_sids, list(query)[: t.query_terms]) if p]
+        lists.sort(key=len)
+        hits: Counter[str] = Counter()
+        budget = t.posting_budget
+        for sids in lists:
+            if len(sids) > t.posting_tail:
+                continue  # summaries are many and old: a common term says little
+            hits.update(sids)
+            budget -= len(sids)
+            if budget <= 0:
+                break
+        get = query.get
+        need = t.min_shared_terms
+        out: list[tuple[_Story, float]] = []
+        for sid in _top(hits, t.summary_candidates):
+            story = self._remembered[sid]
+            prods = [
+                w * get(term, 0.0)
+                for term, w in zip(story.summary_terms, story.summary_weights, strict=True)
+            ]
+            if len(prods) - prods.count(0.0) >= need:
+                out.append((story, sum(prods)))
+        return out
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _new_story(self, story_id: str) -> _Story:
+        old = self._remembered.pop(story_id, None)
+        if old is not None:
+            self._unpost_summary(old)
+        story = _Story(story_id)
+        self._stories[story_id] = story
+        return story
+
+    def _add(
+        self,
+        doc: StoryDoc,
+        ts: float | None,
+        feats: DocFeatures,
+        terms: tuple[str, ...],
+        weights: array[float],
+        story: _Story,
+        assignment: Assignment,
+    ) -> None:
+        self._serial += 1
+        serial = self._serial
+        d = _Doc(
+            serial, doc.id, ts, doc.source, doc.canonical_url, terms, weights,
+            feats.shingle_rate, feats.shingles, feats.focal, feats.caps, feats.title_caps, story,
+            assignment,
+        )
+        self._docs[doc.id] = d
+        self._by_serial[serial] = d
+        if ts is None:
+            self._undated.append(d)
+        else:
+            heapq.heappush(self._expiry, (ts, serial))
+        posted = terms[: self.tunables.posted_terms]
+        postings = self._postings
+        for term in posted:
+            plist = postings.get(term)
+            if plist is None:
+                postings[term] = [serial]
+            else:
+                plist.append(serial)
+        self._live_postings += len(posted)
+        if doc.canonical_url:
+            self._urls.setdefault(doc.canonical_url, d)
+        if story.id in self._remembered:
+            del self._remembered[story.id]
+            self._unpost_summary(story)
+        self._stories[story.id] = story
+        persons = story.persons
+        for p in feats.focal:
+            if p not in persons and len(persons) < 16:
+                persons[p] = sum(1 for m in story.members.values() if _bloom_has(m.title_caps, p))
+        for p in persons:
+            if _bloom_has(feats.title_caps, p):
+                persons[p] += 1
+        story.size += 1
+        story.members[serial] = d
+        while len(self._undated) > self.tunables.max_undated:
+            old = self._undated.popleft()
+            if self._by_serial.get(old.serial) is old:
+                self._drop(old)
+        if ts is not None and (story.last_ts is None or ts > story.last_ts):
+            story.last_ts = ts
+        story.anchor = max(story.anchor, self._clock if ts is None else ts)
+
+    def _drop(self, d: _Doc) -> None:
+        del self._docs[d.id]
+        del self._by_serial[d.serial]
+        n = min(len(d.terms), self.tunables.posted_terms)
+        self._live_postings -= n
+        self._dead_postings += n
+        if d.canonical_url and self._urls.get(d.canonical_url) is d:
+            del self._urls[d.canonical_url]
+        story = d.story
+        story.members.pop(d.serial, None)
+        if self.tunables.story_memory > timedelta(0):
+            merged = story.merged
+            for term, w in zip(d.terms, d.weights, strict=True):
+                merged[term] = merged.get(term, 0.0) + w
+            if len(merged) > 2 * self.tunables.summary_terms:
+                keep = heapq.nlargest(self.tunables.summary_terms, merged.items(),
+                                      key=lambda kv: kv[1])
+                merged.clear()
+                merged.update(keep)
+        if not story.members:
+            del self._stories[story.id]
+            if self.tunables.story_memory > timedelta(0):
+                self._remember(story)
+
+    def _remember(self, story: _Story) -> None:
+        t = self.tunables
+        top = heapq.nlargest(t.summary_terms, story.merged.items(), key=lambda kv: kv[1])
+        story.merged = {}
+        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+        story.summary_terms = tuple(term for term, _ in top)
+        story.summary_weights = array("f", [w / norm for _, w in top])
+        for term in story.summary_terms[: t.summary_posted]:
+            sids = self._summary_postings.get(term)
+            if sids is None:
+                self._summary_postings[term] = {story.id}
+            else:
+                sids.add(story.id)
+        self._remembered[story.id] = story
+        heapq.heappush(self._memory_heap, (story.anchor, story.id))
+        while len(self._remembered) > t.max_remembered:
+            anchor, sid = heapq.heappop(self._memory_heap)
+            old = self._remembered.get(sid)
+            if old is not None and old.anchor == anchor:
+                self._unpost_summary(old)
+                del self._remembered[sid]
+        if len(self._memory_heap) > 2 * len(self._remembered) + 1024:  # drop stale entries
+            self._memory_heap = [(st.anchor, sid) for sid, st in self._remembered.items()]
+            heapq.heapify(self._memory_heap)
+
+    def _unpost_summary(self, story: _Story) -> None:
+        """Take a summary out of the summary postings (the story is live again, or forgotten).
+        A story live again keeps its summary terms merged into `merged` for its next summary."""
+        for term in story.summary_terms[: self.tunables.summary_posted]:
+            sids = self._summary_postings.get(term)
+            if sids is not None:
+                sids.discard(story.id)
+                if not sids:
+                    del self._summary_postings[term]
+        for term, w in zip(story.summary_terms, story.summary_weights, strict=True):
+            story.merged[term] = story.merged.get(term, 0.0) + w
+        story.summary_terms = ()
+        story.summary_weights = array("f")
+
+    def _compact_postings(self) -> None:
+        live = self._by_serial
+        fresh: dict[str, list[int]] = {}
+        for term, plist in self._postings.items():
+            kept = [s for s in plist if s in live]
+            if kept:
+                fresh[term] = kept
+        self._postings = fresh
+        self._live_postings = sum(len(p) for p in fresh.values())
+        self._dead_postings = 0
