@@ -50,6 +50,7 @@ def test_full_text_feed_uses_page_text_and_falls_back(tmp_path: Path) -> None:
                      NOW - timedelta(minutes=7)),
         ]))
         text = (f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n'
+                '[fetch]\nallow_networks = ["127.0.0.0/8"]  # article pages on this test server\n'
                 f'[[feeds]]\nname = "f"\nurl = "{srv.url("/f.xml")}"\nfull_text = true\n\n'
                 + shipped_watches_toml())
         cfg = parse_config(text, None, {})

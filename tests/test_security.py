@@ -3,13 +3,21 @@ output, logs or summaries, even in runs that fail on purpose."""
 
 from __future__ import annotations
 
+import io
 import json
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from watcher.config import parse_config
+from watcher.demo import shipped_watches_toml
 from watcher.parse import parse_feed
+from watcher.pipeline import run_cycle
+from watcher.store import Store
+from watcher.transports import ConsoleTransport
 
 from .articles import BORDER_TITLE, border_html, now_minus, rss_feed, rss_item
 from .fakeslack import FakeSlack
@@ -32,6 +40,52 @@ def test_external_entities_are_not_expanded(tmp_path: Path, entity_url: str) -> 
     parsed = parse_feed("f", "https://x.example/rss", doc, {}, NOW)
     dump = json.dumps([a.__repr__() for a in parsed.articles]) + parsed.title + str(parsed.error)
     assert "TOP-SECRET" not in dump
+
+
+def _prefect_records(api: str) -> str:
+    """Flow and task runs (with their parameters), artifacts and logs the server holds, newest
+    first, as one string."""
+    queries = {"flow_runs/filter": "EXPECTED_START_TIME_DESC", "task_runs/filter":
+               "EXPECTED_START_TIME_DESC", "artifacts/filter": "CREATED_DESC",
+               "logs/filter": "TIMESTAMP_DESC"}
+    with httpx.Client(timeout=20) as client:
+        out = []
+        for path, sort in queries.items():
+            resp = client.post(f"{api.rstrip('/')}/{path}", json={"limit": 200, "sort": sort})
+            resp.raise_for_status()
+            out.append(resp.text)
+    return "".join(out)
+
+
+def test_external_entities_reach_no_article_log_or_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A whole run over a feed whose DOCTYPE names a local file: nothing of the file in the
+    stored articles, the log or the alert posted."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-FILE-CONTENT")
+    entity = f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+    body = rss_feed([rss_item(BORDER_TITLE + " &xxe;", "https://wire.example/x", "x1",
+                              border_html(), now_minus(5))]).decode()
+    body = body.replace("<rss", entity + "<rss", 1).replace(
+        "<description>", "<description>&xxe; ", 1)
+    with FeedServer() as feeds:
+        feeds.routes["/x.xml"] = Route(body=body.encode())
+        text = (f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n'
+                f'[[feeds]]\nname = "x"\nurl = "{feeds.url("/x.xml")}"\n\n'
+                + shipped_watches_toml())
+        cfg = parse_config(text, None, {})
+        store = Store(cfg.store.url)
+        out = io.StringIO()
+        with caplog.at_level(logging.DEBUG):
+            summary = run_cycle(cfg, store, ConsoleTransport(out), now=datetime.now(UTC))
+        stored = [a.title + a.text for a in store.articles_since(
+            datetime.now(UTC) - timedelta(days=1))]
+        store.close()
+    assert summary.new_articles == 1 and summary.alerts == 1  # the item itself got through
+    everything = "".join(stored) + out.getvalue() + caplog.text
+    assert "17" in out.getvalue()  # the alert was rendered, with the article's toll
+    assert "TOP-SECRET" not in everything
 
 
 def test_billion_laughs_is_harmless() -> None:
@@ -68,6 +122,11 @@ def test_secrets_never_appear_in_output_of_failing_runs(
         outputs += check.stdout + check.stderr
         assert "invalid_auth" in outputs
         assert bad_token not in outputs
+        # what the Prefect server keeps of the run: parameters, artifacts, logs
+        stored = _prefect_records(prefect_api["PREFECT_API_URL"])
+        assert "poll-summary" in stored and "config_path" in stored  # there is something to scan
+        assert "invalid_auth" in stored or "failed" in stored
+        assert bad_token not in stored
 
         db_env = {**env, "WATCHER_DATABASE_URL":
                   f"postgresql+psycopg://watcher:{password}@127.0.0.1:1/watcher"}

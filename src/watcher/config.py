@@ -8,6 +8,7 @@ variable that holds the Slack token, never the token itself.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import tomllib
@@ -63,6 +64,11 @@ class FetchConfig:
     user_agent: str = DEFAULT_USER_AGENT
     full_text: bool = False  # default for feeds that do not set full_text themselves
     max_article_fetches: int = 50  # article pages fetched per run, at most
+    max_items: int = 500  # items taken from one feed per run; the rest are counted and dropped
+    max_article_chars: int = 100_000  # article text is cut at this many characters
+    # Networks that links from feed content and redirects may reach although they are not public
+    # (CIDR strings; see watcher.netguard). Feed URLs written in the config are always trusted.
+    allow_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +369,8 @@ class _Validator:
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()
         known = {"connect_timeout", "read_timeout", "deadline", "max_bytes", "max_redirects",
-                 "concurrency", "per_host", "user_agent", "full_text", "max_article_fetches"}
+                 "concurrency", "per_host", "user_agent", "full_text", "max_article_fetches",
+                 "max_items", "max_article_chars", "allow_networks"}
         self._unknown(t, known, "fetch")
         ua = self._get(t, "user_agent", (str,), d.user_agent, "fetch.user_agent",
                        self._line_of("fetch", "user_agent"), "a string")
@@ -381,7 +388,27 @@ class _Validator:
                                 self._line_of("fetch", "full_text"), "true or false"),
             max_article_fetches=self._positive(t, "max_article_fetches", d.max_article_fetches,
                                                "fetch", integer=True),
+            max_items=self._positive(t, "max_items", d.max_items, "fetch", integer=True),
+            max_article_chars=self._positive(t, "max_article_chars", d.max_article_chars, "fetch",
+                                             integer=True),
+            allow_networks=self._networks(t),
         )
+
+    def _networks(self, t: Mapping[str, Any]) -> tuple[str, ...]:
+        raw = t.get("allow_networks", [])
+        line = self._line_of("fetch", "allow_networks")
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            self.add("fetch.allow_networks", 'must be an array of networks in CIDR notation, e.g. '
+                     '["10.20.0.0/16", "127.0.0.1/32"]', line)
+            return ()
+        out: list[str] = []
+        for value in raw:
+            try:
+                out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            except ValueError as exc:
+                self.add("fetch.allow_networks", f"{value!r} is not a network ({exc}); write "
+                         'an address or a CIDR block such as "10.20.0.0/16"', line)
+        return tuple(out)
 
     def poll(self, t: Mapping[str, Any]) -> PollConfig:
         d = PollConfig()

@@ -4,24 +4,35 @@ Every fetch has connect/read timeouts, an overall deadline (a server that drips 
 run), and a size cap enforced on the decoded stream while reading (a gzip bomb cannot exhaust
 memory). Conditional GET uses the ETag / Last-Modified stored for the feed. A failure is returned as
 a `FetchResult` with `error_kind`, never raised: one bad feed never stops a run.
+
+Only a URL written by the operator (a configured feed, a command-line argument) is connected to as
+written. Every redirect target, a feed's moved URL and every article link goes through
+`watcher.netguard`: refused unless the address connected to is public or in `[fetch]
+allow_networks` (`error_kind` "refused", logged once per host per run).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from watcher.config import FeedConfig, FetchConfig
 from watcher.models import FeedState, FetchResult
+from watcher.netguard import AddressPolicy, GuardedBackend, RefusedAddress, parse_networks
 from watcher.urls import absolute_url
+
+log = logging.getLogger("watcher.fetch")
 
 T = TypeVar("T")
 
@@ -37,11 +48,28 @@ class _TooLarge(Exception):
     pass
 
 
-def _client(cfg: FetchConfig) -> httpx.AsyncClient:
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool built on `GuardedBackend`."""
+
+    def __init__(self, limits: httpx.Limits, policy: AddressPolicy) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # httpx does not expose the network backend: rebuild the pool its constructor made, with
+        # the same settings plus the guard (tests/test_netguard.py fails if this stops working).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(policy),
+        )
+
+
+def _client(cfg: FetchConfig, guarded: bool) -> httpx.AsyncClient:
     timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout, pool=cfg.deadline)
     limits = httpx.Limits(
         max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
     )
+    policy = AddressPolicy(parse_networks(cfg.allow_networks))
     return httpx.AsyncClient(
         timeout=timeout,
         limits=limits,
@@ -53,7 +81,16 @@ def _client(cfg: FetchConfig) -> httpx.AsyncClient:
             "Accept-Encoding": "gzip, deflate",
         },
         trust_env=False,
+        transport=_GuardedTransport(limits, policy) if guarded else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """`trusted` connects anywhere (URLs written by the operator); `guarded` through the guard."""
+
+    trusted: httpx.AsyncClient
+    guarded: httpx.AsyncClient
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -73,12 +110,14 @@ def _retry_after(value: str | None, now: float) -> float | None:
 
 
 async def fetch_one(
-    client: httpx.AsyncClient, feed: FeedConfig, state: FeedState | None, cfg: FetchConfig
+    clients: Clients, feed: FeedConfig, state: FeedState | None, cfg: FetchConfig,
+    trusted: bool = True,
 ) -> FetchResult:
     """Fetch one feed. Never raises for network or HTTP trouble: see `FetchResult.error_kind`.
 
     Redirects are followed here, not by httpx, to tell permanent ones (301/308: the feed moved,
-    `permanent_url` is set) from temporary ones (302/303/307: keep the configured URL).
+    `permanent_url` is set) from temporary ones (302/303/307: keep the configured URL). With
+    `trusted`, `feed.url` itself is connected to as written; everything else goes through the guard.
     """
     url = feed.url
     if state is not None and state.config_url == feed.url and state.url:
@@ -100,6 +139,7 @@ async def fetch_one(
     try:
         async with asyncio.timeout(cfg.deadline):
             for _hop in range(cfg.max_redirects + 1):
+                client = clients.trusted if trusted and url == feed.url else clients.guarded
                 async with client.stream("GET", url, headers=headers) as resp:
                     status = resp.status_code
                     if status in _REDIRECTS and resp.headers.get("location"):
@@ -142,6 +182,8 @@ async def fetch_one(
                     return result(status=status, headers=resp_headers, body=b"".join(chunks))
             return result(status=None, error_kind="redirects",
                           error=f"more than {cfg.max_redirects} redirects")
+    except RefusedAddress as exc:
+        return result(status=None, error_kind="refused", error=str(exc))
     except _TooLarge as exc:
         return result(status=None, error_kind="too_large",
                       error=f"response too large ({exc}); raise [fetch] max_bytes if it is genuine")
@@ -164,20 +206,36 @@ def _short(exc: BaseException) -> str:
 
 async def fetch_all(
     feeds: Sequence[FeedConfig], states: dict[str, FeedState], cfg: FetchConfig,
+    trusted: bool = True,
 ) -> list[FetchResult]:
     """Fetch every feed concurrently: at most `cfg.concurrency` at once, `cfg.per_host` per host.
-    Results come back in the order of `feeds`."""
+    Results come back in the order of `feeds`. `trusted`: the feeds' URLs were written by the
+    operator (config, command line); False for URLs taken from feed content."""
     global_limit = asyncio.Semaphore(cfg.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
 
-    async def guarded(client: httpx.AsyncClient, feed: FeedConfig) -> FetchResult:
+    async def limited(clients: Clients, feed: FeedConfig) -> FetchResult:
         host = (urlsplit(feed.url).hostname or "").lower()
         host_limit = per_host.setdefault(host, asyncio.Semaphore(cfg.per_host))
         async with host_limit, global_limit:
-            return await fetch_one(client, feed, states.get(feed.name), cfg)
+            return await fetch_one(clients, feed, states.get(feed.name), cfg, trusted)
 
-    async with _client(cfg) as client:
-        return list(await asyncio.gather(*(guarded(client, f) for f in feeds)))
+    async with _client(cfg, guarded=False) as plain, _client(cfg, guarded=True) as guarded:
+        results = list(await asyncio.gather(*(limited(Clients(plain, guarded), f)
+                                              for f in feeds)))
+    _log_refused(results)
+    return results
+
+
+def _log_refused(results: Sequence[FetchResult]) -> None:
+    """One warning per refused host per call, with how many fetches it refused."""
+    hosts: dict[str, list[FetchResult]] = {}
+    for r in results:
+        if r.error_kind == "refused":
+            hosts.setdefault((urlsplit(r.url).hostname or r.url).lower(), []).append(r)
+    for host, refused in hosts.items():
+        log.warning("refused %d fetch%s to %s: %s", len(refused),
+                    "" if len(refused) == 1 else "es", host, refused[0].error)
 
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -193,8 +251,9 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def fetch_feeds(
     feeds: Sequence[FeedConfig], states: dict[str, FeedState], cfg: FetchConfig,
+    trusted: bool = True,
 ) -> list[FetchResult]:
-    return run_sync(lambda: fetch_all(feeds, states, cfg))
+    return run_sync(lambda: fetch_all(feeds, states, cfg, trusted))
 
 
-__all__ = ["fetch_all", "fetch_feeds", "fetch_one", "run_sync"]
+__all__ = ["Clients", "fetch_all", "fetch_feeds", "fetch_one", "run_sync"]

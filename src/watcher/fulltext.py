@@ -31,9 +31,10 @@ class FullTextStats:
     fetched: int = 0  # pages fetched and used
     fallback: int = 0  # pages that failed to fetch or extract: the feed text was kept
     capped: int = 0  # candidates left out by [fetch] max_article_fetches
+    refused: int = 0  # links refused by the address guard (counted in `fallback` too)
 
 
-def extract_main_text(html: str, url: str | None = None) -> str | None:
+def extract_main_text(html: str, url: str | None = None, max_chars: int = MAX_TEXT) -> str | None:
     """The article's main text from a whole page, or None when nothing usable is found."""
     try:
         text = trafilatura.extract(
@@ -46,7 +47,7 @@ def extract_main_text(html: str, url: str | None = None) -> str | None:
     if not text or not text.strip():
         return None
     cleaned = strip_boilerplate(text)
-    return cleaned[:MAX_TEXT] if cleaned.strip() else None
+    return cleaned[:max_chars] if cleaned.strip() else None
 
 
 def wants_full_text(article: Article, watches: Sequence[CompiledWatch]) -> bool:
@@ -63,7 +64,7 @@ def enrich(
     wanted = wanted[: cfg.max_article_fetches]
     if not wanted:
         return list(articles), FullTextStats(capped=capped)
-    results = fetch_feeds([FeedConfig(a.id, a.url) for a in wanted], {}, cfg)
+    results = fetch_feeds([FeedConfig(a.id, a.url) for a in wanted], {}, cfg, trusted=False)
     by_id: dict[str, str] = {}
     fallback = 0
     for article, res in zip(wanted, results, strict=True):
@@ -71,7 +72,7 @@ def enrich(
         if res.ok and res.body:
             charset = _charset(res.headers.get("content-type", ""))
             html = res.body.decode(charset or "utf-8", errors="replace")
-            text = extract_main_text(html, res.url)
+            text = extract_main_text(html, res.url, cfg.max_article_chars)
         if text and len(text) > len(article.text):
             by_id[article.id] = text
         else:
@@ -79,7 +80,9 @@ def enrich(
             log.info("full text of %s unavailable (%s); using the feed's text", article.url,
                      res.error or "no main text found")
     out = [replace(a, text=by_id[a.id]) if a.id in by_id else a for a in articles]
-    return out, FullTextStats(fetched=len(by_id), fallback=fallback, capped=capped)
+    refused = sum(1 for r in results if r.error_kind == "refused")
+    return out, FullTextStats(fetched=len(by_id), fallback=fallback, capped=capped,
+                              refused=refused)
 
 
 def _charset(content_type: str) -> str | None:

@@ -17,7 +17,7 @@ import time
 import xml.parsers.expat
 import zlib
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,7 @@ class ParsedFeed:
     error: str | None = None
     skipped: int = 0  # entries dropped: no title, text or link (phantom items)
     known: int = 0  # entries left out because `known_ids` already knew them
+    capped: int = 0  # entries beyond `max_items`, left out
 
 
 def article_id(feed: str, key: str) -> str:
@@ -175,23 +176,32 @@ class StagedFeed:
     skipped: int = 0
     error_kind: str | None = None
     error: str | None = None
+    capped: int = 0  # entries beyond `max_items`, left out
 
 
 def parse_feed(
     feed_name: str, url: str, body: bytes, headers: Mapping[str, str], fetched: datetime,
-    known_ids: KnownIds | None = None,
+    known_ids: KnownIds | None = None, *, max_items: int | None = None,
+    max_chars: int = MAX_TEXT,
 ) -> ParsedFeed:
     """Parse one feed document (RSS 0.9x-2.0, RSS 1.0, Atom, JSON Feed 1.0/1.1; a gzip-compressed
     body too). Never raises for bad input: a body that is no feed comes back with
     `error_kind="not_a_feed"`. With `known_ids` (ids -> the subset already stored), entries
     already known are left out before their text is cleaned: only new items cost cleaning.
 
+    Limits on what one feed can cost: only the first `max_items` entries in document order are
+    considered (feeds list the newest first; the rest are counted in `capped`), and each
+    article's text is cut at `max_chars` characters.
+
     The same as `finish_feed(stage_feed(...), known)`; `watcher.parsepool.parse_feeds` runs the
     two halves of many feeds on several processes."""
     staged = stage_feed(feed_name, url, body, headers, fetched)
+    if max_items is not None and len(staged.entries) > max_items:
+        staged = replace(staged, entries=staged.entries[:max_items],
+                         capped=len(staged.entries) - max_items)
     known = (known_ids([e.id for e in staged.entries]) if known_ids and staged.entries
              else set())
-    return finish_feed(staged, feed_name, fetched, known)
+    return finish_feed(staged, feed_name, fetched, known, max_chars=max_chars)
 
 
 def stage_feed(
@@ -282,6 +292,7 @@ def _stage_entries(
 
 def finish_feed(
     staged: StagedFeed, feed_name: str, fetched: datetime, known: Set[str] = frozenset(),
+    *, max_chars: int = MAX_TEXT,
 ) -> ParsedFeed:
     """The expensive half of `parse_feed`: the text of every entry not in `known` cleaned, and
     the articles built. `known` is what `known_ids` said of the staged entries' ids."""
@@ -294,7 +305,7 @@ def finish_feed(
         if e.id in known:
             n_known += 1
             continue
-        text = clean_text(e.html)[:MAX_TEXT]
+        text = clean_text(e.html)[:max_chars]
         if not (e.title or text or e.url):
             skipped += 1
             continue
@@ -306,7 +317,7 @@ def finish_feed(
             )
         )
     return ParsedFeed(tuple(articles), staged.version, staged.title, skipped=skipped,
-                      known=n_known)
+                      known=n_known, capped=staged.capped)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class IngestResult:
     seen: int
     full_text: FullTextStats = field(default_factory=FullTextStats)
     new_stories: int = 0
+    capped: int = 0  # items left out: beyond [fetch] max_items in their feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class RunSummary:
     full_text: FullTextStats = field(default_factory=FullTextStats)
     failed_feeds: tuple[FeedOutcome, ...] = ()
     feed_outcomes: tuple[FeedOutcome, ...] = ()
+    items_capped: int = 0
+    refused: int = 0  # fetches refused by the address guard (redirects and article links)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +121,8 @@ class RunSummary:
             "failed_alerts": self.delivery.failed,
             "full_text_fetched": self.full_text.fetched,
             "full_text_fallback": self.full_text.fallback,
+            "items_capped": self.items_capped,
+            "refused": self.refused,
             "dry_run": self.dry_run,
             "failed_feeds": [{"feed": o.feed, "error": o.error} for o in self.failed_feeds],
         }
@@ -134,6 +139,11 @@ def render_summary(d: Mapping[str, Any]) -> str:
     if d.get("full_text_fetched") or d.get("full_text_fallback"):
         lines.append(f"full text: {d['full_text_fetched']} pages used, "
                      f"{d['full_text_fallback']} fell back to the feed's text")
+    if d.get("items_capped"):
+        lines.append(f"items left out: {d['items_capped']} beyond [fetch] max_items in their feed")
+    if d.get("refused"):
+        lines.append(f"refused: {d['refused']} fetches to non-public addresses (redirects or "
+                     "article links; see [fetch] allow_networks)")
     if d.get("dry_run"):
         lines.append(f"alerts: {d['alerts']} would be sent (dry run: nothing queued or sent)")
     else:
@@ -191,6 +201,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     parsed_articles: list[Article] = []
     first_poll: set[str] = set()
     known_before = 0  # entries the parser left out because the store already had them
+    capped = 0
     for r in batch.results:
         prev = batch.states[r.feed]
         if prev.first_polled is None:
@@ -213,7 +224,13 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
             new_states.append(replace(ok_state, body_hash=digest))
             outcomes.append(FeedOutcome(r.feed, "unchanged"))
             continue
-        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now, known_ids=store.known_ids)
+        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now, known_ids=store.known_ids,
+                            max_items=cfg.fetch.max_items,
+                            max_chars=cfg.fetch.max_article_chars)
+        if parsed.capped:
+            capped += parsed.capped
+            log.warning("feed %s: %d items beyond [fetch] max_items = %d left out", r.feed,
+                        parsed.capped, cfg.fetch.max_items)
         if parsed.error_kind:
             log.warning("feed %s: %s", r.feed, parsed.error)
             new_states.append(health.after_failure(prev, parsed.error_kind, parsed.error or "",
@@ -256,6 +273,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
         seen=known_before + sum(1 for d in decisions if d.kind == "seen"),
         full_text=fulltext,
+        capped=capped,
     )
 
 
@@ -510,6 +528,10 @@ def summarize(
         full_text=ingest.full_text,
         failed_feeds=tuple(o for o in outcomes if o.status == "failed"),
         feed_outcomes=tuple(ingest.outcomes),
+        items_capped=ingest.capped,
+        refused=ingest.full_text.refused + sum(
+            1 for o in outcomes if o.status == "failed" and (o.error or "").startswith("refused:")
+        ),
     )
 
 
