@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from watcher import pipeline, runtime
 from watcher.config import Config
@@ -71,15 +72,18 @@ def poll_feeds(
     store = runtime.open_store(cfg)
     try:
         now = datetime.now(UTC)
-        batch = fetch_feeds(cfg, store, now)
-        ingested = ingest(cfg, store, batch, now)
-        alerts = match(cfg, store, ingested.candidates) + feed_health(cfg, store, now)
+        # quote(): Prefect walks task arguments looking for futures and states; a cold cycle
+        # passes megabytes of bodies and thousands of articles, which it need not visit.
+        c, s = quote(cfg), quote(store)
+        batch = fetch_feeds(c, s, now)
+        ingested = ingest(c, s, quote(batch), now)
+        alerts = match(c, s, quote(ingested.candidates)) + feed_health(c, s, now)
         if dry_run:
             pipeline.show_dry_run(alerts)
             summary = pipeline.summarize(cfg, ingested, alerts, pipeline.DeliveryReport(), True)
         else:
-            added = enqueue(store, alerts, now)
-            delivery = deliver(cfg, store)
+            added = enqueue(s, quote(alerts), now)
+            delivery = deliver(c, s)
             summary = pipeline.summarize(cfg, ingested, added, delivery, False)
     finally:
         store.close()
