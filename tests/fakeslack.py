@@ -7,7 +7,8 @@
         fake.messages["C0CAUCASUS"]   # what was stored
         fake.calls                     # every request: method, params, fault
 
-Implemented methods: auth.test, chat.postMessage, chat.update, conversations.history,
+Implemented methods: auth.test, chat.postMessage (with thread_ts / reply_broadcast),
+chat.update, conversations.history (thread replies left out, as on Slack), conversations.replies,
 conversations.list, files.getUploadURLExternal, files.completeUploadExternal, and the upload
 URL itself (so `WebClient.files_upload_v2` works). Like Slack, parameters are accepted from the
 query string, form-encoded, multipart or JSON bodies, and the token from ``Authorization:
@@ -534,7 +535,14 @@ class FakeSlack:
         if metadata is not None:
             message["metadata"] = metadata
         if params.get("thread_ts"):
+            parent = self._find(ch.id, str(params["thread_ts"]))
+            if parent is None:
+                raise _ApiError("thread_not_found")
             message["thread_ts"] = str(params["thread_ts"])
+            parent["thread_ts"] = parent["ts"]
+            parent["reply_count"] = int(parent.get("reply_count", 0)) + 1
+            if _truthy(params.get("reply_broadcast", False)):
+                message["subtype"] = "thread_broadcast"
         # Recorded so tests can assert what the client asked for.
         for key in ("link_names", "parse", "unfurl_links", "unfurl_media", "mrkdwn"):
             if key in params:
@@ -587,7 +595,10 @@ class FakeSlack:
                 return oldest <= ts <= latest
             return oldest < ts < latest
 
-        selected = [m for m in reversed(self._messages[ch.id]) if in_range(float(m["ts"]))]
+        # Like Slack: thread replies are not in the history, except those also sent to the channel
+        selected = [m for m in reversed(self._messages[ch.id]) if in_range(float(m["ts"]))
+                    and (m.get("thread_ts", m["ts"]) == m["ts"]
+                         or m.get("subtype") == "thread_broadcast")]
         start = self._offset(params)
         page = selected[start : start + limit]
         more = start + limit < len(selected)
@@ -595,6 +606,36 @@ class FakeSlack:
             "messages": [_public(m, with_meta) for m in page],
             "has_more": more,
             "pin_count": 0,
+            "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
+        }
+
+    def _find(self, channel_id: str, ts: str) -> Json | None:
+        return next((m for m in self._messages[channel_id] if m["ts"] == ts), None)
+
+    def _conversations_replies(self, params: Json) -> Json:
+        ch = self._resolve(params.get("channel"), ids_only=True)
+        if not ch.is_member:
+            raise _ApiError("channel_not_found" if ch.is_private else "not_in_channel")
+        ts = str(params.get("ts") or "")
+        parent = self._find(ch.id, ts)
+        if parent is None:
+            raise _ApiError("thread_not_found")
+        try:
+            oldest = float(params.get("oldest") or 0)
+        except (TypeError, ValueError):
+            raise _ApiError("invalid_ts_oldest") from None
+        with_meta = _truthy(params.get("include_all_metadata", False))
+        limit = _limit(params.get("limit"), 100, 999)
+        # the parent first, then its replies oldest first
+        thread = [parent] + [m for m in self._messages[ch.id]
+                             if m.get("thread_ts") == ts and m["ts"] != ts
+                             and float(m["ts"]) >= oldest]
+        start = self._offset(params)
+        page = thread[start : start + limit]
+        more = start + limit < len(thread)
+        return {
+            "messages": [_public(m, with_meta) for m in page],
+            "has_more": more,
             "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
         }
 
@@ -704,6 +745,7 @@ _METHODS = {
     "chat.update": FakeSlack._chat_update,
     "conversations.history": FakeSlack._conversations_history,
     "conversations.list": FakeSlack._conversations_list,
+    "conversations.replies": FakeSlack._conversations_replies,
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url,
     "files.completeUploadExternal": FakeSlack._files_complete_upload,
 }

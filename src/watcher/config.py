@@ -488,7 +488,8 @@ class _Validator:
             self.add(label, "must be a table", hline)
             return None
         known = {"name", "channel", "entities", "escalation", "deescalation", "severities",
-                 "threshold", "min_entities", "proximity"}
+                 "threshold", "min_entities", "proximity", "toll_update_min",
+                 "toll_update_percent"}
         self._unknown(item, known, "watches", i)
         problems_before = len(self.problems)
 
@@ -527,12 +528,24 @@ class _Validator:
             self.add(f"{label}.proximity", "must be a positive whole number of characters, got "
                      f"{proximity!r}", line("proximity"))
             proximity = 200
+        toll_min = item.get("toll_update_min", 3)
+        if isinstance(toll_min, bool) or not isinstance(toll_min, int) or toll_min < 1:
+            self.add(f"{label}.toll_update_min", "must be a whole number >= 1 (a rise of the "
+                     f"death toll by this many posts an update), got {toll_min!r}",
+                     line("toll_update_min"))
+            toll_min = 3
+        toll_pct = item.get("toll_update_percent", 20.0)
+        if isinstance(toll_pct, bool) or not isinstance(toll_pct, int | float) or toll_pct <= 0:
+            self.add(f"{label}.toll_update_percent", "must be a number > 0 (a rise of the death "
+                     f"toll by this many percent posts an update), got {toll_pct!r}",
+                     line("toll_update_percent"))
+            toll_pct = 20.0
         if len(self.problems) != problems_before:
             return None
         watch = Watch(
             name=name, channel=channel.strip(), entities=entities, escalation=escalation,
             deescalation=deescalation, severities=severities, min_entities=min_entities,
-            proximity=proximity,
+            proximity=proximity, toll_update_min=toll_min, toll_update_percent=float(toll_pct),
         )
         try:
             compile_watch(watch)

@@ -114,6 +114,18 @@ class MatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcedFigure:
+    """A casualty figure with its provenance: which source said it, where and when."""
+
+    kind: CasualtyKind
+    count: int
+    qualifier: Qualifier
+    source: str
+    url: str
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """What gets posted: everything the Slack formatter and the console printer need."""
 
@@ -132,6 +144,15 @@ class Alert:
     killed: CasualtyFigure | None
     injured: CasualtyFigure | None
     sources_count: int = 1
+    # The story lifecycle (watcher.lifecycle). "story": the story's first alert, its parent
+    # message; "update": a development (higher severity, a new or higher toll) posted as a reply
+    # in the parent's thread, the parent refreshed in place; "edit": the parent refreshed only
+    # (more sources).
+    kind: str = "story"
+    parent_id: str | None = None  # update / edit: the story alert's id
+    change: str = ""  # what changed: "killed 17 (was 9, +8), per OC Media"
+    broadcast: bool = False  # an update also shown in the channel (the severity rose)
+    reports: tuple[SourcedFigure, ...] = ()  # the story's current tolls by source, when they differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +180,10 @@ class Watch:
     severities: tuple[Severity, ...] = (Severity("warning", 4.0), Severity("critical", 8.0))
     min_entities: int = 1  # distinct entity groups that must appear
     proximity: int = 200  # characters: an escalation term this close to an entity counts in full
+    # A story's death toll rising by this many, or by this many percent, posts an update in its
+    # thread (the first reported deaths always do): watcher.lifecycle.
+    toll_update_min: int = 3
+    toll_update_percent: float = 20.0
 
     @property
     def threshold(self) -> float:

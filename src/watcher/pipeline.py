@@ -16,15 +16,24 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watcher import health
+from watcher import health, lifecycle
 from watcher.assess import assess
+from watcher.casualties import extract_casualties
 from watcher.clean import excerpt
 from watcher.config import Config
 from watcher.dedupe import Decision, KnownItem, classify
 from watcher.fetch import fetch_feeds
 from watcher.fulltext import FullTextStats, enrich
-from watcher.match import compile_watch
-from watcher.models import Alert, Article, FeedState, FetchResult
+from watcher.match import CompiledWatch, compile_watch
+from watcher.models import (
+    Alert,
+    Article,
+    CasualtyFigure,
+    FeedState,
+    FetchResult,
+    SourcedFigure,
+    Watch,
+)
 from watcher.parse import parse_feed
 from watcher.store import OutboxRow, Store
 from watcher.stories import StoryDoc, StoryIndex
@@ -334,25 +343,31 @@ def alert_id_for(watch: str, story_id: str) -> str:
 
 
 def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> list[Alert]:
-    """Assess each candidate against every watch; build one alert per (watch, story): a story
-    alerts once (the outbox keeps the first), its later articles never alert again."""
+    """Assess each candidate against every watch. A story alerts once per watch: its first
+    alerting article makes the story alert (the parent message). Its later articles are compared
+    with what the channel was told (`watcher.lifecycle`): a higher severity or a new or higher
+    death toll makes an update (a reply in the parent's thread), more sources only an edit of the
+    parent. Alert ids are derived from the story and the change, so concurrent runs agree."""
     if not candidates or not cfg.watches:
         return []
     compiled = [(w, compile_watch(w)) for w in cfg.watches]
-    sources = store.story_sources(list({c.story_id for c in candidates}))
+    story_ids = list(dict.fromkeys(c.story_id for c in candidates))
+    sources = store.story_sources(story_ids)
+    history = store.story_alerts(story_ids)
     out: list[Alert] = []
-    seen: set[tuple[str, str]] = set()
+    follow_ups: dict[tuple[str, str], list[Candidate]] = {}
     for cand in candidates:
         art = cand.article
         for watch, cw in compiled:
-            if (watch.name, cand.story_id) in seen:
+            key = (watch.name, cand.story_id)
+            if key in history:
+                follow_ups.setdefault(key, []).append(cand)
                 continue
             verdict = assess(cw, art.title, art.text)
             if verdict.severity is None:
                 continue
             report = verdict.casualties
-            seen.add((watch.name, cand.story_id))
-            out.append(Alert(
+            parent = Alert(
                 alert_id=alert_id_for(watch.name, cand.story_id), story_id=cand.story_id,
                 watch=watch.name,
                 channel=watch.channel, severity=verdict.severity,
@@ -362,8 +377,94 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
                 killed=report.killed if report else None,
                 injured=report.injured if report else None,
                 sources_count=max(1, sources.get(cand.story_id, 1)),
-            ))
+            )
+            history[key] = [parent]
+            out.append(parent)
+    if follow_ups:
+        out.extend(_story_updates(cfg, store, compiled, follow_ups, history, sources))
     return out
+
+
+def _story_updates(
+    cfg: Config, store: Store, compiled: Sequence[tuple[Watch, CompiledWatch]],
+    follow_ups: Mapping[tuple[str, str], Sequence[Candidate]],
+    history: Mapping[tuple[str, str], Sequence[Alert]], sources: Mapping[str, int],
+) -> list[Alert]:
+    """Updates and edits for stories that already have a story alert (see `match_step`)."""
+    watches = {w.name: (w, cw) for w, cw in compiled}
+    stored = store.story_articles(list({story for _, story in follow_ups}))
+    tolls: dict[str, SourcedFigure | None] = {}  # article id -> its current killed figure
+    evidence: dict[SourcedFigure, CasualtyFigure] = {}
+
+    def toll_of(art: Article) -> SourcedFigure | None:
+        if art.id not in tolls:
+            report = extract_casualties(f"{art.title}\n{art.text}" if art.title else art.text)
+            k = report.killed
+            fig = None if k is None or not k.current else SourcedFigure(
+                "killed", k.count, k.qualifier, art.feed, art.url, art.published)
+            if fig is not None and k is not None:
+                evidence[fig] = k
+            tolls[art.id] = fig
+        return tolls[art.id]
+
+    out: list[Alert] = []
+    for (watch_name, story_id), cands in follow_ups.items():
+        watch, cw = watches[watch_name]
+        names = [s.name for s in watch.severities]
+        alerts = list(history[(watch_name, story_id)])
+        state = lifecycle.announced(alerts, names)
+        if state is None:
+            continue
+        parent = next(a for a in alerts if a.alert_id == state.parent_id)
+        changed = False
+        for cand in cands:
+            art = cand.article
+            verdict = assess(cw, art.title, art.text)
+            series = [f for a in stored.get(story_id, [art]) if (f := toll_of(a)) is not None]
+            change = lifecycle.change(state, verdict.severity, names, series,
+                                      min_increase=watch.toll_update_min,
+                                      min_percent=watch.toll_update_percent)
+            if change is None:
+                continue
+            severity = names[change.severity_rank] if change.severity_rank >= 0 else \
+                parent.severity
+            killed = evidence.get(change.toll) if change.toll is not None else None
+            update = replace(
+                parent,
+                alert_id=alert_id_for(watch_name, f"{story_id}\0update\0{severity}\0"
+                                      f"{change.toll.count if change.toll else ''}"),
+                kind="update", parent_id=parent.alert_id, change=change.line,
+                broadcast=change.broadcast, severity=severity,
+                score=round(max(parent.score, verdict.match.score), 2), title=art.title,
+                url=art.url, source=art.feed, published=art.published,
+                excerpt=excerpt(art.text, 300), matched_terms=verdict.matched_terms(),
+                killed=killed or _latest_killed(alerts), injured=None,
+                sources_count=max(1, sources.get(story_id, 1)),
+                reports=lifecycle.by_source(series),
+            )
+            out.append(update)
+            alerts.append(update)
+            state = lifecycle.announced(alerts, names) or state
+            changed = True
+        n_sources = sources.get(story_id, 1)
+        if not changed and n_sources > state.sources:
+            series = [f for a in stored.get(story_id, []) if (f := toll_of(a)) is not None]
+            edit = replace(
+                parent, alert_id=alert_id_for(watch_name, f"{story_id}\0edit\0{n_sources}"),
+                kind="edit", parent_id=parent.alert_id, change=f"{n_sources} sources",
+                severity=names[state.severity_rank] if state.severity_rank >= 0 else
+                parent.severity,
+                killed=_latest_killed(alerts), sources_count=n_sources,
+                reports=lifecycle.by_source(series),
+            )
+            out.append(edit)
+    return out
+
+
+def _latest_killed(alerts: Sequence[Alert]) -> CasualtyFigure | None:
+    """The highest current toll the story's alerts announced."""
+    figs = [a.killed for a in alerts if a.killed is not None and a.killed.current]
+    return max(figs, key=lambda f: f.count) if figs else None
 
 
 def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
@@ -424,12 +525,20 @@ def deliver_step(
     counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0}
     last_post: dict[str, float] = {}
     owner = uuid.uuid4().hex
-    for row in store.pending():
+    rows = store.pending()
+    # stories first: an update or edit needs its story's message (often queued in the same run)
+    rows = [r for r in rows if r.alert.kind == "story"] + [r for r in rows
+                                                          if r.alert.kind != "story"]
+    for row in rows:
         if not store.claim(row.alert.alert_id, owner, clock(), timedelta(seconds=claim_lease)):
             counts["elsewhere"] += 1  # another run is delivering it right now
             continue
-        status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                              sleep, clock)
+        if row.alert.kind in ("update", "edit"):
+            status = _deliver_follow_up(store, transport, row, max_attempts, min_interval,
+                                        last_post, sleep, clock)
+        else:
+            status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                                  sleep, clock)
         counts[status] += 1
         if status == "recovered":
             counts["sent"] += 1
@@ -438,9 +547,72 @@ def deliver_step(
                           recovered=counts["recovered"])
 
 
+def refreshed_parent(parent: Alert, follow: Alert) -> Alert:
+    """The story's parent message as it should read after `follow` (an update or an edit)."""
+    return replace(parent, severity=follow.severity, killed=follow.killed or parent.killed,
+                   sources_count=max(parent.sources_count, follow.sources_count),
+                   reports=follow.reports or parent.reports,
+                   change=f"Latest: {follow.change}" if follow.change else parent.change)
+
+
+def _deliver_follow_up(
+    store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
+    last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
+) -> str:
+    """An update (a reply in the story's thread, then the parent refreshed) or an edit (the
+    parent refreshed only). Waits while the story alert itself is pending."""
+    alert = row.alert
+    parent = store.get_alert(alert.parent_id or "")
+    if parent is None or parent.status == "failed":
+        why = ("its story alert is not in the outbox" if parent is None
+               else "its story alert failed")
+        store.mark(alert.alert_id, "failed", clock(), error=why)
+        log.error("%s %s for story %s: %s", alert.kind, alert.alert_id, alert.story_id, why)
+        return "failed"
+    if parent.status == "pending":
+        store.mark(alert.alert_id, "pending", clock(), error="waiting for its story alert")
+        return "pending"
+    if isinstance(transport, ConsoleTransport) or parent.status == "console":
+        if alert.kind == "update" and isinstance(transport, ConsoleTransport):
+            transport.post(alert)
+        store.mark(alert.alert_id, "console", clock(), ts="console")
+        return "console"
+    if isinstance(transport, WebhookTransport):
+        if alert.kind == "edit":  # a webhook cannot edit: nothing to do
+            store.mark(alert.alert_id, "sent", clock(), error="webhook mode: no in-place edits")
+            return "sent"
+        return _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                            sleep, clock)
+    if alert.kind == "update":
+        status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                              sleep, clock, thread_ts=parent.ts)
+        if status not in ("sent", "recovered"):
+            return status
+    try:
+        transport.update(parent.alert.channel, parent.ts or "",
+                         refreshed_parent(parent.alert, alert))
+    except PermanentError as exc:
+        log.error("cannot update the message of story alert %s in %s: %s",
+                  parent.alert.alert_id, parent.alert.channel, exc)
+        if alert.kind == "edit":
+            store.mark(alert.alert_id, "failed", clock(), error=str(exc))
+            return "failed"
+    except DeliveryError as exc:
+        if alert.kind == "edit":
+            store.mark(alert.alert_id, "pending", clock(), error=str(exc))
+            return "pending"
+        log.warning("the update %s was posted, but its story's message was not refreshed "
+                    "(%s); the next change refreshes it", alert.alert_id, exc)
+    if alert.kind == "edit":
+        store.mark(alert.alert_id, "sent", clock(), ts=parent.ts)
+        return "sent"
+    return status
+
+
 def _deliver_one(
     store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
     last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
+    thread_ts: str | None = None,
 ) -> str:
     alert = row.alert
     console = isinstance(transport, ConsoleTransport)
@@ -448,7 +620,7 @@ def _deliver_one(
     for attempt in range(1, max_attempts + 1):
         try:
             if maybe_posted and isinstance(transport, SlackTransport):
-                ts = _already_posted(transport, row)
+                ts = _already_posted(transport, row, thread_ts)
                 if ts is not None:
                     store.mark(alert.alert_id, "sent", clock(), ts=ts)
                     log.info("alert %s was already in %s (ts %s); not posting it again",
@@ -459,7 +631,7 @@ def _deliver_one(
                 sleep(wait)
             store.mark_attempt(alert.alert_id, clock())
             maybe_posted = True
-            ts = transport.post(alert)
+            ts = transport.post(alert, thread_ts=thread_ts)
             last_post[alert.channel] = time.monotonic()
             status = "console" if console else "sent"
             store.mark(alert.alert_id, status, clock(), ts=ts)
@@ -488,13 +660,16 @@ def _deliver_one(
     return "pending"
 
 
-def _already_posted(transport: SlackTransport, row: OutboxRow) -> str | None:
+def _already_posted(
+    transport: SlackTransport, row: OutboxRow, thread_ts: str | None = None
+) -> str | None:
     """The ts of this alert's message if an earlier attempt posted it. A failed lookup that is
     transient propagates (the alert stays pending: re-posting blind could double-post); one that
     is permanent (no history scope) is logged and treated as not found."""
     oldest = row.created.timestamp() - 60
     try:
-        return transport.find_posted(row.alert.channel, row.alert.alert_id, oldest)
+        return transport.find_posted(row.alert.channel, row.alert.alert_id, oldest,
+                                     thread_ts=thread_ts)
     except PermanentError as exc:
         log.warning("cannot check whether alert %s already reached %s (%s); posting it. Grant "
                     "the bot channels:history to rule out duplicates after lost responses",

@@ -50,6 +50,8 @@ URL_MAX = 1500  # after percent-encoding
 SOURCE_MAX = 200
 EXCERPT_MAX = 1000
 EVIDENCE_MAX = 300
+CHANGE_MAX = 500  # the "what changed" line of an update
+REPORTS_SHOWN = 8  # sources shown side by side
 TERMS_MAX = 1000
 TERMS_SHOWN = 40
 FALLBACK_TITLE_MAX = 300
@@ -229,6 +231,8 @@ def _published(dt: datetime) -> str:
 def _header(alert: Alert) -> Block:
     emoji = _SEVERITY_EMOJI.get(alert.severity.lower(), ":bell:")
     label = f"{alert.severity.upper()} · {alert.watch}"
+    if alert.kind == "update":
+        label = f"UPDATE · {label}"
     text = fit(f"{emoji} {label}", MAX_HEADER_TEXT, mrkdwn=False)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
@@ -270,6 +274,24 @@ def _casualty_section(alert: Alert) -> Block | None:
     return _section("*Casualties*\n" + "\n".join(lines)) if lines else None
 
 
+def _reports_text(alert: Alert, escape_text: bool = True) -> str:
+    """'17 per OC Media · 12 per Azatutyun': each source's latest toll, when sources differ."""
+    cut = (lambda t, n: fit(t, n)) if escape_text else _cut_plain
+    parts = [f"{_QUALIFIER_WORDS.get(f.qualifier, '')}{f.count} per {cut(f.source, 60)}"
+             for f in alert.reports[:REPORTS_SHOWN]]
+    more = len(alert.reports) - REPORTS_SHOWN
+    return " · ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _change_section(alert: Alert) -> Block | None:
+    lines = []
+    if alert.change:
+        lines.append(f"*{fit(alert.change, CHANGE_MAX)}*")
+    if alert.reports:
+        lines.append(f"Killed, by source: {_reports_text(alert)}")
+    return _section("\n".join(lines)) if lines else None
+
+
 def _terms_section(alert: Alert) -> Block | None:
     shown: list[str] = []
     used = consumed = 0
@@ -302,6 +324,9 @@ def _footer(alert: Alert) -> Block:
 
 def _fallback_text(alert: Alert) -> str:
     text = f"[{fit(alert.severity.upper(), 50)}] {fit(alert.watch, 100)}: "
+    if alert.kind == "update" and alert.change:
+        text = f"[UPDATE {fit(alert.severity.upper(), 50)}] {fit(alert.watch, 100)}: "
+        text += fit(alert.change, CHANGE_MAX) + " — "
     text += fit(alert.title, FALLBACK_TITLE_MAX) or "(untitled)"
     if alert.killed is not None:
         text += f" (killed: {figure_text(alert.killed)})"
@@ -326,7 +351,8 @@ def build_metadata(alert: Alert) -> dict[str, Any]:
 def build_message(alert: Alert) -> SlackMessage:
     """The complete, limit-respecting Slack message for one alert."""
     blocks: list[Block] = [_header(alert), _title_section(alert)]
-    for block in (_casualty_section(alert), _terms_section(alert), _excerpt_section(alert)):
+    for block in (_change_section(alert), _casualty_section(alert), _terms_section(alert),
+                  _excerpt_section(alert)):
         if block is not None:
             blocks.append(block)
     blocks.append(_footer(alert))
@@ -342,9 +368,14 @@ def format_console(alert: Alert) -> str:
     """A multi-line plain-text rendering for terminals (no Slack escaping; invisibles removed)."""
     c = _cut_plain
     head = f"[{c(alert.severity.upper(), 50)}] {c(alert.watch, 100)}  score {alert.score:.1f}"
+    if alert.kind == "update":
+        head = "[UPDATE] " + head
     if alert.sources_count > 1:
         head += f"  ({alert.sources_count} sources)"
-    lines = [head, c(alert.title, CONSOLE_FIELD_MAX) or "(untitled)"]
+    lines = [head]
+    if alert.change:
+        lines.append(c(alert.change, CHANGE_MAX))
+    lines.append(c(alert.title, CONSOLE_FIELD_MAX) or "(untitled)")
     url = c(alert.url, URL_MAX)
     if url:
         lines.append(url)
@@ -358,6 +389,8 @@ def format_console(alert: Alert) -> str:
     ]
     if figures:
         lines.append("Casualties: " + "; ".join(figures))
+    if alert.reports:
+        lines.append("Killed, by source: " + _reports_text(alert, escape_text=False))
     terms = [c(t, 100) for t in alert.matched_terms[:TERMS_SHOWN]]
     if terms:
         more = len(alert.matched_terms) - len(terms)

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
-from watcher.models import Alert, Article, CasualtyFigure, FeedState
+from watcher.models import Alert, Article, CasualtyFigure, FeedState, SourcedFigure
 
 log = logging.getLogger("watcher.store")
 
@@ -410,6 +410,38 @@ class Store:
                           .where(alerts.c.watch != "feed-health")
                           .order_by(alerts.c.created))
 
+    def get_alert(self, alert_id: str) -> OutboxRow | None:
+        rows = self._rows(select(alerts).where(alerts.c.alert_id == alert_id))
+        return rows[0] if rows else None
+
+    def story_alerts(self, story_ids: Sequence[str]) -> dict[tuple[str, str], list[Alert]]:
+        """(watch, story_id) -> the story's alerts for that watch (parent, updates, edits),
+        oldest first, whatever their delivery status."""
+        out: dict[tuple[str, str], list[Alert]] = {}
+        for chunk in _chunks(list(story_ids), 500):
+            for row in self._rows(select(alerts).where(alerts.c.story_id.in_(chunk))
+                                  .order_by(alerts.c.created, alerts.c.alert_id)):
+                out.setdefault((row.alert.watch, row.alert.story_id), []).append(row.alert)
+        return out
+
+    def story_articles(self, story_ids: Sequence[str]) -> dict[str, list[Article]]:
+        """story_id -> its stored articles (copies under other URLs included: each is a source),
+        oldest first."""
+        out: dict[str, list[Article]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                rows = conn.execute(
+                    select(articles).where(articles.c.story_id.in_(chunk))
+                    .order_by(articles.c.published, articles.c.id)
+                ).mappings().all()
+                for r in rows:
+                    out.setdefault(r["story_id"], []).append(Article(
+                        id=r["id"], feed=r["feed"], guid=r["guid"], url=r["url"],
+                        canonical_url=r["canonical_url"], title=r["title"], text=r["text"],
+                        published=_aware(r["published"]) or datetime.now(UTC),
+                        fetched=_aware(r["fetched"]) or datetime.now(UTC)))
+        return out
+
     def _rows(self, query: Any) -> list[OutboxRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
@@ -504,6 +536,7 @@ def alert_to_json(alert: Alert) -> str:
     d["killed"] = _figure_to_dict(alert.killed)
     d["injured"] = _figure_to_dict(alert.injured)
     d["matched_terms"] = list(alert.matched_terms)
+    d["reports"] = [dict(asdict(f), published=f.published.isoformat()) for f in alert.reports]
     return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
 
@@ -518,4 +551,14 @@ def alert_from_json(text: str) -> Alert:
             killed=_figure_from_dict(d["killed"]), injured=_figure_from_dict(d["injured"]),
         ),
         sources_count=int(d.get("sources_count", 1)),
+        kind=str(d.get("kind", "story")),
+        parent_id=d.get("parent_id"),
+        change=str(d.get("change", "")),
+        broadcast=bool(d.get("broadcast", False)),
+        reports=tuple(
+            SourcedFigure(kind=f["kind"], count=int(f["count"]), qualifier=f["qualifier"],
+                          source=f["source"], url=f["url"],
+                          published=datetime.fromisoformat(f["published"]))
+            for f in d.get("reports", [])
+        ),
     )

@@ -204,9 +204,13 @@ class SlackTransport:
 
     # ------------------------------------------------------------------ public API
 
-    def post(self, alert: Alert) -> str:
-        """Post `alert` to `alert.channel`; returns the message ts."""
+    def post(self, alert: Alert, *, thread_ts: str | None = None) -> str:
+        """Post `alert` to `alert.channel` (as a reply in the thread of `thread_ts` when given,
+        also shown in the channel when `alert.broadcast`); returns the message ts."""
         msg = build_message(alert)
+        thread: dict[str, Any] = {}
+        if thread_ts is not None:
+            thread = {"thread_ts": thread_ts, "reply_broadcast": alert.broadcast}
         resp = self._call(
             "chat.postMessage",
             alert.channel,
@@ -218,6 +222,7 @@ class SlackTransport:
                 metadata=msg.metadata,
                 unfurl_links=False,
                 unfurl_media=False,
+                **thread,
             ),
         )
         channel_id = resp.get("channel")
@@ -253,11 +258,17 @@ class SlackTransport:
         )
         return self._ts(resp, "chat.update")
 
-    def find_posted(self, channel: str, alert_id: str, oldest: float) -> str | None:
+    def find_posted(
+        self, channel: str, alert_id: str, oldest: float, *, thread_ts: str | None = None
+    ) -> str | None:
         """The ts of a message posted since `oldest` (epoch seconds) carrying `alert_id` in its
-        metadata, or None. Use it after a `TransientError` with `maybe_posted` before retrying."""
+        metadata, or None; with `thread_ts`, among the replies of that thread (Slack's history
+        leaves thread replies out). Use it after a `TransientError` with `maybe_posted` before
+        retrying."""
         channel_id = self.channel_id(channel)
-        for message in self._history(channel, channel_id, oldest):
+        messages = (self._replies(channel, channel_id, thread_ts, oldest) if thread_ts
+                    else self._history(channel, channel_id, oldest))
+        for message in messages:
             metadata = message.get("metadata")
             if not isinstance(metadata, dict) or metadata.get("event_type") != "watcher_alert":
                 continue
@@ -318,22 +329,25 @@ class SlackTransport:
                 return
 
     def _history(self, channel: str, channel_id: str, oldest: float) -> Iterator[dict[str, Any]]:
+        return self._pages(channel, "conversations.history", partial(
+            self._client.conversations_history, channel=channel_id, oldest=f"{oldest:.6f}",
+            inclusive=True, include_all_metadata=True, limit=HISTORY_PAGE))
+
+    def _replies(
+        self, channel: str, channel_id: str, thread_ts: str, oldest: float
+    ) -> Iterator[dict[str, Any]]:
+        return self._pages(channel, "conversations.replies", partial(
+            self._client.conversations_replies, channel=channel_id, ts=thread_ts,
+            oldest=f"{oldest:.6f}", inclusive=True, include_all_metadata=True,
+            limit=HISTORY_PAGE))
+
+    def _pages(
+        self, channel: str, method: str, call: Callable[..., SlackResponse]
+    ) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            resp = self._call(
-                "conversations.history",
-                channel,
-                partial(
-                    self._client.conversations_history,
-                    channel=channel_id,
-                    oldest=f"{oldest:.6f}",
-                    inclusive=True,
-                    include_all_metadata=True,
-                    limit=HISTORY_PAGE,
-                    cursor=cursor,
-                ),
-            )
+            resp = self._call(method, channel, partial(call, cursor=cursor))
             for message in resp.get("messages") or []:
                 if isinstance(message, dict):
                     yield message
@@ -437,7 +451,8 @@ class WebhookTransport:
     def __repr__(self) -> str:
         return "WebhookTransport(url=<redacted>)"
 
-    def post(self, alert: Alert) -> str:
+    def post(self, alert: Alert, *, thread_ts: str | None = None) -> str:
+        """`thread_ts` is ignored: a webhook cannot reply in threads."""
         msg = build_message(alert)
         return self.post_message(alert.channel, msg.text, msg.blocks)
 
@@ -470,7 +485,7 @@ class ConsoleTransport:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def post(self, alert: Alert) -> str:
+    def post(self, alert: Alert, *, thread_ts: str | None = None) -> str:
         stream = self._stream if self._stream is not None else sys.stdout
         stream.write(format_console(alert) + "\n")
         stream.flush()

@@ -1,0 +1,184 @@
+"""One message per story, developments in its thread, the parent updated in place: real feeds on
+127.0.0.1, the real pipeline and slack-sdk client, the fake Slack Web API."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watcher.models import Alert
+from watcher.pipeline import deliver_step, run_cycle
+from watcher.store import Store
+from watcher.transports import ConsoleTransport, SlackTransport
+
+from .articles import rss_feed, rss_item
+from .fakeslack import FakeSlack, lost_response
+from .feedserver import FeedServer
+from .feedserver import Route as R
+from .test_pipeline import NOW, config, no_sleep, story
+
+CHANNEL = "C0CAUCASUS"
+
+
+def story_html(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+def follow_up(toll: int, guid: str, link: str, minutes_ago: float) -> str:
+    """Another outlet's report of the same border fighting, with its own toll."""
+    html = story_html([
+        "Officials in Yerevan and Baku said shelling along the Armenia-Azerbaijan border went "
+        f"on overnight after a week of clashes that have now killed {toll} people, according to "
+        "the two defence ministries.",
+        "Moscow again offered to mediate between Armenia and Azerbaijan.",
+    ])
+    return rss_item("Armenia-Azerbaijan border shelling continues as toll rises", link, guid,
+                    html, NOW - timedelta(minutes=minutes_ago))
+
+
+def messages(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [m for m in slack.messages_in(CHANNEL)
+            if (m.get("metadata") or {}).get("event_type") == "watcher_alert"]
+
+
+def text_of(m: dict[str, Any]) -> str:
+    return json.dumps({"text": m.get("text"), "blocks": m.get("blocks")}, ensure_ascii=False)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
+    with FeedServer() as feeds, FakeSlack() as slack:
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        yield feeds, slack, store
+        store.close()
+
+
+def test_toll_rise_is_a_thread_reply_and_the_parent_is_updated_in_place(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))  # killed 17
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    feeds.routes["/d.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml"),
+                            "d": feeds.url("/d.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    first = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert first.alerts == 1
+    [parent] = messages(slack)
+    assert "killed: 17" in text_of(parent)
+
+    # another outlet: the toll is now 25 -> one reply in the parent's thread
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.new_articles == 1 and second.new_stories == 0 and second.alerts == 1
+    parent_now, reply = messages(slack)
+    assert reply["thread_ts"] == parent["ts"] and reply.get("subtype") != "thread_broadcast"
+    assert "killed 25 (was 17, +8), per c" in text_of(reply)
+    assert "UPDATE" in text_of(reply)
+    # the parent was edited in place: latest toll, source count, figures side by side
+    assert parent_now["ts"] == parent["ts"] and "edited" in parent_now
+    shown = text_of(parent_now)
+    assert "killed: 25" in shown and "2 sources" in shown
+    assert "25 per c" in shown and "17 per a" in shown
+
+    # a third outlet reports a lower figure: no reply; the parent shows the new source and the
+    # disagreement side by side
+    other = rss_item(
+        "Armenia and Azerbaijan blame each other as border clashes go on", "https://d.example/1",
+        "d1", story_html([
+            "Artillery exchanges continued along the Armenia-Azerbaijan frontier, with Baku "
+            "accusing Yerevan of breaking a truce and Yerevan saying the reverse.",
+            "A regional health official said 12 people had been killed in the clashes, fewer "
+            "than other counts.",
+            "The Kremlin repeated that it stands ready to mediate.",
+        ]), NOW - timedelta(minutes=10))
+    feeds.routes["/d.xml"] = R(body=rss_feed([other]))
+    third = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert third.new_articles == 1 and third.alerts == 1  # one edit of the parent
+    assert len(messages(slack)) == 2
+    shown = text_of(messages(slack)[0])
+    assert "3 sources" in shown and "12 per d" in shown and "killed: 25" in shown
+
+    # nothing new: nothing posted, nothing edited
+    edits = len(slack.calls_to("chat.update"))
+    fourth = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert fourth.alerts == 0 and len(slack.calls_to("chat.update")) == edits
+
+
+def test_update_waits_for_its_story_alert(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    # Slack unreachable: the story alert and its update (same run) both stay pending
+    down = SlackTransport(slack.token, base_url="http://127.0.0.1:9/api/", timeout=0.5)
+    first = run_cycle(cfg, store, down, now=NOW, sleep=no_sleep)
+    assert first.alerts == 2 and first.delivery.pending == 2
+    assert sorted(r.alert.kind for r in store.pending()) == ["story", "update"]
+    # the story alert goes first, then its update into the thread
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep)
+    assert report.sent == 2 and store.pending() == []
+    parent, reply = messages(slack)
+    assert reply["thread_ts"] == parent["ts"]
+
+
+def test_a_reply_whose_response_was_lost_is_found_in_the_thread_not_posted_twice(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    slack.inject("chat.postMessage", lost_response())  # the reply is stored, its answer lost
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.alerts == 1 and second.delivery.recovered == 1
+    assert slack.calls_to("conversations.replies")
+    parent, reply = messages(slack)
+    assert reply["thread_ts"] == parent["ts"] and store.pending() == []
+
+
+def test_severity_jump_is_broadcast_to_the_channel(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    _feeds, slack, store = env
+    parent = Alert("p1", "s1", "armenia-azerbaijan", "#caucasus-watch", "warning", 5.0,
+                   "Shelling reported near Tavush", "https://x.example/1", "x", NOW, "", (),
+                   None, None)
+    update = Alert("u1", "s1", "armenia-azerbaijan", "#caucasus-watch", "critical", 9.0,
+                   "Armenia declares martial law", "https://x.example/2", "y", NOW, "", (),
+                   None, None, kind="update", parent_id="p1", broadcast=True,
+                   change="severity warning → critical")
+    store.enqueue([parent, update], NOW)
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep)
+    assert report.sent == 2
+    first, reply = slack.messages_in(CHANNEL)
+    assert reply["thread_ts"] == first["ts"] and reply["subtype"] == "thread_broadcast"
+    assert "CRITICAL" in text_of(slack.messages_in(CHANNEL)[0])  # the parent now reads critical
+
+
+def test_console_mode_prints_updates(tmp_path: Path,
+                                     env: tuple[FeedServer, FakeSlack, Store]) -> None:
+    feeds, _slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    out = io.StringIO()
+    run_cycle(cfg, store, ConsoleTransport(out), now=NOW, sleep=no_sleep)
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    run_cycle(cfg, store, ConsoleTransport(out), now=NOW, sleep=no_sleep)
+    assert "[UPDATE]" in out.getvalue() and "killed 25 (was 17, +8), per c" in out.getvalue()
+    assert store.pending() == []
