@@ -182,3 +182,33 @@ def test_console_mode_prints_updates(tmp_path: Path,
     run_cycle(cfg, store, ConsoleTransport(out), now=NOW, sleep=no_sleep)
     assert "[UPDATE]" in out.getvalue() and "killed 25 (was 17, +8), per c" in out.getvalue()
     assert store.pending() == []
+
+
+def test_tolls_command_lists_each_story_series_with_provenance(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from watcher.cli import main
+
+    from .test_flow_e2e import _watches_toml
+
+    feeds, _slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    path = tmp_path / "w.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n'
+                    f'[[feeds]]\nname = "a"\nurl = "{feeds.url("/a.xml")}"\n'
+                    f'[[feeds]]\nname = "c"\nurl = "{feeds.url("/c.xml")}"\n\n' + _watches_toml())
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    run_cycle(cfg, store, ConsoleTransport(io.StringIO()), now=NOW, sleep=no_sleep)
+    capsys.readouterr()
+    assert main(["tolls", "--config", str(path), "--json"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    got = json.loads(line)
+    assert [(f["source"], f["count"], f["qualifier"]) for f in got["series"]] == [
+        ("a", 17, "exact"), ("c", 25, "exact")]
+    assert got["series"][1]["url"] == "https://c.example/1"
+    assert got["current"]["count"] == 25 and got["current"]["source"] == "c"
+    assert main(["tolls", "--config", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "current toll: killed 25, per c" in text and "30000" not in text.replace(",", "")
+    assert main(["tolls", "--config", str(path), "--watch", "nope"]) == 2

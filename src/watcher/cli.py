@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from watcher import __version__
 from watcher.config import ConfigError
+from watcher.models import SourcedFigure
 from watcher.runtime import SecretError, prefect_env_defaults
 from watcher.store import StoreError
 
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("tolls", help="casualty figures per story: every source's toll, with "
+                       "provenance, and the current toll")
+    _add_config(p)
+    p.add_argument("--watch", metavar="NAME", help="only this watch's stories")
+    p.add_argument("--since", default="7d", metavar="AGE",
+                   help="stories alerted within this age (36h, 7d, 4w; default 7d)")
+    p.add_argument("--json", action="store_true", help="one JSON object per story")
     return parser
 
 
@@ -126,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "alerts":
             return cmd_alerts(args)
+        if args.command == "tolls":
+            return cmd_tolls(args)
         if args.command == "explain":
             return cmd_explain(args)
         if args.command == "backtest":
@@ -438,12 +449,63 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 "watch": r.alert.watch, "channel": r.alert.channel, "status": r.status,
                 "ts": r.ts, "severity": r.alert.severity, "title": r.alert.title,
                 "url": r.alert.url, "attempts": r.attempts, "error": r.last_error,
-                "created": r.created.isoformat(),
+                "created": r.created.isoformat(), "kind": r.alert.kind,
+                "parent_id": r.alert.parent_id, "change": r.alert.change or None,
             }, ensure_ascii=False))
         else:
             print(f"{r.created:%Y-%m-%d %H:%M} {r.status:<8} {r.alert.watch:<20} "
                   f"{r.alert.severity:<9} {r.alert.channel:<20} {r.alert.title[:70]}")
     return EXIT_OK
+
+
+def cmd_tolls(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from watcher import lifecycle, runtime
+
+    hours = _parse_age(args.since)
+    if hours is None:
+        print(f"watcher: --since {args.since!r}: write an age like 36h, 7d or 4w",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    cfg = runtime.load(args.config)
+    if args.watch:
+        cfg.watch(args.watch)  # an unknown name is a clear config error
+    now = datetime.now(UTC)
+    store = runtime.open_store(cfg)
+    try:
+        parents = [r.alert for r in store.alerts_between(now - timedelta(hours=hours),
+                                                         now + timedelta(minutes=1))
+                   if r.alert.kind == "story" and (not args.watch or r.alert.watch == args.watch)]
+        articles = store.story_articles(list({a.story_id for a in parents}))
+    finally:
+        store.close()
+    for parent in parents:
+        figures = lifecycle.series(articles.get(parent.story_id, []))
+        top = lifecycle.current_toll(figures)
+        if args.json:
+            print(json.dumps({
+                "story_id": parent.story_id, "watch": parent.watch, "title": parent.title,
+                "current": None if top is None else _figure_json(top),
+                "series": [_figure_json(f) for f in figures],
+            }, ensure_ascii=False))
+            continue
+        print(f"{parent.watch}  {parent.severity}  {parent.title[:90]}  (story {parent.story_id})")
+        if top is None:
+            print("  no current toll reported")
+        else:
+            print(f"  current toll: killed {top.count}, per {top.source}")
+        for f in figures:
+            print(f"  {f.published:%Y-%m-%d %H:%M}  {f.source[:24]:<24} {f.qualifier:<9} "
+                  f"{f.count:>6}  {f.url}")
+    if not parents and not args.json:
+        print(f"no story alerts in the last {args.since}")
+    return EXIT_OK
+
+
+def _figure_json(f: SourcedFigure) -> dict[str, object]:
+    return {"kind": f.kind, "count": f.count, "qualifier": f.qualifier, "source": f.source,
+            "url": f.url, "published": f.published.isoformat()}
 
 
 if __name__ == "__main__":

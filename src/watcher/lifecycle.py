@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watcher.models import Alert, SourcedFigure
+from watcher.casualties import extract_casualties
+from watcher.models import Alert, Article, CasualtyFigure, SourcedFigure
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,24 @@ class Change:
     broadcast: bool
     severity_rank: int
     toll: SourcedFigure | None
+
+
+def toll_of(article: Article) -> tuple[SourcedFigure, CasualtyFigure] | None:
+    """The article's current death toll with its provenance (and the extractor's figure, with
+    its evidence), or None when it states none."""
+    report = extract_casualties(f"{article.title}\n{article.text}" if article.title
+                                else article.text)
+    k = report.killed
+    if k is None or not k.current or k.count < 1:
+        return None
+    return SourcedFigure("killed", k.count, k.qualifier, article.feed, article.url,
+                         article.published), k
+
+
+def series(articles: Sequence[Article]) -> list[SourcedFigure]:
+    """The story's death tolls, one per article that states one, in publication order."""
+    out = [t[0] for a in sorted(articles, key=lambda a: a.published) if (t := toll_of(a))]
+    return out
 
 
 def current_toll(series: Sequence[SourcedFigure]) -> SourcedFigure | None:
@@ -111,4 +130,5 @@ def change(
     return Change(tuple(reasons), "; ".join(parts), "severity" in reasons, new_rank, shown)
 
 
-__all__ = ["Announced", "Change", "announced", "by_source", "change", "current_toll"]
+__all__ = ["Announced", "Change", "announced", "by_source", "change", "current_toll", "series",
+           "toll_of"]

@@ -18,7 +18,6 @@ from typing import Any
 
 from watcher import health, lifecycle
 from watcher.assess import assess
-from watcher.casualties import extract_casualties
 from watcher.clean import excerpt
 from watcher.config import Config
 from watcher.dedupe import Decision, KnownItem, classify
@@ -398,13 +397,10 @@ def _story_updates(
 
     def toll_of(art: Article) -> SourcedFigure | None:
         if art.id not in tolls:
-            report = extract_casualties(f"{art.title}\n{art.text}" if art.title else art.text)
-            k = report.killed
-            fig = None if k is None or not k.current else SourcedFigure(
-                "killed", k.count, k.qualifier, art.feed, art.url, art.published)
-            if fig is not None and k is not None:
-                evidence[fig] = k
-            tolls[art.id] = fig
+            found = lifecycle.toll_of(art)
+            if found is not None:
+                evidence[found[0]] = found[1]
+            tolls[art.id] = found[0] if found else None
         return tolls[art.id]
 
     out: list[Alert] = []
