@@ -390,6 +390,7 @@ _DATELINE_RES = (
                r"(?:\([^)\n]{0,60}\)\s*)?(?:--|–|—|-\s)"),
 )
 
+
 # Time expressions, by kind, each with the words one of which it needs (a cheap guard; the year
 # pattern is guarded by digits instead).
 # They run on the lower-cased sentence (no IGNORECASE: much faster); on overlap the earlier
@@ -521,21 +522,27 @@ _NEG_NOUN = (r"(?P<noun>casualties|casualty|injuries|injury|deaths|fatalities|de
 _NEG_AUX = (r"(?:was|were|is|are|got|had|has|have|been|being|appears|appeared|to|believed|"
             r"reported|initially)")
 # "none of those hurt ... sustained injuries" is not a negation: "none" needs an auxiliary.
+# Each pattern starts with a letter, the word boundary before it checked right after it: after
+# the letter X, (?<!\wX) is \b before X. The engine then jumps from one such letter to the
+# next instead of trying every position (these match what "\bno...", "\b(?:no one|...|none...)"
+# and "\b(?:did not|...|without)..." match, with the same groups).
 _NEGATION_RES = (
     re.compile(
-        r"\bno(?:\s+(?:immediate|other|further|reported|initial|known|serious|major))?\s+"
+        r"n(?<!\wn)o(?:\s+(?:immediate|other|further|reported|initial|known|serious|major))?\s+"
         r"(?:reports?\s+of\s+(?:any\s+)?)?" + _NEG_NOUN
         + r"\b(?!\s+(?:to|among|of|in\s+the\s+ranks)\b)",
     ),
     re.compile(
-        r"\b(?:(?:no\s+one|no-one|nobody)(?:\s+(?:else|other))?\s+(?:" + _NEG_AUX + r"\s+){0,3}"
-        r"|none(?:\s+of\s+(?:them|those|the\s+\w+))?\s+(?:" + _NEG_AUX + r"\s+){1,3})"
+        r"n(?<!\wn)(?:(?:o\s+one|o-one|obody)(?:\s+(?:else|other))?\s+(?:" + _NEG_AUX
+        + r"\s+){0,3}"
+        r"|one(?:\s+of\s+(?:them|those|the\s+\w+))?\s+(?:" + _NEG_AUX + r"\s+){1,3})"
         r"(?:\w+ly\s+)?(?P<v1>killed|hurt|injured|wounded|harmed|died|dead)"
         r"(?:\s+(?:or|and|nor)\s+(?P<v2>killed|hurt|injured|wounded|harmed))?\b",
     ),
     re.compile(
-        r"\b(?:did\s+not|didn't|does\s+not|without)\s+(?:caus\w+\s+|result\w*\s+in\s+|"
-        r"leav\w+\s+)?(?:any\s+)?" + _NEG_NOUN + r"\b(?!\s+(?:to|among)\b)",
+        r"(?:d(?<!\wd)(?:id\s+not|idn't|oes\s+not)|w(?<!\ww)ithout)\s+(?:caus\w+\s+"
+        r"|result\w*\s+in\s+|leav\w+\s+)?(?:any\s+)?" + _NEG_NOUN
+        + r"\b(?!\s+(?:to|among)\b)",
     ),
 )
 _NEG_KIND: dict[str, tuple[CasualtyKind, ...]] = {
@@ -639,7 +646,9 @@ class _Doc:
             sents.append((lo, len(raw), par))
         self.relevant = relevant
         self.raw = raw
-        self.low = list(map(str.lower, raw))
+        # one lower() for all tokens: they hold no whitespace, and a space (neither cased nor
+        # case-ignorable) keeps each token's lower-casing its own (Greek final sigma included)
+        self.low = " ".join(raw).lower().split(" ") if raw else []
         self.end = end
         self.sent_of = sent_of
         self.sents = sents
@@ -688,14 +697,26 @@ class _Doc:
         return got
 
 
+# The hints searched for one by one; "die " / "dies" / "died" and "dead" / "death" are found
+# through their common start, then told apart by what follows (one scan of the text, not three).
+_PLAIN_HINTS = tuple(h for h in _HINTS if h not in ("die ", "dies", "died", "dead", "death"))
+_STEM_HINTS = (("die", (" ", "s", "d")), ("dea", ("d", "th")))
+
+
 def _hint_positions(lowtext: str) -> list[int]:
     """Sorted start offsets of every casualty hint in the lower-cased text."""
     found: list[int] = []
-    for hint in compress(_HINTS, map(lowtext.__contains__, _HINTS)):
+    for hint in compress(_PLAIN_HINTS, map(lowtext.__contains__, _PLAIN_HINTS)):
         pos = lowtext.find(hint)
         while pos != -1:
             found.append(pos)
             pos = lowtext.find(hint, pos + 1)
+    for stem, endings in _STEM_HINTS:
+        pos = lowtext.find(stem)
+        while pos != -1:
+            if lowtext.startswith(endings, pos + 3):
+                found.append(pos)
+            pos = lowtext.find(stem, pos + 1)
     found.sort()
     return found
 

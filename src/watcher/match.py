@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -500,6 +501,8 @@ class _RuleSet:
     terms: tuple[str, ...]  # configured term / alias text
     weights: tuple[float, ...]
     groups: tuple[str, ...]  # entity group key (entities) or term text
+    atoms: tuple[_Atoms, ...] = ()  # every form, for the combined scan (see _scan_pattern)
+    body: str = ""  # the pattern less its leading space: trie, possessive, right boundary
 
     def term_index(self, matched: str) -> int | None:
         key = _canonical(matched) if " " in matched else matched
@@ -528,7 +531,8 @@ def _rule_set(kind: str, entries: Sequence[tuple[str, str, float]], entity: bool
             for form in spec.canonical:
                 exact.setdefault(form, index)
     suffix = _POSSESSIVE if entity else ""
-    pattern = re.compile(rf"[ ]({_trie_regex(atoms)}){suffix}(?!\w)")
+    trie = _trie_regex(atoms)
+    pattern = re.compile(rf"[ ]({trie}){suffix}(?!\w)")
     return _RuleSet(
         pattern=pattern,
         exact=exact,
@@ -537,6 +541,8 @@ def _rule_set(kind: str, entries: Sequence[tuple[str, str, float]], entity: bool
         terms=tuple(term for _, term, _ in ordered),
         weights=tuple(float(w) for _, _, w in ordered),
         groups=tuple(label for label, _, _ in ordered),
+        atoms=tuple(atoms),
+        body=rf"({trie}){suffix}(?!\w)",
     )
 
 
@@ -551,6 +557,29 @@ class CompiledWatch:
     deescalation: _RuleSet
     severities: tuple[Severity, ...] = field(default=())  # ascending threshold
     attribution: _Attribution | None = None  # other countries' names, for escalation terms
+    scan: re.Pattern[str] | None = None  # the three rule sets in one pass (see _find_all)
+
+
+def _scan_pattern(*rule_sets: _RuleSet) -> re.Pattern[str] | None:
+    """One regex that finds, in one pass over ``_Folded.padded``, every position where any of
+    the rule sets' patterns matches: a leading space, a gate (one trie of every form of every set:
+    positions where no form starts fail after one test), then one optional lookahead per set
+    holding that set's own pattern (group ``r<i>``: the whole match less the space; ``t<i>``: the
+    term), and a condition that at least one of them matched.
+
+    A lookahead matches what the set's pattern matches at that position (the same regex, tried in
+    the same order; nothing after it can make the engine try another way), so the positions of
+    group ``r<i>``, kept when they start at or after the end of the set's previous match, are
+    exactly that set's ``finditer`` matches (see _find_all)."""
+    used = [(i, rs) for i, rs in enumerate(rule_sets) if rs.pattern is not None]
+    if not used:
+        return None
+    gate = _trie_regex(atoms for _, rs in used for atoms in rs.atoms)
+    looks = "".join(rf"(?=(?P<r{i}>{rs.body.replace('(', f'(?P<t{i}>', 1)})|)" for i, rs in used)
+    cond = "(?!)"
+    for i, _ in reversed(used):
+        cond = f"(?(r{i})|{cond})"
+    return re.compile(rf"[ ](?={gate}){looks}{cond}")
 
 
 def compile_watch(watch: Watch) -> CompiledWatch:
@@ -560,17 +589,20 @@ def compile_watch(watch: Watch) -> CompiledWatch:
         (group, alias, 0.0) for group, aliases in watch.entities.items() for alias in aliases
     ]
     entities = _rule_set("entity", entity_entries, entity=True)
+    escalation = _rule_set(
+        "escalation", [(t.text, t.text, t.weight) for t in watch.escalation], entity=False
+    )
+    deescalation = _rule_set(
+        "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
+    )
     return CompiledWatch(
         watch=watch,
         entities=entities,
-        escalation=_rule_set(
-            "escalation", [(t.text, t.text, t.weight) for t in watch.escalation], entity=False
-        ),
-        deescalation=_rule_set(
-            "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
-        ),
+        escalation=escalation,
+        deescalation=deescalation,
         severities=tuple(sorted(watch.severities, key=lambda s: s.threshold)),
         attribution=_attribution(entities),
+        scan=_scan_pattern(entities, escalation, deescalation),
     )
 
 
@@ -596,6 +628,13 @@ _CUE = re.compile(
     r"\b(?:no|not|never|without|nor|neither|cannot|den(?:y|ies|ied|ying)|refut|reject|dismiss)"
     r"|n't\b"
 )
+# _CUE, faster: every alternative starts with a letter (the engine then skips to the positions
+# of those letters), the word boundary before it checked after it: after the letter X,
+# (?<!\wX) is \b before it ("no" covers "not" and "nor"). Only whether it matches is used.
+_CUE_FAST = re.compile(
+    r"n(?:(?<!\wn)(?:o|ever|either)|'t\b)|w(?<!\ww)ithout|c(?<!\wc)annot"
+    r"|d(?<!\wd)(?:en(?:y|ies|ied|ying)|ismiss)|r(?<!\wr)e(?:fut|ject)"
+)
 
 
 NEGATED = "negated"
@@ -612,6 +651,15 @@ _PAST_BEFORE = re.compile(r"\b(?:19|20)\d\d(?:'?s)?" + _ONE_WORD_OR_NONE)
 _INTENSIFIER_BEFORE = re.compile(
     r"\b(?:" + "|".join(re.escape(w) for w in INTENSIFIERS) + ")" + _ONE_WORD_OR_NONE
 )
+
+
+def _may_intensify(before: str) -> bool:
+    """Cheap pre-check for _INTENSIFIER_BEFORE: an intensifier followed by whitespace ends one of
+    the last two whitespace-separated words (the regex allows one word between it and the end)."""
+    words = before.rsplit(None, 2)
+    if not words:
+        return False
+    return words[-1].endswith(INTENSIFIERS) or (len(words) > 1 and words[-2].endswith(INTENSIFIERS))
 
 
 class _Context(NamedTuple):
@@ -632,14 +680,54 @@ def _clause_before(folded: str, start: int, chars: int) -> str:
 @dataclass(frozen=True, slots=True)
 class _Attribution:
     """Another country right before a term ("Russian missiles") or right after it ("invasion
-    of Ukraine"); see "Another country's war"."""
+    of Ukraine"); see "Another country's war".
+
+    ``single`` (one-word names), ``multi`` (the word sets of the others) and ``last_words`` (the
+    last word of every name) make cheap exact pre-checks: a text can match ``anywhere`` only when
+    one of its words is a one-word name (then it does) or holds every word of a longer name, and
+    ``before`` only when its last word, less a possessive, ends a name."""
 
     before: re.Pattern[str]
     after: re.Pattern[str]
     anywhere: re.Pattern[str]
+    single: frozenset[str]
+    multi: tuple[frozenset[str], ...]
+    last_words: frozenset[str]
+    multi_first: frozenset[str]  # the first word of every name in ``multi``
 
     def adjacent(self, folded: str, before: str, end: int) -> bool:
-        return bool(self.before.search(before) or self.after.match(folded, end, end + 60))
+        return bool(
+            (self._may_end_before(before) and self.before.search(before))
+            or self.after.match(folded, end, end + 60)
+        )
+
+    def _may_end_before(self, before: str) -> bool:
+        # ``before`` must end in whitespace after a name's last word (+ "'s" / "s"): that word is
+        # the text after the last whitespace and after the last hyphen of the stripped text
+        stripped = before.rstrip()
+        if len(stripped) == len(before) or not stripped:
+            return False
+        word = stripped.rsplit(None, 1)[-1].rpartition("-")[2]
+        names = self.last_words
+        return (
+            word in names
+            or (word[-2:] == "'s" and word[:-2] in names)
+            or (word[-1:] == "s" and word[:-1] in names)
+        )
+
+    def names_in(self, folded: _Folded, start: int, end: int) -> bool:
+        """Whether ``anywhere`` finds another country in the sentence folded.text[start:end]
+        (bounded by ``.!?`` and line breaks, or the ends of the text; it holds none of them).
+
+        Its words (runs of word characters) are those of the padded text, where every other
+        character is a space or one of ``.,;:!?``, and the sentence has no ``.!?``."""
+        sentence = folded.padded[start + 1 : end + 1]
+        words = set(sentence.replace(",", " ").replace(";", " ").replace(":", " ").split())
+        if not self.single.isdisjoint(words):
+            return True
+        if not self.multi_first.isdisjoint(words) and any(w <= words for w in self.multi):
+            return self.anywhere.search(folded.text, start, end) is not None
+        return False
 
 
 def _attribution(entities: _RuleSet) -> _Attribution | None:
@@ -658,6 +746,10 @@ def _attribution(entities: _RuleSet) -> _Attribution | None:
         before=re.compile(rf"(?:^|\s){names}(?:'?s)?\s+$"),
         after=re.compile(rf"\s+(?:of|in|on|against|by|from)\s+(?:the\s+)?{names}\b"),
         anywhere=re.compile(rf"\b{names}\b"),
+        single=frozenset(n for n in others if len(n.split()) == 1),
+        multi=tuple(frozenset(n.split()) for n in others if len(n.split()) > 1),
+        last_words=frozenset(n.split()[-1] for n in others),
+        multi_first=frozenset(n.split()[0] for n in others if len(n.split()) > 1),
     )
 
 
@@ -668,21 +760,26 @@ class _Sentences:
     """Which sentences of a folded text name another country but none of the watch's entities
     (computed on demand, once per sentence)."""
 
-    def __init__(self, folded: str, attribution: _Attribution, entities: Sequence[_Occurrence]):
+    def __init__(
+        self, folded: _Folded, attribution: _Attribution, entities: Sequence[_Occurrence]
+    ):
         self.folded = folded
         self.attribution = attribution
         self.entity_starts = sorted(e.fstart for e in entities)
         self.cache: dict[int, bool] = {}
 
     def foreign_only(self, start: int) -> bool:
-        text = self.folded
-        s0 = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-        m = _SENTENCE_END.search(text, start)
-        s1 = m.start() if m else len(text)
-        if s0 not in self.cache:
-            named = any(s0 <= e < s1 for e in self.entity_starts)
-            self.cache[s0] = not named and bool(self.attribution.anywhere.search(text, s0, s1))
-        return self.cache[s0]
+        text = self.folded.text
+        s0 = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start),
+                 text.rfind("\n", 0, start)) + 1
+        got = self.cache.get(s0)
+        if got is None:
+            m = _SENTENCE_END.search(text, start)
+            s1 = m.start() if m else len(text)
+            i = bisect_left(self.entity_starts, s0)
+            named = i < len(self.entity_starts) and self.entity_starts[i] < s1
+            got = self.cache[s0] = not named and self.attribution.names_in(self.folded, s0, s1)
+        return got
 
 
 def _context(
@@ -695,7 +792,7 @@ def _context(
     if negation == NEGATED:
         return _Context(NEGATED)
     before = _clause_before(folded, start, _PREFIX_CHARS)
-    if _PAST_BEFORE.search(before):
+    if ("19" in before or "20" in before) and _PAST_BEFORE.search(before):
         return _Context(PAST)
     if not escalation:
         return _Context("", negation)
@@ -704,7 +801,7 @@ def _context(
         or (sentences is not None and sentences.foreign_only(start))
     ):
         return _Context(OTHER_COUNTRY)
-    if _INTENSIFIER_BEFORE.search(before):
+    if _may_intensify(before) and _INTENSIFIER_BEFORE.search(before):
         return _Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR)
     return _Context("", negation)
 
@@ -712,10 +809,12 @@ def _context(
 def _negation(folded: str, start: int, end: int) -> str:
     """How the term at folded[start:end] is qualified in its own clause: ``NEGATED`` (the text
     says it did not happen), ``DENIED`` (a claim of it is denied) or "" (neither)."""
-    if _POST_NEGATION.match(folded, end, end + _LOOKBEHIND_CHARS) is not None:
+    stop = end + _LOOKBEHIND_CHARS
+    if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
+            _POST_NEGATION.match(folded, end, stop) is not None:
         return NEGATED
     window = folded[max(0, start - _LOOKBEHIND_CHARS) : start]
-    if _CUE.search(window) is None:
+    if _CUE_FAST.search(window) is None:
         return ""
     cut = _LAST_CLAUSE_BREAK.match(window)
     if cut is not None:
@@ -764,12 +863,52 @@ def _find(rules: _RuleSet, folded: _Folded) -> list[_Occurrence]:
     return found
 
 
+def _find_all(
+    compiled: CompiledWatch, folded: _Folded
+) -> tuple[list[_Occurrence], list[_Occurrence], list[_Occurrence]]:
+    """``_find`` of the entities, the escalation and the de-escalation terms, in one pass of
+    ``compiled.scan`` (see _scan_pattern)."""
+    rule_sets = (compiled.entities, compiled.escalation, compiled.deescalation)
+    if compiled.scan is None:  # no term at all (or built without compile_watch)
+        return _find(rule_sets[0], folded), _find(rule_sets[1], folded), _find(rule_sets[2], folded)
+    found: tuple[list[_Occurrence], list[_Occurrence], list[_Occurrence]] = ([], [], [])
+    groups = compiled.scan.groupindex
+    keys = [(i, groups[f"r{i}"], groups[f"t{i}"]) for i in range(3) if f"r{i}" in groups]
+    last = [0, 0, 0]  # padded end of each set's previous match
+    text = folded.text
+    for m in compiled.scan.finditer(folded.padded):
+        space = m.start()
+        for i, r, t in keys:
+            end = m.end(r)
+            if end == -1 or space < last[i]:
+                continue
+            rules = rule_sets[i]
+            index = rules.term_index(m.group(t))
+            last[i] = end
+            if index is None:  # cannot happen: the trie only matches configured forms
+                continue
+            fstart, fend = space, end - 1  # padded -> folded offsets
+            term_end = m.end(t)
+            if fend != term_end - 1 and text[term_end - 1] != "'":
+                fend = term_end - 1  # " s" after an alias that is not a possessive "'s"
+            start, stop = folded.span(fstart, fend)
+            found[i].append(_Occurrence(index, fstart, fend, start, stop))
+    return found
+
+
 def _join_notes(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def _join2(first: str, second: str) -> str:
+    """``_join_notes(first, second)``, faster."""
+    return f"{first}; {second}" if first and second else first or second
+
+
 def _near(occ: _Occurrence, entities: Sequence[_Occurrence], proximity: int) -> bool:
-    return any(max(e.start - occ.end, occ.start - e.end, 0) <= proximity for e in entities)
+    return bool(entities) and any(
+        max(e.start - occ.end, occ.start - e.end, 0) <= proximity for e in entities
+    )
 
 
 def _escalation_hits(
@@ -788,7 +927,7 @@ def _escalation_hits(
             continue
         far = not _near(occ, entities, proximity)
         value = rules.weights[occ.term] * ctx.factor * (FAR_FACTOR if far else 1.0)
-        note = _join_notes(ctx.note, "far from entity" if far else "")
+        note = _join2(ctx.note, "far from entity") if far else ctx.note
         per_term.setdefault(occ.term, []).append((value, occ, note))
     total = 0.0
     for items in per_term.values():
@@ -797,7 +936,7 @@ def _escalation_hits(
             contribution = value * REPEAT_DECAY**i
             total += contribution
             hits.append(
-                _hit(rules, occ, original, contribution, _join_notes(note, "repeat" if i else ""))
+                _hit(rules, occ, original, contribution, _join2(note, "repeat") if i else note)
             )
     return hits, total
 
@@ -868,18 +1007,16 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     original = f"{title}\n{text}"
     folded = _fold_mapped(original)
 
-    entity_found = _find(compiled.entities, folded)
+    entity_found, esc_found, de_found = _find_all(compiled, folded)
     entity_hits = [_hit(compiled.entities, occ, original, 0.0) for occ in entity_found]
     present = {compiled.entities.groups[occ.term] for occ in entity_found}
     groups = tuple(g for g in watch.entities if g in present)
 
-    esc_found = _find(compiled.escalation, folded)
-    de_found = _find(compiled.deescalation, folded)
     attribution = compiled.attribution
-    sentences = None if attribution is None else _Sentences(folded.text, attribution, entity_found)
+    sentences = None if attribution is None else _Sentences(folded, attribution, entity_found)
     esc_contexts = [
         _Context(INSIDE_DEESCALATION)
-        if any(_longer(d, o) and _swallows(d, o) for d in de_found)
+        if de_found and any(_longer(d, o) and _swallows(d, o) for d in de_found)
         else _context(folded.text, o.fstart, o.fend, True, attribution, sentences)
         for o in esc_found
     ]

@@ -1,0 +1,301 @@
+"""The speed-ups of watcher.match and watcher.casualties keep their results exactly.
+
+The versions before the speed-up (commit BASELINE below) are loaded as temporary modules from
+git and compared with the working versions on every text of ../shared/corpus (stories, escalation
+and casualty corpora; skipped when ../shared is absent), on cut and perturbed variants of them,
+and on the example texts of the tests: the same MatchResult (every hit, note and weight) and the
+same CasualtyReport for every input.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import random
+import re
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from watcher import casualties, match
+from watcher.config import load_config
+from watcher.models import Severity, Term, Watch
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS_FILES = (
+    CORPUS / "stories" / "dev.jsonl",
+    CORPUS / "stories" / "dev_variants.jsonl",
+    CORPUS / "escalation" / "dev.jsonl",
+    CORPUS / "casualties" / "dev.jsonl",
+)
+EXAMPLE_TESTS = ("test_match.py", "test_casualties.py", "test_casualties_speed_equiv.py",
+                 "test_eval_watch.py", "test_eval_casualties.py", "test_watch_definition.py")
+
+
+# The last commit with match.py and casualties.py as they were before the speed-up. Pinned: a
+# comparison with HEAD would compare the code with itself once the speed-up is committed.
+BASELINE = "7cc87a038c8d6515970bd263b497c9ab23a48b99"
+
+
+def _committed(module: str) -> types.ModuleType:
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{BASELINE}:src/watcher/{module}.py"], cwd=ROOT, check=True,
+            capture_output=True, text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no git history with the baseline commit: the old version cannot be loaded")
+    name = f"_committed_watcher_{module}"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up while the class is built
+    try:
+        exec(compile(source, f"{BASELINE}:src/watcher/{module}.py", "exec"), mod.__dict__)
+    finally:
+        del sys.modules[name]
+    return mod
+
+
+@pytest.fixture(scope="module")
+def old_match() -> types.ModuleType:
+    return _committed("match")
+
+
+@pytest.fixture(scope="module")
+def old_casualties() -> types.ModuleType:
+    return _committed("casualties")
+
+
+def _example_texts() -> list[str]:
+    """Every string constant of the example tests (sentences, titles, bodies)."""
+    out: list[str] = []
+    for name in EXAMPLE_TESTS:
+        path = ROOT / "tests" / name
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and len(node.value) >= 3:
+                out.append(node.value)
+    return out
+
+
+def _corpus_pairs() -> list[tuple[str, str]]:
+    """(title, text) of every corpus item: a headline-less text is split at its first line."""
+    pairs: list[tuple[str, str]] = []
+    for path in CORPUS_FILES:
+        if not path.exists():
+            continue
+        for line in path.open(encoding="utf-8"):
+            row = json.loads(line)
+            text = row.get("text") or ""
+            if "title" in row:
+                pairs.append((row.get("title") or "", text))
+            else:
+                title, _, body = text.partition("\n")
+                pairs.append((title, body))
+    return pairs
+
+
+def _variants(pairs: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Each pair as is and cut to 1 KB (as bench/scoring.py), plus cut, case-changed and
+    accented variants of a sample."""
+    rng = random.Random(7)
+    noise = ["’", "–", "…", "\u00ad", "é", "ı", "Ş", "«", "»", " ", "\n", ".", ",", "!", "?",
+             "'s", " no ", " not ", " Russian ", " Armenia ", " 2016 ", " heavy ", "n't ",
+             " denied ", " Kyiv ", " North Korea ", " of Ukraine ", "\u200b", "“", "\t"]
+    for title, text in pairs:
+        yield title, text
+        if len(text) > 1000:
+            yield title, text[:1000]
+        if rng.random() < 0.25:
+            cut = rng.randint(0, len(text))
+            yield title.upper(), text[cut:cut + rng.randint(50, 900)]
+            chars = list(text[:1200])
+            for _ in range(rng.randint(1, 12)):
+                chars.insert(rng.randint(0, len(chars)), rng.choice(noise))
+            yield title, "".join(chars)
+
+
+def _inputs() -> list[tuple[str, str]]:
+    examples = _example_texts()
+    pairs = [("", t) for t in examples] + [(t, "") for t in examples[:300]]
+    pairs += [(examples[i], examples[i + 1]) for i in range(0, len(examples) - 1, 2)]
+    return list(_variants([*pairs, *_corpus_pairs()]))
+
+
+def _watches() -> list[Watch]:
+    shipped = load_config(ROOT / "config" / "watcher.toml", {})
+    watches = [shipped.watch("armenia-azerbaijan")]
+    # a second watch on other countries: attribution then drops Russia/Ukraine from the others
+    watches.append(Watch(
+        name="russia-ukraine", channel="#x",
+        entities={"russia": ("Russia", "Moscow", "Kremlin*"), "ukraine": ("Ukraine", "Kyiv",
+                                                                          "Ukrainian")},
+        escalation=(Term("shell", 3.0), Term("missile strike", 4.0), Term("escalat*", 2.0),
+                    Term("kill", 2.0), Term("attack", 2.0), Term("troops", 1.0),
+                    Term("ceasefire violation", 3.0), Term("North Korea", 1.0)),
+        deescalation=(Term("ceasefire", 1.0), Term("peace talks", 2.0), Term("de-escalation", 1.5)),
+        severities=(Severity("warning", 3.0), Severity("critical", 6.0)),
+        min_entities=1, proximity=120,
+    ))
+    # no de-escalation terms: the combined scan then has two rule sets
+    watches.append(Watch(
+        name="georgia", channel="#x", entities={"georgia": ("Georgia", "Tbilisi")},
+        escalation=(Term("protest", 1.0), Term("clash", 2.0), Term("riot police", 2.0)),
+        min_entities=1, proximity=300,
+    ))
+    return watches
+
+
+def test_inputs_are_many() -> None:
+    if not CORPUS.exists():
+        pytest.skip("../shared/corpus is absent")
+    assert len(_inputs()) > 3000
+
+
+def test_score_is_unchanged(old_match: types.ModuleType) -> None:
+    inputs = _inputs()
+    for watch in _watches():
+        new_cw = match.compile_watch(watch)
+        old_cw = old_match.compile_watch(watch)
+        for title, text in inputs:
+            new = match.score(new_cw, title, text)
+            old = old_match.score(old_cw, title, text)
+            assert new == old, (watch.name, title, text)
+            assert repr(new) == repr(old), (watch.name, title, text)
+
+
+def test_fold_is_unchanged(old_match: types.ModuleType) -> None:
+    for title, text in _inputs():
+        joined = f"{title}\n{text}"
+        assert match.fold(joined) == old_match.fold(joined)
+
+
+def test_extract_casualties_is_unchanged(old_casualties: types.ModuleType) -> None:
+    for title, text in _inputs():
+        for joined in (f"{title}\n{text}", text):
+            new = casualties.extract_casualties(joined)
+            old = old_casualties.extract_casualties(joined)
+            assert new == old, joined
+            assert repr(new) == repr(old), joined
+
+
+# --- the cheap pre-checks of watcher.match agree with the regexes they guard -------------
+
+_PIECES = ("no", "not", "nor", "never", "neither", "cannot", "without", "deny", "denied",
+           "refuted", "rejects", "dismissed", "didn't", "n't", "snot", "canon", "russia",
+           "russian's", "russians", "north", "korea", "north-korea", "south", "sudan", "kyiv",
+           "heavy", "large-scale", "deadly", "2016", "1990s", "the", "x", "armenia", "é", "_",
+           " ", "  ", "-", ",", ";", ":", "'", "'s", "\n", "\t", "\u00a0")
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 10)))
+            for _ in range(count)]
+
+
+def test_cue_prefilter_matches_the_cue_regex() -> None:
+    for text in _random_texts(1, 30000):
+        assert (match._CUE_FAST.search(text) is None) == (match._CUE.search(text) is None), text
+
+
+def test_attribution_prechecks_match_the_regexes() -> None:
+    for watch in _watches():
+        attribution = match.compile_watch(watch).attribution
+        assert attribution is not None
+        for text in _random_texts(2, 20000):
+            before = text + " "
+            assert attribution._may_end_before(before) or not attribution.before.search(before)
+            assert attribution._may_end_before(text) or not attribution.before.search(text)
+            folded = match._fold_mapped(text)
+            for sentence in re.finditer(r"[^.!?\n]*", folded.text):
+                start, end = sentence.span()
+                expected = attribution.anywhere.search(folded.text, start, end) is not None
+                assert attribution.names_in(folded, start, end) == expected, text
+
+
+def test_intensifier_precheck_matches_the_regex() -> None:
+    for text in _random_texts(3, 30000):
+        for before in (text, text + " ", text + " x "):
+            if match._INTENSIFIER_BEFORE.search(before):
+                assert match._may_intensify(before), before
+
+
+def test_hint_positions_match_the_plain_search() -> None:
+    def plain(lowtext: str) -> list[int]:
+        found = []
+        for hint in casualties._HINTS:
+            pos = lowtext.find(hint)
+            while pos != -1:
+                found.append(pos)
+                pos = lowtext.find(hint, pos + 1)
+        return sorted(found)
+
+    assert {h for h in casualties._HINTS if h.startswith(("die", "dea"))} == {
+        "die ", "dies", "died", "dead", "death"}
+    rng = random.Random(4)
+    pieces = ("die", "dies", "died", "die ", "dead", "death", "dea", "d", "th", "s", " ", "kill",
+              "x", "toll", "loss of li", "lives", "diet", "deal")
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    for text in [*texts, *(f"{t}\n{x}".lower() for t, x in _corpus_pairs())]:
+        assert casualties._hint_positions(text) == plain(text), text
+
+
+def test_joined_lowering_matches_per_token_lowering() -> None:
+    rng = random.Random(6)
+    alphabet = "AΣΑσςİIßǅ'’.-x\u0301\u00adΣ"
+    for _ in range(20000):
+        tokens = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
+                  for _ in range(rng.randint(1, 6))]
+        assert " ".join(tokens).lower().split(" ") == [t.lower() for t in tokens], tokens
+
+
+_NEG_NOUN = (r"(?P<noun>casualties|casualty|injuries|injury|deaths|fatalities|dead|injured|"
+             r"wounded|loss\s+of\s+(?:life|lives))")
+_NEG_AUX = (r"(?:was|were|is|are|got|had|has|have|been|being|appears|appeared|to|believed|"
+            r"reported|initially)")
+_PLAIN_NEGATION_RES = (  # the committed forms, each led by \b
+    re.compile(
+        r"\bno(?:\s+(?:immediate|other|further|reported|initial|known|serious|major))?\s+"
+        r"(?:reports?\s+of\s+(?:any\s+)?)?" + _NEG_NOUN
+        + r"\b(?!\s+(?:to|among|of|in\s+the\s+ranks)\b)",
+    ),
+    re.compile(
+        r"\b(?:(?:no\s+one|no-one|nobody)(?:\s+(?:else|other))?\s+(?:" + _NEG_AUX + r"\s+){0,3}"
+        r"|none(?:\s+of\s+(?:them|those|the\s+\w+))?\s+(?:" + _NEG_AUX + r"\s+){1,3})"
+        r"(?:\w+ly\s+)?(?P<v1>killed|hurt|injured|wounded|harmed|died|dead)"
+        r"(?:\s+(?:or|and|nor)\s+(?P<v2>killed|hurt|injured|wounded|harmed))?\b",
+    ),
+    re.compile(
+        r"\b(?:did\s+not|didn't|does\s+not|without)\s+(?:caus\w+\s+|result\w*\s+in\s+|"
+        r"leav\w+\s+)?(?:any\s+)?" + _NEG_NOUN + r"\b(?!\s+(?:to|among)\b)",
+    ),
+)
+
+
+def test_negation_regexes_match_the_plain_forms() -> None:
+    rng = random.Random(8)
+    pieces = ("no", "none", "no one", "no-one", "nobody", "not", "did", "didn't", "does",
+              "without", "xno", "_no", "1no", "é", "n", "d", "w", "one", "else", "of them",
+              "was", "were", "immediately", "killed", "hurt", "or", "injured", "casualties",
+              "deaths", "loss of life", "reports of any", "caused", "to", "among", "dead",
+              " ", "  ", "\n", ",", ".", "-")
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+             for _ in range(30000)]
+    texts += [f"{t}\n{x}".lower() for t, x in _corpus_pairs()]
+    for text in texts:
+        for new, old in zip(casualties._NEGATION_RES, _PLAIN_NEGATION_RES, strict=True):
+            for pos in (0, min(3, len(text))):
+                got = [(m.span(), m.groupdict()) for m in new.finditer(text, pos)]
+                want = [(m.span(), m.groupdict()) for m in old.finditer(text, pos)]
+                assert got == want, text
+
