@@ -14,10 +14,9 @@ tree summed, and the largest single process), and the new articles it reports.
 Peers:
   watcher       `watcher run --dry-run` (the CLI's main() in a child process) against a Prefect
                 server this script starts (`prefect server start`, PREFECT_HOME in a temporary
-                directory, analytics off, flow heartbeats every 30 s). Until pipeline.ingest_step
-                calls parsepool.parse_feeds itself, the child makes it do so (see `_install_pool`);
-                the step functions are timed in the process: the flow call minus their sum is the
-                Prefect overhead of the cycle.
+                directory, analytics off, flow heartbeats every 30 s). The step functions (and
+                parsepool.parse_feeds inside ingest_step) are timed in the process: the flow call
+                minus the steps' sum is the Prefect overhead of the cycle.
   watcher-cli   the installed `watcher run --dry-run` command itself, nothing patched.
   core          the same pipeline steps (pipeline.run_cycle) without Prefect.
   reader        reader 3.26: add_feed for each feed, update_feeds_iter(workers=16,
@@ -36,7 +35,6 @@ import asyncio
 import contextlib
 import hashlib
 import html
-import inspect
 import json
 import os
 import random
@@ -386,48 +384,15 @@ def peer_feedparser(state_file: str, urls_file: str) -> None:
     _report({"new": new, "errors": errors})
 
 
-def _install_pool(timings: dict[str, float]) -> bool:
-    """Make pipeline.ingest_step parse through parsepool.parse_feeds (what the integration does)
-    unless it already does, and time the pipeline's steps. Returns whether it patched."""
-    from watcher import parse, parsepool, pipeline
+def _install_timers(timings: dict[str, float]) -> None:
+    """Time the pipeline's steps, and parsepool.parse_feeds inside ingest_step."""
+    from watcher import pipeline
 
-    patched = "parse_feeds" not in inspect.getsource(pipeline.ingest_step)
-    if patched:
-        serial_ingest = pipeline.ingest_step
-        serial_parse = parse.parse_feed
-
-        def ingest_with_pool(cfg: Any, store: Any, batch: Any, now: datetime) -> Any:
-            jobs: list[parsepool.ParseJob] = []
-            for r in batch.results:
-                prev = batch.states.get(r.feed)
-                if r.error or r.body is None or (
-                        prev is not None
-                        and prev.body_hash == hashlib.sha256(r.body).hexdigest()):
-                    continue
-                jobs.append((r.feed, r.url, r.body, r.headers, now))
-            t0 = time.perf_counter()
-            results = parsepool.parse_feeds(jobs, store.known_ids)
-            timings["parse_feeds"] = timings.get("parse_feeds", 0.0) + time.perf_counter() - t0
-            cache = {id(job[2]): res for job, res in zip(jobs, results, strict=True)}
-
-            def parse_feed(feed: str, url: str, body: bytes, headers: Any, fetched: datetime,
-                           known_ids: Any = None) -> Any:
-                hit = cache.pop(id(body), None)
-                return hit if hit is not None else serial_parse(feed, url, body, headers,
-                                                                fetched, known_ids=known_ids)
-
-            pipeline.parse_feed = parse_feed  # type: ignore[assignment]
-            try:
-                return serial_ingest(cfg, store, batch, now)
-            finally:
-                pipeline.parse_feed = serial_parse
-
-        pipeline.ingest_step = ingest_with_pool
-    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run"):
+    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
+                 "parse_feeds"):
         fn = getattr(pipeline, name, None)
         if fn is not None:
             setattr(pipeline, name, _timed(name, fn, timings))
-    return patched
 
 
 def _timed(name: str, fn: Callable[..., Any], timings: dict[str, float]) -> Callable[..., Any]:
@@ -448,7 +413,7 @@ def peer_core(config: str) -> None:
     from watcher.transports import ConsoleTransport
 
     timings: dict[str, float] = {}
-    patched = _install_pool(timings)
+    _install_timers(timings)
     cfg = runtime.load(config)
     store = runtime.open_store(cfg)
     t0 = time.perf_counter()
@@ -456,7 +421,7 @@ def peer_core(config: str) -> None:
     cycle = time.perf_counter() - t0
     store.close()
     _report({"new": summary.new_articles, "cycle_s": cycle, "steps": timings,
-             "startup_s": t0 - t_start, "patched": patched})
+             "startup_s": t0 - t_start})
 
 
 def peer_watcher(argv: list[str]) -> None:
@@ -468,7 +433,7 @@ def peer_watcher(argv: list[str]) -> None:
     from watcher import cli
 
     timings: dict[str, float] = {}
-    patched = _install_pool(timings)
+    _install_timers(timings)
     t0 = time.perf_counter()
     importlib.import_module("watcher.flows.poll_feeds")  # Prefect's import, timed apart
     import_s = time.perf_counter() - t0
@@ -487,8 +452,7 @@ def peer_watcher(argv: list[str]) -> None:
     summary_path = argv[argv.index("--summary-json") + 1]
     summary = json.loads(Path(summary_path).read_text())
     _report({"new": summary["new_articles"], "rc": rc, "flow_s": sum(flow_s),
-             "steps": timings, "prefect_import_s": import_s, "startup_s": t0 - t_start,
-             "patched": patched})
+             "steps": timings, "prefect_import_s": import_s, "startup_s": t0 - t_start})
 
 
 # ---------------------------------------------------------------------------------------------

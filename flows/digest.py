@@ -9,8 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from watcher import runtime
-from watcher.digest import build_digests
-from watcher.transports import DeliveryError
+from watcher.digest import run_digest
 
 
 @flow(name="digest")
@@ -23,17 +22,13 @@ def digest(config_path: str | None = None, period_hours: float = 24.0) -> dict[s
     store = runtime.open_store(cfg)
     try:
         rows = store.alerts_between(since, until)
+        articles = store.story_articles(list({r.alert.story_id for r in rows}))
     finally:
         store.close()
     transport = runtime.make_transport(cfg)
-    posted = failed = 0
-    for d in build_digests([r.alert for r in rows], cfg.watches, since, until):
-        try:
-            transport.post_message(d.channel, d.text, d.blocks)
-            posted += 1
-        except DeliveryError as exc:
-            failed += 1
-            runtime.log.error("digest to %s failed: %s", d.channel, exc)
+    report = run_digest([r.alert for r in rows], cfg.watches, articles, transport, since, until)
+    posted, failed = report.posted, report.failed
     create_markdown_artifact(key="digest-summary",
-                             markdown=f"digests posted: {posted}, failed: {failed}")
-    return {"posted": posted, "failed": failed}
+                             markdown=f"digests posted: {posted}, casualty charts: "
+                                      f"{report.charts}, failed: {failed}")
+    return {"posted": posted, "failed": failed, "charts": report.charts}

@@ -17,6 +17,7 @@ from prefect.utilities.annotations import quote
 from watcher import pipeline, runtime
 from watcher.config import Config
 from watcher.models import Alert
+from watcher.routing import rules_for
 from watcher.store import Store
 
 
@@ -54,7 +55,8 @@ def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
     transport = runtime.make_transport(cfg)
     return pipeline.deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
                                  min_interval=cfg.slack.min_interval,
-                                 claim_lease=cfg.slack.claim_lease)
+                                 claim_lease=cfg.slack.claim_lease,
+                                 rules=rules_for(cfg.watches, cfg.quiet_hours))
 
 
 @flow(name="poll-feeds")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from watcher.match import compile_watch
 from watcher.models import Severity, Term, Watch
+from watcher.routing import QuietHours, check_timezone, parse_span
 
 DEFAULT_CONFIG = Path("config/watcher.toml")
 ENV_CONFIG = "WATCHER_CONFIG"
@@ -108,6 +109,7 @@ class Config:
     ops: OpsConfig = field(default_factory=OpsConfig)
     stories: StoriesConfig = field(default_factory=StoriesConfig)
     watches: tuple[Watch, ...] = ()
+    quiet_hours: tuple[QuietHours, ...] = ()
 
     def shard(self, index: int, count: int) -> Config:
         """This config with only the feeds of shard `index` of `count` (stable: by feed name)."""
@@ -187,7 +189,8 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 # validation
 
 
-_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories"}
+_TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories",
+             "quiet_hours"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -290,8 +293,34 @@ class _Validator:
         st = self._table(data, "stories")
         self._unknown(st, {"window_hours"}, "stories")
         stories = StoriesConfig(self._positive(st, "window_hours", 72.0, "stories"))
+        quiet = self.quiet_hours(self._table(data, "quiet_hours"))
         return Config(path=path, store=store, slack=slack, fetch=fetch, poll=poll, feeds=feeds,
-                      watches=watches, ops=ops, stories=stories)
+                      watches=watches, ops=ops, stories=stories, quiet_hours=quiet)
+
+    def quiet_hours(self, t: Mapping[str, Any]) -> tuple[QuietHours, ...]:
+        """[quiet_hours] "#channel" = "22:00-07:00" (UTC), or
+        "#channel" = { hours = "22:00-07:00", timezone = "Asia/Yerevan" }."""
+        out: list[QuietHours] = []
+        for channel, value in t.items():
+            where = f"quiet_hours.{channel}"
+            line = self._line_of("quiet_hours", channel)
+            span, tz = (value, "UTC") if isinstance(value, str) else (None, "UTC")
+            if isinstance(value, dict):
+                unknown = set(value) - {"hours", "timezone"}
+                if unknown:
+                    self.add(where, f"unknown key(s) {', '.join(sorted(unknown))}; known: hours, "
+                             "timezone", line)
+                span, tz = value.get("hours"), value.get("timezone", "UTC")
+            if not isinstance(span, str) or not isinstance(tz, str):
+                self.add(where, 'must be "22:00-07:00" (UTC) or { hours = "22:00-07:00", '
+                         'timezone = "Asia/Yerevan" }', line)
+                continue
+            try:
+                start, end = parse_span(span)
+                out.append(QuietHours(channel, start, end, check_timezone(tz)))
+            except ValueError as exc:
+                self.add(where, str(exc), line)
+        return tuple(out)
 
     def ops(self, t: Mapping[str, Any]) -> OpsConfig:
         d = OpsConfig()
@@ -489,7 +518,7 @@ class _Validator:
             return None
         known = {"name", "channel", "entities", "escalation", "deescalation", "severities",
                  "threshold", "min_entities", "proximity", "toll_update_min",
-                 "toll_update_percent"}
+                 "toll_update_percent", "escalation_channel"}
         self._unknown(item, known, "watches", i)
         problems_before = len(self.problems)
 
@@ -540,12 +569,19 @@ class _Validator:
                      f"toll by this many percent posts an update), got {toll_pct!r}",
                      line("toll_update_percent"))
             toll_pct = 20.0
+        esc = item.get("escalation_channel")
+        if esc is not None and (not isinstance(esc, str) or not esc.strip()):
+            self.add(f"{label}.escalation_channel", "must be a Slack channel name or ID, e.g. "
+                     "\"#caucasus-critical\" (the highest-severity alerts are posted there too)",
+                     line("escalation_channel"))
+            esc = None
         if len(self.problems) != problems_before:
             return None
         watch = Watch(
             name=name, channel=channel.strip(), entities=entities, escalation=escalation,
             deescalation=deescalation, severities=severities, min_entities=min_entities,
             proximity=proximity, toll_update_min=toll_min, toll_update_percent=float(toll_pct),
+            escalation_channel=esc.strip() if isinstance(esc, str) else None,
         )
         try:
             compile_watch(watch)

@@ -6,14 +6,19 @@ escaped with `slack_format` like any alert.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.models import Alert, Watch
+from watcher.models import Alert, Article, Watch
 from watcher.slack_format import escape, fit, safe_url
+from watcher.transports import ConsoleTransport, DeliveryError, SlackTransport, WebhookTransport
+
+log = logging.getLogger("watcher.digest")
+DigestTransport = SlackTransport | WebhookTransport | ConsoleTransport
 
 MAX_ITEMS = 40  # stories listed in one digest message; the rest are counted
 
@@ -41,6 +46,8 @@ def build_digests(
     by_name = {w.name: w for w in watches}
     per_channel: dict[str, list[Alert]] = defaultdict(list)
     for a in alerts:
+        if a.kind != "story":  # updates, edits, escalation copies: the story is listed once
+            continue
         if a.watch in by_name and lower_severity(a, by_name):
             per_channel[a.channel].append(a)
     out = []
@@ -72,3 +79,62 @@ def build_digests(
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
         out.append(Digest(channel, escape(head), blocks[:50], len(items)))
     return out
+
+
+# --------------------------------------------------------------------------- the digest run
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReport:
+    posted: int = 0
+    failed: int = 0
+    charts: int = 0
+
+
+def charts_for(
+    alerts: Sequence[Alert], watches: Sequence[Watch], articles: Mapping[str, Sequence[Article]],
+    until: datetime,
+) -> list[tuple[str, str, bytes]]:
+    """(channel, title, PNG) per watch that has casualty figures among the period's story
+    alerts (every severity): each story's toll over time."""
+    from watcher.chart import toll_chart
+    from watcher.lifecycle import series
+
+    out = []
+    for watch in watches:
+        stories = {}
+        for a in alerts:
+            if a.kind == "story" and a.watch == watch.name:
+                stories[a.title] = series(articles.get(a.story_id, []))
+        title = f"Death toll by story: {watch.name}"
+        png = toll_chart(stories, title, until)
+        if png is not None:
+            out.append((watch.channel, title, png))
+    return out
+
+
+def run_digest(
+    alerts: Sequence[Alert], watches: Sequence[Watch], articles: Mapping[str, Sequence[Article]],
+    transport: DigestTransport, since: datetime, until: datetime,
+) -> DigestReport:
+    """Post one digest message per channel, then each watch's casualty chart in the digest's
+    thread (in the channel when there is no digest message). A failure is logged and counted;
+    the other channels still get theirs."""
+    posted = failed = charts = 0
+    threads: dict[str, str] = {}
+    for d in build_digests(alerts, watches, since, until):
+        try:
+            threads[d.channel] = transport.post_message(d.channel, d.text, d.blocks)
+            posted += 1
+        except DeliveryError as exc:
+            failed += 1
+            log.error("digest to %s failed: %s", d.channel, exc)
+    for channel, title, png in charts_for(alerts, watches, articles, until):
+        try:
+            transport.upload_file(channel, threads.get(channel), "casualty-timeline.png", png,
+                                  title)
+            charts += 1
+        except DeliveryError as exc:
+            failed += 1
+            log.error("casualty chart to %s failed: %s", channel, exc)
+    return DigestReport(posted, failed, charts)

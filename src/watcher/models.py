@@ -184,6 +184,7 @@ class Watch:
     # thread (the first reported deaths always do): watcher.lifecycle.
     toll_update_min: int = 3
     toll_update_percent: float = 20.0
+    escalation_channel: str | None = None  # the highest-severity alerts are also posted here
 
     @property
     def threshold(self) -> float:

@@ -21,10 +21,18 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from watcher.parse import KnownIds, ParsedFeed, StagedFeed, finish_feed, parse_feed, stage_feed
+from watcher.parse import (
+    MAX_TEXT,
+    KnownIds,
+    ParsedFeed,
+    StagedFeed,
+    finish_feed,
+    parse_feed,
+    stage_feed,
+)
 
 __all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "parse_feeds"]
 
@@ -55,8 +63,11 @@ def parse_feeds(
     *,
     min_pool_bytes: int = MIN_POOL_BYTES,
     start_method: str = "forkserver",
+    max_items: int | None = None,
+    max_chars: int = MAX_TEXT,
 ) -> list[ParsedFeed]:
-    """`[parse_feed(*job, known_ids=known_ids) for job in jobs]`, on `workers` processes.
+    """`[parse_feed(*job, known_ids=known_ids, max_items=max_items, max_chars=max_chars) for job
+    in jobs]`, on `workers` processes.
 
     The result is the same list, in the order of `jobs`, whatever the number of workers.
     `known_ids` (ids -> the subset already stored) is only called in this process, once per
@@ -69,22 +80,34 @@ def parse_feeds(
     n_workers = default_workers() if workers is None else workers
     total = sum(len(job[2]) for job in jobs)
     if n_workers < 2 or len(jobs) < 2 or total < min_pool_bytes:
-        return [parse_feed(*job, known_ids=known_ids) for job in jobs]
+        return [parse_feed(*job, known_ids=known_ids, max_items=max_items, max_chars=max_chars)
+                for job in jobs]
     results: list[ParsedFeed | None] = [None] * len(jobs)
     try:
-        _parse_on_pool(jobs, known_ids, min(n_workers, len(jobs)), start_method, results)
+        _parse_on_pool(jobs, known_ids, min(n_workers, len(jobs)),
+                       _PoolOptions(start_method, max_items, max_chars), results)
     except (BrokenProcessPool, OSError) as exc:
         left = sum(1 for r in results if r is None)
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
                     type(exc).__name__, exc, left)
-    return [r if r is not None else parse_feed(*job, known_ids=known_ids)
+    return [r if r is not None else parse_feed(*job, known_ids=known_ids, max_items=max_items,
+                                                 max_chars=max_chars)
             for r, job in zip(results, jobs, strict=True)]
 
 
+@dataclass(frozen=True, slots=True)
+class _PoolOptions:
+    start_method: str
+    max_items: int | None
+    max_chars: int
+
+
 def _parse_on_pool(
-    jobs: Sequence[ParseJob], known_ids: KnownIds | None, workers: int, start_method: str,
+    jobs: Sequence[ParseJob], known_ids: KnownIds | None, workers: int, options: _PoolOptions,
     results: list[ParsedFeed | None],
 ) -> None:
+    start_method, max_items, max_chars = options.start_method, options.max_items, \
+        options.max_chars
     ctx = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         ctx.set_forkserver_preload(["watcher.parsepool"])
@@ -95,21 +118,29 @@ def _parse_on_pool(
         finishing: dict[Future[ParsedFeed], tuple[int, int]] = {}
         for fut in as_completed(staging):
             i = staging.pop(fut)
-            staged = fut.result()
+            staged = _cap(fut.result(), max_items)
             name, _url, _body, _headers, fetched = jobs[i]
             known = (known_ids([e.id for e in staged.entries]) if known_ids and staged.entries
                      else set())
             todo = tuple(e for e in staged.entries if e.id not in known)
             if not todo:  # nothing to clean: finishing is cheap, do it here
-                results[i] = finish_feed(staged, name, fetched, known)
+                results[i] = finish_feed(staged, name, fetched, known, max_chars=max_chars)
                 continue
             n_known = len(staged.entries) - len(todo)
             part = replace(staged, entries=todo)
-            finishing[pool.submit(_finish, part, name, fetched)] = (i, n_known)
+            finishing[pool.submit(_finish, part, name, fetched, max_chars)] = (i, n_known)
         for done in as_completed(finishing):
             i, n_known = finishing.pop(done)
             results[i] = replace(done.result(), known=n_known)
 
 
-def _finish(staged: StagedFeed, feed_name: str, fetched: datetime) -> ParsedFeed:
-    return finish_feed(staged, feed_name, fetched)
+def _cap(staged: StagedFeed, max_items: int | None) -> StagedFeed:
+    """The first `max_items` entries, the rest counted in `capped` (as `parse_feed` does)."""
+    if max_items is not None and len(staged.entries) > max_items:
+        return replace(staged, entries=staged.entries[:max_items],
+                       capped=len(staged.entries) - max_items)
+    return staged
+
+
+def _finish(staged: StagedFeed, feed_name: str, fetched: datetime, max_chars: int) -> ParsedFeed:
+    return finish_feed(staged, feed_name, fetched, max_chars=max_chars)

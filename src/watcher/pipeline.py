@@ -33,7 +33,8 @@ from watcher.models import (
     SourcedFigure,
     Watch,
 )
-from watcher.parse import parse_feed
+from watcher.parsepool import ParseJob, parse_feeds
+from watcher.routing import DeliveryRules, rules_for
 from watcher.store import OutboxRow, Store
 from watcher.stories import StoryDoc, StoryIndex
 from watcher.transports import (
@@ -93,6 +94,7 @@ class DeliveryReport:
     pending: int = 0
     failed: int = 0
     recovered: int = 0  # found already in Slack after an ambiguous earlier attempt
+    held: int = 0  # quiet hours: kept for the digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class RunSummary:
             "console": self.delivery.console,
             "pending": self.delivery.pending,
             "failed_alerts": self.delivery.failed,
+            "held": self.delivery.held,
             "full_text_fetched": self.full_text.fetched,
             "full_text_fallback": self.full_text.fallback,
             "items_capped": self.items_capped,
@@ -158,6 +161,7 @@ def render_summary(d: Mapping[str, Any]) -> str:
         lines.append(
             f"alerts: {d['alerts']} new; delivered {d['sent']} to Slack, {d['console']} to the "
             f"console; {d['pending']} pending, {d['failed_alerts']} failed"
+            + (f", {d['held']} held for the digest (quiet hours)" if d.get("held") else "")
         )
     failed = d.get("failed_feeds") or []
     for o in failed[:20]:
@@ -203,13 +207,16 @@ def _body_hash(body: bytes) -> str:
 
 
 def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> IngestResult:
-    """Parse fetched bodies, decide identity, store new articles and feed state."""
-    outcomes: list[FeedOutcome] = [FeedOutcome(f, "skipped", error=why) for f, why in batch.skipped]
-    new_states: list[FeedState] = []
-    parsed_articles: list[Article] = []
+    """Parse fetched bodies, decide identity, store new articles and feed state. The changed
+    bodies are parsed together (`parsepool.parse_feeds`: on several processes when the batch is
+    large), with the results each feed would have had from `parse_feed`."""
+    outcomes: list[FeedOutcome | None] = [FeedOutcome(f, "skipped", error=why)
+                                          for f, why in batch.skipped]
+    new_states: list[FeedState | None] = []
     first_poll: set[str] = set()
-    known_before = 0  # entries the parser left out because the store already had them
-    capped = 0
+    # changed bodies: (index in outcomes, index in new_states, state if parsed, previous state)
+    pending: list[tuple[int, int, FeedState, FeedState, FetchResult]] = []
+    jobs: list[ParseJob] = []
     for r in batch.results:
         prev = batch.states[r.feed]
         if prev.first_polled is None:
@@ -232,24 +239,34 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
             new_states.append(replace(ok_state, body_hash=digest))
             outcomes.append(FeedOutcome(r.feed, "unchanged"))
             continue
-        parsed = parse_feed(r.feed, r.url, r.body, r.headers, now, known_ids=store.known_ids,
-                            max_items=cfg.fetch.max_items,
-                            max_chars=cfg.fetch.max_article_chars)
+        pending.append((len(outcomes), len(new_states), replace(ok_state, body_hash=digest),
+                        prev, r))
+        outcomes.append(None)
+        new_states.append(None)
+        jobs.append((r.feed, r.url, r.body, r.headers, now))
+
+    parsed_feeds = parse_feeds(jobs, store.known_ids, max_items=cfg.fetch.max_items,
+                               max_chars=cfg.fetch.max_article_chars)
+    parsed_articles: list[Article] = []
+    known_before = 0  # entries the parser left out because the store already had them
+    capped = 0
+    for (i_out, i_state, parsed_state, prev, r), parsed in zip(pending, parsed_feeds,
+                                                                strict=True):
         if parsed.capped:
             capped += parsed.capped
             log.warning("feed %s: %d items beyond [fetch] max_items = %d left out", r.feed,
                         parsed.capped, cfg.fetch.max_items)
         if parsed.error_kind:
             log.warning("feed %s: %s", r.feed, parsed.error)
-            new_states.append(health.after_failure(prev, parsed.error_kind, parsed.error or "",
-                                                   r.status, now))
-            outcomes.append(FeedOutcome(r.feed, "failed",
-                                        error=f"{parsed.error_kind}: {parsed.error}"))
+            new_states[i_state] = health.after_failure(prev, parsed.error_kind,
+                                                       parsed.error or "", r.status, now)
+            outcomes[i_out] = FeedOutcome(r.feed, "failed",
+                                          error=f"{parsed.error_kind}: {parsed.error}")
             continue
-        new_states.append(replace(ok_state, body_hash=digest))
+        new_states[i_state] = parsed_state
         known_before += parsed.known
         parsed_articles.extend(parsed.articles)
-        outcomes.append(FeedOutcome(r.feed, "ok", articles=len(parsed.articles)))
+        outcomes[i_out] = FeedOutcome(r.feed, "ok", articles=len(parsed.articles))
 
     known_ids = store.known_ids([a.id for a in parsed_articles])
     unknown = [a for a in parsed_articles if a.id not in known_ids]
@@ -262,19 +279,19 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     decisions = _assign_stories(cfg, store, decisions, now)
     store.add_articles([(d.article, d.story_id, d.duplicate_of)
                         for d in decisions if d.kind != "seen"])
-    store.save_feed_states(new_states)
+    store.save_feed_states([st for st in new_states if st is not None])
 
     new_per_feed: dict[str, int] = {}
     for d in decisions:
         if d.kind in ("new", "joined"):
             new_per_feed[d.article.feed] = new_per_feed.get(d.article.feed, 0) + 1
-    outcomes = [replace(o, new=new_per_feed.get(o.feed, 0)) for o in outcomes]
+    final = [replace(o, new=new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
     candidates = tuple(
         Candidate(d.article, d.story_id) for d in decisions
         if d.kind in ("new", "joined") and _recent_enough(cfg, d, first_poll, now)
     )
     return IngestResult(
-        outcomes=tuple(outcomes),
+        outcomes=tuple(final),
         candidates=candidates,
         new_stories=sum(1 for d in decisions if d.kind == "new"),
         new_articles=sum(1 for d in decisions if d.kind in ("new", "joined")),
@@ -303,13 +320,16 @@ def _assign_stories(
 ) -> list[Decision]:
     """Story grouping: each new article joins a story of the window or opens one. The index is
     rebuilt from the store (its state lives there), so it survives restarts and is shared by
-    every run; a re-published copy of an article (a revision) counts as a duplicate."""
+    every run; a re-published copy of an article (a revision) counts as a duplicate. The window
+    is read in batches (`Store.iter_window`): its texts are not all held at once."""
     if not any(d.kind == "new" for d in decisions):
         return decisions
     window = timedelta(hours=cfg.stories.window_hours)
     index = StoryIndex(window=window)
-    for art, story_id, duplicate_of in store.window_articles(now - window):
-        index.restore(_story_doc(art), story_id, duplicate_of)
+    for r in store.iter_window(now - window):
+        index.restore(StoryDoc(id=r.id, title=r.title, text=r.text, published=r.published,
+                               source=r.feed, canonical_url=r.canonical_url),
+                      r.story_id, r.duplicate_of)
     index.expire(now)
     out: list[Decision] = []
     for d in decisions:
@@ -381,6 +401,28 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
             out.append(parent)
     if follow_ups:
         out.extend(_story_updates(cfg, store, compiled, follow_ups, history, sources))
+    return out + _escalation_copies(cfg, out)
+
+
+def _escalation_copies(cfg: Config, alerts: Sequence[Alert]) -> list[Alert]:
+    """A copy of each story alert or update at its watch's highest severity for the watch's
+    `escalation_channel`: one per story (its id is derived from the story, so a story escalated
+    twice, or by two runs, is posted there once)."""
+    out: list[Alert] = []
+    seen: set[str] = set()
+    for watch in cfg.watches:
+        if not watch.escalation_channel or not watch.severities:
+            continue
+        top = max(watch.severities, key=lambda s: s.threshold).name
+        for a in alerts:
+            if a.watch != watch.name or a.kind not in ("story", "update") or a.severity != top:
+                continue
+            alert_id = alert_id_for(watch.name, f"{a.story_id}\0escalation")
+            if alert_id in seen:
+                continue
+            seen.add(alert_id)
+            out.append(replace(a, alert_id=alert_id, channel=watch.escalation_channel,
+                               kind="escalation", parent_id=None, broadcast=False))
     return out
 
 
@@ -507,6 +549,7 @@ def deliver_step(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     claim_lease: float = 300.0,
+    rules: DeliveryRules | None = None,
 ) -> DeliveryReport:
     """Send every pending alert in the outbox.
 
@@ -517,8 +560,12 @@ def deliver_step(
     up to `max_attempts` in this run and otherwise left pending for the next run; permanent errors
     mark the alert failed. Each alert is claimed first (see `Store.claim`): concurrent runs never
     send the same alert.
+
+    With `rules` (see `watcher.routing`): an alert below its watch's highest severity for a
+    channel in its quiet hours is held (status "held") for the digest, with its updates.
     """
-    counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0}
+    counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0,
+              "held": 0}
     last_post: dict[str, float] = {}
     owner = uuid.uuid4().hex
     rows = store.pending()
@@ -529,7 +576,10 @@ def deliver_step(
         if not store.claim(row.alert.alert_id, owner, clock(), timedelta(seconds=claim_lease)):
             counts["elsewhere"] += 1  # another run is delivering it right now
             continue
-        if row.alert.kind in ("update", "edit"):
+        if rules is not None and rules.held(row.alert, clock()):
+            store.mark(row.alert.alert_id, "held", clock(), error="quiet hours: in the digest")
+            status = "held"
+        elif row.alert.kind in ("update", "edit"):
             status = _deliver_follow_up(store, transport, row, max_attempts, min_interval,
                                         last_post, sleep, clock)
         else:
@@ -540,7 +590,7 @@ def deliver_step(
             counts["sent"] += 1
     return DeliveryReport(sent=counts["sent"], console=counts["console"],
                           pending=counts["pending"], failed=counts["failed"],
-                          recovered=counts["recovered"])
+                          recovered=counts["recovered"], held=counts["held"])
 
 
 def refreshed_parent(parent: Alert, follow: Alert) -> Alert:
@@ -568,6 +618,9 @@ def _deliver_follow_up(
     if parent.status == "pending":
         store.mark(alert.alert_id, "pending", clock(), error="waiting for its story alert")
         return "pending"
+    if parent.status == "held":  # the story is in the digest: so are its developments
+        store.mark(alert.alert_id, "held", clock(), error="its story is held for the digest")
+        return "held"
     if isinstance(transport, ConsoleTransport) or parent.status == "console":
         if alert.kind == "update" and isinstance(transport, ConsoleTransport):
             transport.post(alert)
@@ -721,5 +774,6 @@ def run_cycle(
     added = enqueue_step(store, alerts, now)
     delivery = deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
                             min_interval=cfg.slack.min_interval, sleep=sleep,
-                            claim_lease=cfg.slack.claim_lease)
+                            claim_lease=cfg.slack.claim_lease,
+                            rules=rules_for(cfg.watches, cfg.quiet_hours))
     return summarize(cfg, ingest, added, delivery, dry_run=False)

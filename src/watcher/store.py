@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,6 +149,20 @@ class KnownArticle:
     feed: str
 
 
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    """A stored article as the story index is rebuilt from it (`Store.iter_window`)."""
+
+    id: str
+    feed: str
+    canonical_url: str
+    title: str
+    text: str
+    published: datetime
+    story_id: str
+    duplicate_of: str | None
+
+
 class Store:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -257,19 +271,64 @@ class Store:
 
     def add_articles(self, new: Sequence[tuple[Article, str, str | None]]) -> int:
         """Insert (article, story_id, duplicate_of) rows and open or touch their stories.
-        Returns how many were inserted; an id already present (a concurrent run) is skipped."""
+        Returns how many were inserted; an id already present (a concurrent run, or earlier in
+        `new`) is skipped and does not touch its story.
+
+        On SQLite and PostgreSQL the rows go in batches (`INSERT ... ON CONFLICT DO NOTHING
+        RETURNING id`, then one upsert per story: `articles` raised by the story's inserted
+        articles, `updated` set to the last one's fetch time, a new story titled after its
+        first), in one transaction, rows in key order so that concurrent runs take their locks
+        in the same order. Other databases insert row by row."""
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+            return self._add_articles_rowwise(new)
+        first: dict[str, tuple[Article, str, str | None]] = {}
+        for row in new:
+            first.setdefault(row[0].id, row)  # a repeated id: the first wins, as row by row
+        if not first:
+            return 0
+        ins = _dialect_insert(self.engine.dialect.name)
+        inserted: set[str] = set()
+        with self.engine.begin() as conn:
+            stmt = ins(articles).on_conflict_do_nothing(index_elements=[articles.c.id]) \
+                .returning(articles.c.id)
+            ordered = sorted(first)
+            for i in range(0, len(ordered), _BATCH):
+                batch = [_article_row(*first[aid]) for aid in ordered[i:i + _BATCH]]
+                inserted.update(conn.execute(stmt, batch).scalars())
+            if not inserted:
+                return 0
+            touched: dict[str, dict[str, Any]] = {}
+            for aid, (article, story_id, _dup) in first.items():  # in the order of `new`
+                if aid not in inserted:
+                    continue
+                fetched = _naive(article.fetched)
+                story = touched.get(story_id)
+                if story is None:
+                    touched[story_id] = {"id": story_id, "title": article.title,
+                                         "first_seen": fetched, "updated": fetched,
+                                         "articles": 1}
+                else:
+                    story["updated"] = fetched
+                    story["articles"] += 1
+            upsert = ins(stories)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=[stories.c.id],
+                set_={"articles": stories.c.articles + upsert.excluded.articles,
+                      "updated": upsert.excluded.updated},
+            )
+            story_rows = [touched[k] for k in sorted(touched)]
+            for i in range(0, len(story_rows), _BATCH):
+                conn.execute(upsert, story_rows[i:i + _BATCH])
+        return len(inserted)
+
+    def _add_articles_rowwise(self, new: Sequence[tuple[Article, str, str | None]]) -> int:
         inserted = 0
         with self.engine.begin() as conn:
             for article, story_id, duplicate_of in new:
                 try:
                     with conn.begin_nested():
                         conn.execute(insert(articles).values(
-                            id=article.id, feed=article.feed, guid=article.guid, url=article.url,
-                            canonical_url=article.canonical_url, title=article.title,
-                            text=article.text, published=_naive(article.published),
-                            fetched=_naive(article.fetched), story_id=story_id,
-                            duplicate_of=duplicate_of,
-                        ))
+                            **_article_row(article, story_id, duplicate_of)))
                 except IntegrityError:
                     continue
                 inserted += 1
@@ -336,6 +395,20 @@ class Store:
              r["story_id"], r["duplicate_of"])
             for r in rows
         ]
+
+    def iter_window(self, since: datetime, batch: int = 1000) -> Iterator[WindowRow]:
+        """What `window_articles` returns, as `WindowRow`s (the columns the story index needs),
+        read `batch` rows at a time: the texts of the whole window are never all in memory."""
+        cols = (articles.c.id, articles.c.feed, articles.c.canonical_url, articles.c.title,
+                articles.c.text, articles.c.published, articles.c.story_id,
+                articles.c.duplicate_of)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(
+                select(*cols).where(articles.c.published >= _naive(since))
+                .order_by(articles.c.published, articles.c.id))
+            for r in result:
+                yield WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
+                                _aware(r.published) or since, r.story_id, r.duplicate_of)
 
     def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
         """Per feed, the publication times of articles first seen since `since`, oldest first."""
@@ -503,6 +576,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _orig(exc: OperationalError) -> str:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+_BATCH = 1000  # rows per executemany call of `Store.add_articles`
+
+
+def _article_row(article: Article, story_id: str, duplicate_of: str | None) -> dict[str, Any]:
+    return {"id": article.id, "feed": article.feed, "guid": article.guid, "url": article.url,
+            "canonical_url": article.canonical_url, "title": article.title,
+            "text": article.text, "published": _naive(article.published),
+            "fetched": _naive(article.fetched), "story_id": story_id,
+            "duplicate_of": duplicate_of}
+
+
+def _dialect_insert(dialect: str) -> Callable[[Table], Any]:
+    """The dialect's INSERT construct (with on_conflict_do_nothing / _do_update)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -240,6 +240,15 @@ class SlackTransport:
         )
         return self._ts(resp, "chat.postMessage")
 
+    def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes,
+                    title: str) -> None:
+        """Upload a file (the digest's chart) into `channel`, in the thread of `thread_ts`.
+        Needs the ``files:write`` scope."""
+        channel_id = self.channel_id(channel)
+        self._call("files.upload", channel, partial(
+            self._client.files_upload_v2, channel=channel_id, thread_ts=thread_ts,
+            file=content, filename=filename, title=title))
+
     def update(self, channel: str, ts: str, alert: Alert) -> str:
         """Replace the message `ts` in `channel` with a rendering of `alert`; returns its ts."""
         msg = build_message(alert)
@@ -456,6 +465,11 @@ class WebhookTransport:
         msg = build_message(alert)
         return self.post_message(alert.channel, msg.text, msg.blocks)
 
+    def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes,
+                    title: str) -> None:
+        raise PermanentError("an incoming webhook cannot upload files: the digest's chart needs "
+                             "a bot token with files:write")
+
     def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
         where = "Slack incoming webhook"
         try:
@@ -490,6 +504,18 @@ class ConsoleTransport:
         stream.write(format_console(alert) + "\n")
         stream.flush()
         return "console"
+
+    def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes,
+                    title: str) -> None:
+        """Writes the file to a temporary directory and says where."""
+        import tempfile
+        from pathlib import Path
+
+        path = Path(tempfile.mkdtemp(prefix="watcher-")) / Path(filename).name
+        path.write_bytes(content)
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(f"[{strip_invisible(channel)}] {strip_invisible(title)}: {path}\n")
+        stream.flush()
 
     def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
         stream = self._stream if self._stream is not None else sys.stdout

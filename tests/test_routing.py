@@ -1,0 +1,162 @@
+"""Routing: quiet hours hold lower-severity alerts for the digest; the highest severity also goes
+to a watch's escalation channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from watcher.config import ConfigError, parse_config
+from watcher.demo import shipped_watches_toml
+from watcher.digest import build_digests
+from watcher.models import Alert
+from watcher.pipeline import deliver_step, run_cycle
+from watcher.routing import DeliveryRules, QuietHours, parse_span, rules_for
+from watcher.store import Store
+from watcher.transports import SlackTransport
+
+from .articles import rss_feed
+from .fakeslack import FakeSlack
+from .feedserver import FeedServer, Route
+from .test_pipeline import NOW, no_sleep, story
+
+
+@pytest.mark.parametrize(("span", "tz", "when", "active"), [
+    ("22:00-07:00", "UTC", "2026-11-28T23:30", True),
+    ("22:00-07:00", "UTC", "2026-11-28T06:59", True),
+    ("22:00-07:00", "UTC", "2026-11-28T07:00", False),
+    ("22:00-07:00", "UTC", "2026-11-28T12:00", False),
+    ("09:00-17:30", "UTC", "2026-11-28T17:29", True),
+    ("09:00-17:30", "UTC", "2026-11-28T08:59", False),
+    # Yerevan is UTC+4: 19:00 UTC is 23:00 there
+    ("22:00-07:00", "Asia/Yerevan", "2026-11-28T19:00", True),
+    ("22:00-07:00", "Asia/Yerevan", "2026-11-28T03:30", False),
+])
+def test_quiet_hours_active(span: str, tz: str, when: str, active: bool) -> None:
+    start, end = parse_span(span)
+    q = QuietHours("#c", start, end, tz)
+    assert q.active(datetime.fromisoformat(when).replace(tzinfo=UTC)) is active
+
+
+@pytest.mark.parametrize("bad", ["22-07", "25:00-07:00", "22:00", "07:00-07:00", ""])
+def test_bad_spans_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_span(bad)
+
+
+BASE = '[[feeds]]\nname = "f"\nurl = "https://example.org/f"\n'
+
+
+@pytest.mark.parametrize(("table", "needle"), [
+    ('"#c" = "22-07"', 'write it as "22:00-07:00"'),
+    ('"#c" = { hours = "22:00-07:00", timezone = "Mars/Olympus" }', "unknown time zone"),
+    ('"#c" = { hours = "22:00-07:00", tz = "UTC" }', "unknown key(s) tz"),
+    ('"#c" = 7', 'must be "22:00-07:00"'),
+])
+def test_bad_quiet_hours_are_clear_config_errors(table: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"[quiet_hours]\n{table}\n" + BASE, None, {})
+    assert needle in str(err.value) and "quiet_hours.#c" in str(err.value)
+    assert "line 2" in str(err.value)
+
+
+def test_quiet_hours_config() -> None:
+    cfg = parse_config('[quiet_hours]\n"#caucasus-watch" = "22:00-07:00"\n'
+                       '"C0GENERAL" = { hours = "01:00-02:00", timezone = "Asia/Yerevan" }\n'
+                       + BASE, None, {})
+    assert cfg.quiet_hours == (
+        QuietHours("#caucasus-watch", time(22), time(7), "UTC"),
+        QuietHours("C0GENERAL", time(1), time(2), "Asia/Yerevan"),
+    )
+
+
+def _alert(alert_id: str, severity: str, channel: str = "#caucasus-watch", **kw: object) -> Alert:
+    base = Alert(alert_id, f"story-{alert_id}", "armenia-azerbaijan", channel, severity, 5.0,
+                 f"Report {alert_id}", f"https://x.example/{alert_id}", "x", NOW, "", (),
+                 None, None)
+    return Alert(**{**{f: getattr(base, f) for f in base.__slots__}, **kw})  # type: ignore[arg-type]
+
+
+RULES = DeliveryRules((QuietHours("caucasus-watch", time(22), time(7)),),
+                      {"armenia-azerbaijan": "critical"})
+NIGHT = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+DAY = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("alert", "when", "held"), [
+    (_alert("w", "warning"), NIGHT, True),
+    (_alert("w", "warning"), DAY, False),
+    (_alert("c", "critical"), NIGHT, False),  # the highest severity is never held back
+    (_alert("w", "warning", channel="#general"), NIGHT, False),  # another channel
+    (_alert("w", "warning", channel="#Caucasus-Watch"), NIGHT, True),
+    (_alert("u", "warning", kind="update", parent_id="w"), NIGHT, True),
+])
+def test_rules_hold(alert: Alert, when: datetime, held: bool) -> None:
+    assert RULES.held(alert, when) is held
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
+    with FeedServer() as feeds, FakeSlack() as slack:
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        yield feeds, slack, store
+        store.close()
+
+
+def test_quiet_hours_hold_lower_severity_for_the_digest(
+    env: tuple[FeedServer, FakeSlack, Store],
+) -> None:
+    _feeds, slack, store = env
+    warning, critical = _alert("w", "warning"), _alert("c", "critical")
+    follow = _alert("u", "warning", kind="update", parent_id="w", story_id="story-w",
+                    change="killed 3, per x")
+    store.enqueue([warning, critical, follow], NOW)
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep,
+                          clock=lambda: NIGHT, rules=RULES)
+    assert (report.sent, report.held) == (1, 2)
+    [posted] = slack.messages_in("C0CAUCASUS")
+    assert posted["metadata"]["event_payload"]["alert_id"] == "c"
+    statuses = {r.alert.alert_id: r.status for r in store.recent_alerts()}
+    assert statuses == {"w": "held", "c": "sent", "u": "held"} and store.pending() == []
+    # the digest lists the held story (once: its update is not a story of its own)
+    rows = store.alerts_between(NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    cfg = parse_config(BASE + shipped_watches_toml(), None, {})
+    [digest] = build_digests([r.alert for r in rows], cfg.watches, NOW - timedelta(hours=1),
+                             NOW + timedelta(hours=1))
+    assert digest.stories == 1 and "Report w" in json.dumps(digest.blocks)
+
+
+def test_critical_alerts_also_go_to_the_escalation_channel(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store],
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = Route(body=rss_feed([story(30)]))  # deaths: critical
+    watches = shipped_watches_toml().replace(
+        'channel = "#caucasus-watch"',
+        'channel = "#caucasus-watch"\nescalation_channel = "#general"', 1)
+    assert "escalation_channel" in watches
+    cfg = parse_config(f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n[slack]\nmin_interval = 0\n'
+                       f'[[feeds]]\nname = "a"\nurl = "{feeds.url("/a.xml")}"\n\n' + watches,
+                       None, {})
+    assert rules_for(cfg.watches, ()).top_severity == {"armenia-azerbaijan": "critical"}
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    summary = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert summary.alerts == 2 and summary.delivery.sent == 2
+    [main] = slack.messages_in("C0CAUCASUS")
+    [copy] = slack.messages_in("C0GENERAL")
+    assert "CRITICAL" in copy["text"] and main["text"] == copy["text"]
+    # nothing new: nothing posted again in either channel
+    run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert len(slack.messages_in("C0CAUCASUS")) == 1 and len(slack.messages_in("C0GENERAL")) == 1
+
+
+def test_escalation_channel_must_be_a_channel() -> None:
+    watches = shipped_watches_toml().replace(
+        'channel = "#caucasus-watch"', 'channel = "#caucasus-watch"\nescalation_channel = ""', 1)
+    with pytest.raises(ConfigError, match="escalation_channel"):
+        parse_config(BASE + watches, None, {})
