@@ -445,7 +445,23 @@ def _story_updates(
             tolls[art.id] = found[0] if found else None
         return tolls[art.id]
 
+    series_of: dict[str, list[SourcedFigure]] = {}
+    article_of: dict[SourcedFigure, Article] = {}
+
+    def story_series(story_id: str) -> list[SourcedFigure]:
+        if story_id not in series_of:
+            figs = []
+            for a in stored.get(story_id, []):
+                f = toll_of(a)
+                if f is not None:
+                    figs.append(f)
+                    article_of[f] = a
+            series_of[story_id] = figs
+        return series_of[story_id]
+
     out: list[Alert] = []
+    # One look per (watch, story) and run, at the story as it now stands: its new articles'
+    # highest severity and every toll its articles reported.
     for (watch_name, story_id), cands in follow_ups.items():
         watch, cw = watches[watch_name]
         names = [s.name for s in watch.severities]
@@ -454,20 +470,23 @@ def _story_updates(
         if state is None:
             continue
         parent = next(a for a in alerts if a.alert_id == state.parent_id)
-        changed = False
-        for cand in cands:
-            art = cand.article
-            verdict = assess(cw, art.title, art.text)
-            series = [f for a in stored.get(story_id, [art]) if (f := toll_of(a)) is not None]
-            change = lifecycle.change(state, verdict.severity, names, series,
-                                      min_increase=watch.toll_update_min,
-                                      min_percent=watch.toll_update_percent)
-            if change is None:
-                continue
+        verdicts = [(assess(cw, c.article.title, c.article.text), c.article) for c in cands]
+        rank = {n: i for i, n in enumerate(names)}
+        verdict, art = max(verdicts, key=lambda v: rank.get(v[0].severity or "", -1))
+        series = story_series(story_id)
+        change = lifecycle.change(state, verdict.severity, names, series,
+                                  min_increase=watch.toll_update_min,
+                                  min_percent=watch.toll_update_percent)
+        n_sources = max(1, sources.get(story_id, 1))
+        if change is not None:
             severity = names[change.severity_rank] if change.severity_rank >= 0 else \
                 parent.severity
-            killed = evidence.get(change.toll) if change.toll is not None else None
-            update = replace(
+            killed = None
+            if change.toll is not None:
+                killed = evidence.get(change.toll)
+                if "severity" not in change.reasons:  # the report of the new toll is the news
+                    art = article_of.get(change.toll, art)
+            out.append(replace(
                 parent,
                 alert_id=alert_id_for(watch_name, f"{story_id}\0update\0{severity}\0"
                                       f"{change.toll.count if change.toll else ''}"),
@@ -477,25 +496,17 @@ def _story_updates(
                 url=art.url, source=art.feed, published=art.published,
                 excerpt=excerpt(art.text, 300), matched_terms=verdict.matched_terms(),
                 killed=killed or _latest_killed(alerts), injured=None,
-                sources_count=max(1, sources.get(story_id, 1)),
-                reports=lifecycle.by_source(series),
-            )
-            out.append(update)
-            alerts.append(update)
-            state = lifecycle.announced(alerts, names) or state
-            changed = True
-        n_sources = sources.get(story_id, 1)
-        if not changed and n_sources > state.sources:
-            series = [f for a in stored.get(story_id, []) if (f := toll_of(a)) is not None]
-            edit = replace(
+                sources_count=n_sources, reports=lifecycle.by_source(series),
+            ))
+        elif n_sources > state.sources:
+            out.append(replace(
                 parent, alert_id=alert_id_for(watch_name, f"{story_id}\0edit\0{n_sources}"),
                 kind="edit", parent_id=parent.alert_id, change=f"{n_sources} sources",
                 severity=names[state.severity_rank] if state.severity_rank >= 0 else
                 parent.severity,
                 killed=_latest_killed(alerts), sources_count=n_sources,
                 reports=lifecycle.by_source(series),
-            )
-            out.append(edit)
+            ))
     return out
 
 

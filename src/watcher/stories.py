@@ -50,7 +50,7 @@ import unicodedata
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from itertools import compress, repeat
@@ -419,6 +419,17 @@ def _token_info(token: bytes) -> tuple[str, int, int, int]:
     return info
 
 
+_Info = tuple[str, int, int, int]
+
+
+def _infos(get: Callable[[bytes], _Info | None], tokens: list[bytes]) -> list[_Info]:
+    """The cached analyses of tokens (`get`: the cache's get), analysing the new ones."""
+    found = list(map(get, tokens))
+    if None in found:
+        return [i or _token_info(t) for i, t in zip(found, tokens, strict=True)]
+    return found  # type: ignore[return-value]  # no None in it
+
+
 def _tokens(line: str) -> list[bytes]:
     return line.encode("utf-8", "replace").translate(_BYTE_TABLE).split()
 
@@ -507,7 +518,9 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     title_terms: set[str] = set()
     tmask = 0
     weight = tun.title_weight
-    for term, _, bit, flags in [get(t) or _token_info(t) for t in _tokens(clean_title(title))]:
+    title_raw = _tokens(clean_title(title))
+    title_infos = _infos(get, title_raw)
+    for term, _, bit, flags in title_infos:
         if term:
             counts[term] = cget(term, 0.0) + weight
             if flags & _CAPITAL:
@@ -526,7 +539,7 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
         raw = _tokens(line)
         if not raw:
             continue
-        infos = [get(t) or _token_info(t) for t in raw]
+        infos = _infos(get, raw)
         start = len(ids)
         line_terms, line_ids, _, line_flags = zip(*infos, strict=True)
         terms += line_terms
@@ -823,14 +836,22 @@ class StoryIndex:
         t = self.tunables
         counts = feats.counts
         terms = list(counts)
-        idfs = list(map(self._idf_cache.get, terms))
-        if None in idfs:
-            idfs = [self._idf(term) if idf is None else idf for term, idf in zip(terms, idfs,
-                                                                                 strict=True)]
+        cache = self._idf_cache
+        idfs = list(map(cache.get, terms))
+        if None in idfs:  # as _idf, inline
+            log = math.log
+            scale = self._df_total + t.df_prior + 1.0
+            dget = self._df.get
+            for i, idf in enumerate(idfs):
+                if idf is None:
+                    term = terms[i]
+                    idfs[i] = cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
         self._df.update(terms)
         self._df_total += 1
         tget = _TF_CACHE.get
-        tfs = [tget(c) or _tf(c) for c in counts.values()]
+        tfs = list(map(tget, counts.values()))
+        if None in tfs:
+            tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
         weights = dict(zip(terms, map(mul, tfs, idfs), strict=True))
         for term in feats.proper:
             w = weights.get(term)
@@ -872,16 +893,19 @@ class StoryIndex:
         get = self._postings.get
         lists = [p for p in map(get, terms[: t.query_terms]) if p]
         lists.sort(key=len)
-        hits: Counter[int] = Counter()
+        walked: list[int] = []
         budget = t.posting_budget
         tail = t.posting_tail
         for plist in lists:
             if len(plist) > tail:
-                plist = plist[-tail:]
-            hits.update(plist)
-            budget -= len(plist)
+                walked += plist[-tail:]
+                budget -= tail
+            else:
+                walked += plist
+                budget -= len(plist)
             if budget <= 0:
                 break
+        hits: Counter[int] = Counter(walked)  # insertion order as if counted list by list
         by_serial = self._by_serial
         return [by_serial[s] for s in _top(hits, t.max_candidates) if s in by_serial]
 
@@ -1091,7 +1115,7 @@ class StoryIndex:
                 merged[term] = merged.get(term, 0.0) + w
             if len(merged) > 2 * self.tunables.summary_terms:
                 keep = heapq.nlargest(self.tunables.summary_terms, merged.items(),
-                                      key=lambda kv: kv[1])
+                                      key=itemgetter(1))
                 merged.clear()
                 merged.update(keep)
         if not story.members:
@@ -1101,7 +1125,7 @@ class StoryIndex:
 
     def _remember(self, story: _Story) -> None:
         t = self.tunables
-        top = heapq.nlargest(t.summary_terms, story.merged.items(), key=lambda kv: kv[1])
+        top = heapq.nlargest(t.summary_terms, story.merged.items(), key=itemgetter(1))
         story.merged = {}
         norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
         story.summary_terms = tuple(term for term, _ in top)
