@@ -719,7 +719,10 @@ class StoryIndex:
         self._clock = -math.inf  # the latest `now` given to expire
         self._remembered: dict[str, _Story] = {}  # stories without live members
         self._memory_heap: list[tuple[float, str]] = []  # (story anchor, story id)
-        self._summary_postings: dict[str, set[str]] = {}
+        # term -> remembered story ids, in insertion order (a dict, not a set: a set's order
+        # follows string hashing, which changes from process to process, and ties between
+        # candidates are broken by this order)
+        self._summary_postings: dict[str, dict[str, None]] = {}
 
     # -- public API --------------------------------------------------------------------------
 
@@ -1017,7 +1020,7 @@ class StoryIndex:
         for sids in lists:
             if len(sids) > t.posting_tail:
                 continue  # summaries are many and old: a common term says little
-            hits.update(sids)
+            hits.update(sids.keys())
             budget -= len(sids)
             if budget <= 0:
                 break
@@ -1133,9 +1136,9 @@ class StoryIndex:
         for term in story.summary_terms[: t.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is None:
-                self._summary_postings[term] = {story.id}
+                self._summary_postings[term] = {story.id: None}
             else:
-                sids.add(story.id)
+                sids[story.id] = None
         self._remembered[story.id] = story
         heapq.heappush(self._memory_heap, (story.anchor, story.id))
         while len(self._remembered) > t.max_remembered:
@@ -1154,7 +1157,7 @@ class StoryIndex:
         for term in story.summary_terms[: self.tunables.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is not None:
-                sids.discard(story.id)
+                sids.pop(story.id, None)
                 if not sids:
                     del self._summary_postings[term]
         for term, w in zip(story.summary_terms, story.summary_weights, strict=True):
