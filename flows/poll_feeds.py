@@ -56,7 +56,8 @@ def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
     return pipeline.deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
                                  min_interval=cfg.slack.min_interval,
                                  claim_lease=cfg.slack.claim_lease,
-                                 rules=rules_for(cfg.watches, cfg.quiet_hours))
+                                 rules=rules_for(cfg.watches, cfg.quiet_hours,
+                                                 cfg.slack.burst_limit))
 
 
 @flow(name="poll-feeds")

@@ -160,3 +160,64 @@ def test_escalation_channel_must_be_a_channel() -> None:
         'channel = "#caucasus-watch"', 'channel = "#caucasus-watch"\nescalation_channel = ""', 1)
     with pytest.raises(ConfigError, match="escalation_channel"):
         parse_config(BASE + watches, None, {})
+
+
+# --------------------------------------------------------------------------- burst protection
+
+
+BURST = DeliveryRules((QuietHours("#quiet", time(22), time(7)),),
+                      {"armenia-azerbaijan": "critical"}, burst_limit=2)
+
+
+@pytest.mark.parametrize(("alerts", "folded"), [
+    ([_alert("a", "warning"), _alert("b", "warning")], {}),  # at the limit: no burst
+    ([_alert("a", "warning"), _alert("b", "warning"), _alert("c", "warning")],
+     {"caucasus-watch": ["a", "b", "c"]}),
+    # the highest severity is never folded, nor counted
+    ([_alert("a", "warning"), _alert("b", "critical"), _alert("c", "warning")], {}),
+    # per channel
+    ([_alert("a", "warning"), _alert("b", "warning", channel="#general"),
+      _alert("c", "warning")], {}),
+    # updates are not stories; held alerts wait for the digest instead
+    ([_alert("a", "warning"), _alert("b", "warning"),
+      _alert("u", "warning", kind="update", parent_id="a")], {}),
+    ([_alert("a", "warning", channel="#quiet"), _alert("b", "warning", channel="#quiet"),
+      _alert("c", "warning", channel="#quiet")], {}),
+])
+def test_bursts(alerts: list[Alert], folded: dict[str, list[str]]) -> None:
+    got = BURST.bursts(alerts, NIGHT)
+    assert {k: [a.alert_id for a in v] for k, v in got.items()} == folded
+
+
+def test_a_burst_is_one_message_critical_alerts_go_out_alone(
+    env: tuple[FeedServer, FakeSlack, Store],
+) -> None:
+    _feeds, slack, store = env
+    many = [_alert(f"w{i:02d}", "warning", title=f"<!channel> Border report {i}",
+                   published=NOW - timedelta(minutes=i)) for i in range(12)]
+    critical = _alert("crit", "critical")
+    store.enqueue([*many, critical], NOW)
+    rules = DeliveryRules((), {"armenia-azerbaijan": "critical"}, burst_limit=10)
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep, rules=rules)
+    assert (report.sent, report.folded, report.pending) == (2, 12, 0)
+    posted = slack.messages_in("C0CAUCASUS")
+    assert len(posted) == 2
+    burst = next(m for m in posted if m["metadata"]["event_payload"]["alert_id"] != "crit")
+    text = json.dumps(burst["blocks"])
+    assert "12 new stories" in burst["text"] and "Border report 11" in text
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    statuses = {r.alert.alert_id: r.status for r in store.recent_alerts(limit=50)}
+    assert sum(1 for s in statuses.values() if s == "folded") == 12
+    assert statuses["crit"] == "sent"
+    # an update of a folded story has no thread to go to: folded too, nothing posted
+    store.enqueue([_alert("u1", "warning", kind="update", parent_id="w00",
+                          story_id="story-w00", change="killed 3, per x")], NOW)
+    again = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep, rules=rules)
+    assert again.folded == 1 and len(slack.messages_in("C0CAUCASUS")) == 2
+
+
+def test_burst_limit_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"slack\.burst_limit"):
+        parse_config("[slack]\nburst_limit = -1\n" + BASE, None, {})
+    assert parse_config(BASE, None, {}).slack.burst_limit == 10

@@ -48,6 +48,8 @@ class SlackConfig:
     claim_lease: float = 300.0  # seconds a run holds an alert it is delivering
     secret_block: str | None = None  # a Prefect Secret block holding the token (if env is unset)
     webhook_url_env: str | None = None  # env var with an incoming-webhook URL (no bot needed)
+    burst_limit: int = 10  # more lower-severity stories than this for a channel in one run: one
+    #                        summary message (0: off)
 
 
 _SLACK_DEFAULT = SlackConfig()
@@ -349,7 +351,8 @@ class _Validator:
 
     def slack(self, t: Mapping[str, Any], env: Mapping[str, str]) -> SlackConfig:
         self._unknown(t, {"token_env", "base_url", "timeout", "max_send_attempts", "min_interval",
-                          "claim_lease", "secret_block", "webhook_url_env"}, "slack")
+                          "claim_lease", "secret_block", "webhook_url_env", "burst_limit"},
+                     "slack")
         line = self._line_of("slack", "token_env")
         token_env = self._get(t, "token_env", (str,), _SLACK_DEFAULT.token_env, "slack.token_env",
                               line, "the NAME of an environment variable")
@@ -392,8 +395,13 @@ class _Validator:
                      "WATCHER_SLACK_WEBHOOK_URL (put the URL itself in that variable)",
                      self._line_of("slack", "webhook_url_env"))
             hook_env = None
+        burst = t.get("burst_limit", _SLACK_DEFAULT.burst_limit)
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
+            self.add("slack.burst_limit", "must be a whole number >= 0 (0 turns burst folding "
+                     f"off), got {burst!r}", self._line_of("slack", "burst_limit"))
+            burst = _SLACK_DEFAULT.burst_limit
         return SlackConfig(token_env, base_url, timeout, attempts, float(interval), lease,
-                           block.strip() if block and block.strip() else None, hook_env)
+                           block.strip() if block and block.strip() else None, hook_env, burst)
 
     def fetch(self, t: Mapping[str, Any]) -> FetchConfig:
         d = FetchConfig()

@@ -153,6 +153,7 @@ class Alert:
     change: str = ""  # what changed: "killed 17 (was 9, +8), per OC Media"
     broadcast: bool = False  # an update also shown in the channel (the severity rose)
     reports: tuple[SourcedFigure, ...] = ()  # the story's current tolls by source, when they differ
+    items: tuple[tuple[str, str, str], ...] = ()  # a burst: (title, url, source) of each story
 
 
 @dataclass(frozen=True, slots=True)

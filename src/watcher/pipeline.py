@@ -95,6 +95,7 @@ class DeliveryReport:
     failed: int = 0
     recovered: int = 0  # found already in Slack after an ambiguous earlier attempt
     held: int = 0  # quiet hours: kept for the digest
+    folded: int = 0  # alerts folded into burst messages (and updates of folded stories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class RunSummary:
             "pending": self.delivery.pending,
             "failed_alerts": self.delivery.failed,
             "held": self.delivery.held,
+            "folded": self.delivery.folded,
             "full_text_fetched": self.full_text.fetched,
             "full_text_fallback": self.full_text.fallback,
             "items_capped": self.items_capped,
@@ -162,6 +164,7 @@ def render_summary(d: Mapping[str, Any]) -> str:
             f"alerts: {d['alerts']} new; delivered {d['sent']} to Slack, {d['console']} to the "
             f"console; {d['pending']} pending, {d['failed_alerts']} failed"
             + (f", {d['held']} held for the digest (quiet hours)" if d.get("held") else "")
+            + (f", {d['folded']} folded into burst messages" if d.get("folded") else "")
         )
     failed = d.get("failed_feeds") or []
     for o in failed[:20]:
@@ -573,13 +576,18 @@ def deliver_step(
     send the same alert.
 
     With `rules` (see `watcher.routing`): an alert below its watch's highest severity for a
-    channel in its quiet hours is held (status "held") for the digest, with its updates.
+    channel in its quiet hours is held (status "held") for the digest, with its updates; more
+    than `rules.burst_limit` new lower-severity story alerts for one channel are folded (status
+    "folded") into one burst message listing them.
     """
+    rows = store.pending()
+    folded = _fold_bursts(store, rules, rows, clock()) if rules and rules.burst_limit else 0
+    if folded:
+        rows = store.pending()
     counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0,
-              "held": 0}
+              "held": 0, "folded": folded}
     last_post: dict[str, float] = {}
     owner = uuid.uuid4().hex
-    rows = store.pending()
     # stories first: an update or edit needs its story's message (often queued in the same run)
     rows = [r for r in rows if r.alert.kind == "story"] + [r for r in rows
                                                           if r.alert.kind != "story"]
@@ -601,7 +609,37 @@ def deliver_step(
             counts["sent"] += 1
     return DeliveryReport(sent=counts["sent"], console=counts["console"],
                           pending=counts["pending"], failed=counts["failed"],
-                          recovered=counts["recovered"], held=counts["held"])
+                          recovered=counts["recovered"], held=counts["held"],
+                          folded=counts["folded"])
+
+
+def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],
+                 now: datetime) -> int:
+    """Burst protection: per channel, more than `rules.burst_limit` new lower-severity story
+    alerts become one message listing them (critical alerts are never folded). Only alerts never
+    attempted are folded, atomically with queueing the burst message. Returns how many were."""
+    fresh = [r.alert for r in rows if r.attempts == 0]
+    folded = 0
+    for members in rules.bursts(fresh, now).values():
+        members = sorted(members, key=lambda a: a.published, reverse=True)
+        ids = sorted(m.alert_id for m in members)
+        severities = [m.severity for m in members]
+        burst = replace(
+            members[0],
+            alert_id=alert_id_for("burst", members[0].channel + "\0" + "\0".join(ids)),
+            story_id=f"burst:{ids[0]}", watch=", ".join(sorted({m.watch for m in members})),
+            severity=max(set(severities), key=severities.count),
+            score=max(m.score for m in members), title=f"{len(members)} new stories",
+            url="", source="", published=members[0].published, excerpt="", matched_terms=(),
+            killed=None, injured=None, sources_count=1, kind="burst", parent_id=None,
+            change="", broadcast=False, reports=(),
+            items=tuple((m.title, m.url, m.source) for m in members),
+        )
+        if store.fold(burst, ids, now):
+            log.info("burst: %d lower-severity alerts for %s folded into one message",
+                     len(members), burst.channel)
+            folded += len(members)
+    return folded
 
 
 def refreshed_parent(parent: Alert, follow: Alert) -> Alert:
@@ -629,9 +667,11 @@ def _deliver_follow_up(
     if parent.status == "pending":
         store.mark(alert.alert_id, "pending", clock(), error="waiting for its story alert")
         return "pending"
-    if parent.status == "held":  # the story is in the digest: so are its developments
-        store.mark(alert.alert_id, "held", clock(), error="its story is held for the digest")
-        return "held"
+    if parent.status in ("held", "folded"):  # no message of its own: neither for its updates
+        why = ("its story is held for the digest" if parent.status == "held"
+               else "its story was folded into a burst message")
+        store.mark(alert.alert_id, parent.status, clock(), error=why)
+        return parent.status
     if isinstance(transport, ConsoleTransport) or parent.status == "console":
         if alert.kind == "update" and isinstance(transport, ConsoleTransport):
             transport.post(alert)
@@ -786,5 +826,6 @@ def run_cycle(
     delivery = deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
                             min_interval=cfg.slack.min_interval, sleep=sleep,
                             claim_lease=cfg.slack.claim_lease,
-                            rules=rules_for(cfg.watches, cfg.quiet_hours))
+                            rules=rules_for(cfg.watches, cfg.quiet_hours,
+                                            cfg.slack.burst_limit))
     return summarize(cfg, ingest, added, delivery, dry_run=False)

@@ -65,6 +65,25 @@ def channel_key(channel: str) -> str:
 class DeliveryRules:
     quiet: tuple[QuietHours, ...] = ()
     top_severity: Mapping[str, str] | None = None  # watch -> its highest severity
+    burst_limit: int = 0  # more new lower-severity stories than this for one channel in one
+    #                       run are folded into one message (0: never)
+
+    def is_top(self, alert: Alert) -> bool:
+        top = (self.top_severity or {}).get(alert.watch)
+        return top is not None and alert.severity == top
+
+    def bursts(self, alerts: Sequence[Alert], now: datetime) -> dict[str, list[Alert]]:
+        """channel -> the alerts to fold into one message: the channel's story alerts below
+        their watch's highest severity (and not held for quiet hours), when there are more than
+        `burst_limit` of them."""
+        if self.burst_limit <= 0 or self.top_severity is None:
+            return {}
+        per: dict[str, list[Alert]] = {}
+        for a in alerts:
+            if (a.kind == "story" and a.watch in self.top_severity and not self.is_top(a)
+                    and not self.held(a, now)):
+                per.setdefault(channel_key(a.channel), []).append(a)
+        return {k: v for k, v in per.items() if len(v) > self.burst_limit}
 
     def held(self, alert: Alert, now: datetime) -> bool:
         """True when `alert` waits for the digest: its channel is quiet now and the alert is
@@ -78,10 +97,11 @@ class DeliveryRules:
         return any(q.active(now) for q in self.quiet if channel_key(q.channel) == key)
 
 
-def rules_for(watches: Sequence[Watch], quiet: Sequence[QuietHours]) -> DeliveryRules:
+def rules_for(watches: Sequence[Watch], quiet: Sequence[QuietHours],
+              burst_limit: int = 0) -> DeliveryRules:
     tops = {w.name: max(w.severities, key=lambda s: s.threshold).name
             for w in watches if w.severities}
-    return DeliveryRules(tuple(quiet), tops)
+    return DeliveryRules(tuple(quiet), tops, burst_limit)
 
 
 __all__ = ["DeliveryRules", "QuietHours", "channel_key", "check_timezone", "parse_span",

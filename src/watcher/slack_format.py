@@ -348,8 +348,40 @@ def build_metadata(alert: Alert) -> dict[str, Any]:
     }
 
 
+BURST_SHOWN = 25  # stories listed in a burst message
+
+
+def _burst_blocks(alert: Alert) -> list[Block]:
+    """One message for many lower-severity stories (burst protection): linked titles."""
+    head = fit(f":newspaper: {len(alert.items)} new stories · {alert.watch}", MAX_HEADER_TEXT,
+               mrkdwn=False)
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": head,
+                                                        "emoji": True}}]
+    lines = []
+    for title, url, source in alert.items[:BURST_SHOWN]:
+        t = fit(title, 200) or "(untitled)"
+        link = safe_url(url)
+        lines.append(f"• {f'<{link}|{t}>' if link else t} ({fit(source, 60) or 'unknown'})")
+    if len(alert.items) > BURST_SHOWN:
+        lines.append(f"… and {len(alert.items) - BURST_SHOWN} more")
+    chunk: list[str] = []
+    for line in lines:  # every line is < 400 characters: sections stay under the limit
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    blocks.append(_footer(alert))
+    return blocks
+
+
 def build_message(alert: Alert) -> SlackMessage:
     """The complete, limit-respecting Slack message for one alert."""
+    if alert.kind == "burst":
+        text = fit(f"{len(alert.items)} new stories for {alert.watch}", FALLBACK_TITLE_MAX)
+        return SlackMessage(text=text, blocks=_burst_blocks(alert)[:MAX_BLOCKS],
+                            metadata=build_metadata(alert))
     blocks: list[Block] = [_header(alert), _title_section(alert)]
     for block in (_change_section(alert), _casualty_section(alert), _terms_section(alert),
                   _excerpt_section(alert)):
@@ -372,6 +404,10 @@ def format_console(alert: Alert) -> str:
         head = "[UPDATE] " + head
     if alert.sources_count > 1:
         head += f"  ({alert.sources_count} sources)"
+    if alert.kind == "burst":
+        lines = [f"[BURST] {c(alert.watch, 200)}: {len(alert.items)} new stories"]
+        lines += [f"  - {c(t, 200)} ({c(s, 60)}) {c(u, URL_MAX)}" for t, u, s in alert.items]
+        return "\n".join(lines) + "\n"
     lines = [head]
     if alert.change:
         lines.append(c(alert.change, CHANGE_MAX))

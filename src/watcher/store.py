@@ -483,6 +483,31 @@ class Store:
                           .where(alerts.c.watch != "feed-health")
                           .order_by(alerts.c.created))
 
+    def fold(self, burst: Alert, members: Sequence[str], now: datetime) -> bool:
+        """Replace pending, never-attempted alerts `members` by the one alert `burst`, in one
+        transaction: the burst is queued and the members marked "folded". All or nothing: if
+        any member is no longer pending, unattempted and unclaimed (another run took it),
+        nothing changes and the result is False."""
+        wanted = set(members)
+        with self.engine.connect() as conn, conn.begin() as tx:
+            folded = conn.execute(
+                update(alerts).where(alerts.c.alert_id.in_(sorted(wanted)))
+                .where(alerts.c.status == "pending").where(alerts.c.attempts == 0)
+                .where(alerts.c.claimed_by.is_(None))
+                .values(status="folded", last_error=f"in burst {burst.alert_id}",
+                        updated=_naive(now))
+                .returning(alerts.c.alert_id)
+            ).scalars().all()
+            if set(folded) != wanted:
+                tx.rollback()
+                return False
+            conn.execute(insert(alerts).values(
+                alert_id=burst.alert_id, story_id=burst.story_id, watch=burst.watch,
+                channel=burst.channel, severity=burst.severity, payload=alert_to_json(burst),
+                status="pending", attempts=0, created=_naive(now), updated=_naive(now),
+            ))
+        return True
+
     def get_alert(self, alert_id: str) -> OutboxRow | None:
         rows = self._rows(select(alerts).where(alerts.c.alert_id == alert_id))
         return rows[0] if rows else None
@@ -650,6 +675,7 @@ def alert_from_json(text: str) -> Alert:
         parent_id=d.get("parent_id"),
         change=str(d.get("change", "")),
         broadcast=bool(d.get("broadcast", False)),
+        items=tuple((str(t), str(u), str(s)) for t, u, s in d.get("items", [])),
         reports=tuple(
             SourcedFigure(kind=f["kind"], count=int(f["count"]), qualifier=f["qualifier"],
                           source=f["source"], url=f["url"],
