@@ -1,7 +1,8 @@
-"""Exactly once under faults and crashes: 300 alerts, 30 % of Slack calls failing (429, 500,
-timeouts, dropped connections, responses lost after the message was stored), and the delivering
-process killed with SIGKILL at random moments 20 times. Every alert reaches Slack exactly once and
-nothing stays pending.
+"""Exactly once under faults and crashes: 300 alerts (200 story messages and 100 updates posted
+as replies in their stories' threads, each refreshing its parent with chat.update), 30 % of Slack
+calls failing (429, 500, timeouts, dropped connections, responses lost after the message was
+stored), and the delivering process killed with SIGKILL at random moments 20 times. Every alert
+reaches Slack exactly once and nothing stays pending.
 
 The deliverer is the real `pipeline.deliver_step` with the real `SlackTransport` (slack-sdk's
 `WebClient`) in a child process, against the fake Slack Web API on 127.0.0.1, on a SQLite outbox.
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from watcher.store import Store
 from .fakeslack import FakeSlack, drop, lost_response, rate_limited, server_error, slow
 
 N_ALERTS = 300
+N_UPDATES = 100  # of the 300: replies in the threads of the first 100 stories
 KILLS = 20
 CHANNEL_ID = "C0CAUCASUS"
 
@@ -44,6 +47,12 @@ print(report.sent, report.pending, report.failed, report.recovered, flush=True)
 
 
 def _alert(i: int, now: datetime) -> Alert:
+    n_stories = N_ALERTS - N_UPDATES
+    if i >= n_stories:  # an update of story i - n_stories
+        parent = _alert(i - n_stories, now)
+        return replace(parent, alert_id=f"kill-{i:03d}", kind="update",
+                       parent_id=parent.alert_id, change=f"killed {i} (was 2, +{i - 2}), per y",
+                       title=f"Toll rises in border report {i - n_stories}")
     return Alert(
         alert_id=f"kill-{i:03d}", story_id=f"story-{i:03d}", watch="armenia-azerbaijan",
         channel="#caucasus-watch", severity="warning", score=5.0,
@@ -103,14 +112,23 @@ def test_every_alert_exactly_once_despite_faults_and_sigkill(tmp_path: Path) -> 
                 break
             assert runs < 30, f"{len(pending)} alerts still pending after {runs} runs"
             time.sleep(0.6)  # let the killed runs' claims (0.5 s lease) expire
-        ids = [m["metadata"]["event_payload"]["alert_id"] for m in fake.messages_in(CHANNEL_ID)]
-        faults = [c.fault for c in fake.calls if c.fault]
+        messages = fake.messages_in(CHANNEL_ID)
+        ids = [m["metadata"]["event_payload"]["alert_id"] for m in messages]
+        calls = fake.calls
+        faults = [c.fault for c in calls if c.fault]
 
     assert killed_mid_run == KILLS  # every kill landed in the middle of delivery
     assert 0 < posted_before_final < N_ALERTS  # ... and some alerts were out before the last runs
-    assert len(faults) >= 0.2 * len(fake.calls)  # and faults did happen, of every kind
+    assert len(faults) >= 0.2 * len(calls)  # and faults did happen, of every kind
     assert {"rate_limited", "server_error", "slow", "drop", "lost_response"} <= set(faults)
     assert sorted(ids) == [f"kill-{i:03d}" for i in range(N_ALERTS)]  # none lost, none doubled
+    # each update is a reply in its own story's thread; the parents were refreshed in place
+    by_id = {m["metadata"]["event_payload"]["alert_id"]: m for m in messages}
+    for i in range(N_ALERTS - N_UPDATES, N_ALERTS):
+        parent = by_id[f"kill-{i - (N_ALERTS - N_UPDATES):03d}"]
+        assert by_id[f"kill-{i:03d}"].get("thread_ts") == parent["ts"]
+    assert any("edited" in by_id[f"kill-{i:03d}"] for i in range(N_UPDATES))
+    assert {"chat.update", "conversations.replies"} <= {c.method for c in calls}
     store = Store(db)
     rows = store.recent_alerts(limit=N_ALERTS + 10)
     store.close()
