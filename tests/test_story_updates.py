@@ -88,8 +88,8 @@ def test_toll_rise_is_a_thread_reply_and_the_parent_is_updated_in_place(
     assert "killed: 25" in shown and "2 sources" in shown
     assert "25 per c" in shown and "17 per a" in shown
 
-    # a third outlet reports a lower figure: no reply; the parent shows the new source and the
-    # disagreement side by side
+    # a third outlet reports a lower figure: a reply naming the new source, no toll change; the
+    # parent shows the source count and the disagreement side by side
     other = rss_item(
         "Armenia and Azerbaijan blame each other as border clashes go on", "https://d.example/1",
         "d1", story_html([
@@ -101,9 +101,13 @@ def test_toll_rise_is_a_thread_reply_and_the_parent_is_updated_in_place(
         ]), NOW - timedelta(minutes=10))
     feeds.routes["/d.xml"] = R(body=rss_feed([other]))
     third = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
-    assert third.new_articles == 1 and third.alerts == 1  # one edit of the parent
-    assert len(messages(slack)) == 2
-    shown = text_of(messages(slack)[0])
+    assert third.new_articles == 1 and third.alerts == 1
+    parent_now, _reply, source_reply = messages(slack)
+    # the new source is a reply in the thread (not broadcast); the toll did not go down
+    assert source_reply["thread_ts"] == parent["ts"]
+    assert source_reply.get("subtype") != "thread_broadcast"
+    assert "new source: d (3 sources)" in text_of(source_reply)
+    shown = text_of(parent_now)
     assert "3 sources" in shown and "12 per d" in shown and "killed: 25" in shown
 
     # nothing new: nothing posted, nothing edited

@@ -6,7 +6,10 @@ the story is compared with what the channel was last told about it (`Announced`)
 - the severity rose -> an update, also broadcast to the channel;
 - the first deaths were reported, or the current toll rose by at least `min_increase` or by at
   least `min_percent` % -> an update reading "killed 17 (was 9, +8), per <source>";
-- only the number of sources grew -> the parent message is refreshed in place, nothing posted.
+- only the number of sources grew -> an update naming the new source (no broadcast).
+
+Every update refreshes the parent message in place (latest severity, toll, source count).
+(`kind="edit"`, a refresh of the parent without a reply, is still delivered when queued.)
 
 The current toll is the highest current figure any source of the story reported (the casualty
 extractor already leaves out historical and earlier-incident figures). When sources disagree,

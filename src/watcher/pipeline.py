@@ -368,8 +368,9 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
     """Assess each candidate against every watch. A story alerts once per watch: its first
     alerting article makes the story alert (the parent message). Its later articles are compared
     with what the channel was told (`watcher.lifecycle`): a higher severity or a new or higher
-    death toll makes an update (a reply in the parent's thread), more sources only an edit of the
-    parent. Alert ids are derived from the story and the change, so concurrent runs agree."""
+    death toll makes an update (a reply in the parent's thread, broadcast when the severity
+    rose), and so does another outlet reporting it. Alert ids are derived from the story and the
+    change, so concurrent runs agree."""
     if not candidates or not cfg.watches:
         return []
     compiled = [(w, compile_watch(w)) for w in cfg.watches]
@@ -501,14 +502,19 @@ def _story_updates(
                 killed=killed or _latest_killed(alerts), injured=None,
                 sources_count=n_sources, reports=lifecycle.by_source(series),
             ))
-        elif n_sources > state.sources:
+        elif n_sources > state.sources:  # another outlet reports the story: a reply, no ping
+            newest = max((c.article for c in cands), key=lambda a: a.published)
+            v = next(v for v, a in verdicts if a is newest)
             out.append(replace(
-                parent, alert_id=alert_id_for(watch_name, f"{story_id}\0edit\0{n_sources}"),
-                kind="edit", parent_id=parent.alert_id, change=f"{n_sources} sources",
+                parent, alert_id=alert_id_for(watch_name, f"{story_id}\0sources\0{n_sources}"),
+                kind="update", parent_id=parent.alert_id,
+                change=f"new source: {newest.feed} ({n_sources} sources)",
                 severity=names[state.severity_rank] if state.severity_rank >= 0 else
-                parent.severity,
-                killed=_latest_killed(alerts), sources_count=n_sources,
-                reports=lifecycle.by_source(series),
+                parent.severity, title=newest.title, url=newest.url, source=newest.feed,
+                published=newest.published, excerpt=excerpt(newest.text, 300),
+                matched_terms=v.matched_terms(), score=parent.score,
+                killed=_latest_killed(alerts), injured=None, sources_count=n_sources,
+                reports=lifecycle.by_source(series), broadcast=False,
             ))
     return out
 
