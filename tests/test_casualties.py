@@ -313,3 +313,17 @@ def test_reference_article_current_toll_not_the_historical_one() -> None:
     historical = [f for f in report.figures if f.count == 30000]
     assert historical and all(not f.current and f.reason for f in historical)
     assert all(f.count != 30000 for f in report.figures if f.current)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Fighting killed between 10 and 12 people and wounded at least 30 others on Tuesday.",
+    "The toll rose to 25, up from 9, after two soldiers and a civilian were killed by shelling.",
+    "No casualties were reported, while a war in the 1990s killed about 30,000 people.",
+    "Officials said some three dozen were injured and more than a hundred are missing.",
+])
+def test_every_truncation_of_a_sentence_is_handled(sentence: str) -> None:
+    """Feed text is cut anywhere (summaries, size caps): no prefix may crash the extractor."""
+    words = sentence.split()
+    for n in range(1, len(words) + 1):
+        for text in (" ".join(words[:n]), sentence[: len(" ".join(words[:n])) - 1]):
+            extract_casualties(text)

@@ -990,6 +990,8 @@ def _is_year_token(raw: str) -> bool:
 def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | None:
     """(value, high for a range token like "10-12", next index) for digits or number words."""
     low = doc.low
+    if i >= hi or i >= len(low):  # e.g. a text ending in "killed between"
+        return None
     w = low[i]
     if w[0].isdigit():
         if _DIGITS_RE.fullmatch(w):
