@@ -210,3 +210,26 @@ def test_syndicated_copy_and_follow_up_join_one_story_and_alert_once(
     second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
     assert second.new_articles == 1 and second.new_stories == 0 and second.alerts == 0
     assert len(alert_messages(slack)) == 1
+
+
+def test_an_article_that_breaks_scoring_is_logged_and_the_run_goes_on(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import watcher.pipeline as pipeline
+
+    real = pipeline.assess
+
+    def fragile(cw, title, text):  # type: ignore[no-untyped-def]
+        if "Drone" in title:
+            raise IndexError("a scoring bug")
+        return real(cw, title, text)
+
+    monkeypatch.setattr(pipeline, "assess", fragile)
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5), other_story(6)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    summary = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert summary.new_articles == 2 and summary.alerts == 1 and summary.delivery.sent == 1
+    assert "cannot score article" in caplog.text and "a scoring bug" in caplog.text

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher import health, lifecycle
-from watcher.assess import assess
+from watcher.assess import Assessment, assess
 from watcher.clean import excerpt
 from watcher.config import Config
 from watcher.dedupe import Decision, KnownItem, classify
@@ -386,8 +386,8 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
             if key in history:
                 follow_ups.setdefault(key, []).append(cand)
                 continue
-            verdict = assess(cw, art.title, art.text)
-            if verdict.severity is None:
+            verdict = _assess(cw, art)
+            if verdict is None or verdict.severity is None:
                 continue
             report = verdict.casualties
             parent = Alert(
@@ -428,6 +428,17 @@ def _escalation_copies(cfg: Config, alerts: Sequence[Alert]) -> list[Alert]:
             out.append(replace(a, alert_id=alert_id, channel=watch.escalation_channel,
                                kind="escalation", parent_id=None, broadcast=False))
     return out
+
+
+def _assess(cw: CompiledWatch, art: Article) -> Assessment | None:
+    """`assess`, but an article that breaks it is logged and skipped: one bad text never costs
+    the run its other alerts."""
+    try:
+        return assess(cw, art.title, art.text)
+    except Exception:
+        log.exception("watch %s: cannot score article %s (%s); skipped", cw.watch.name, art.id,
+                      art.url)
+        return None
 
 
 def _story_updates(
@@ -474,7 +485,9 @@ def _story_updates(
         if state is None:
             continue
         parent = next(a for a in alerts if a.alert_id == state.parent_id)
-        verdicts = [(assess(cw, c.article.title, c.article.text), c.article) for c in cands]
+        verdicts = [(v, c.article) for c in cands if (v := _assess(cw, c.article)) is not None]
+        if not verdicts:
+            continue
         rank = {n: i for i, n in enumerate(names)}
         verdict, art = max(verdicts, key=lambda v: rank.get(v[0].severity or "", -1))
         series = story_series(story_id)
