@@ -93,10 +93,21 @@ DAY = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     (_alert("c", "critical"), NIGHT, False),  # the highest severity is never held back
     (_alert("w", "warning", channel="#general"), NIGHT, False),  # another channel
     (_alert("w", "warning", channel="#Caucasus-Watch"), NIGHT, True),
-    (_alert("u", "warning", kind="update", parent_id="w"), NIGHT, True),
+    # an update is never held for the digest: it waits until the quiet hours end
+    (_alert("u", "warning", kind="update", parent_id="w"), NIGHT, False),
 ])
 def test_rules_hold(alert: Alert, when: datetime, held: bool) -> None:
     assert RULES.held(alert, when) is held
+
+
+@pytest.mark.parametrize(("alert", "when", "deferred"), [
+    (_alert("u", "warning", kind="update", parent_id="w"), NIGHT, True),
+    (_alert("u", "warning", kind="update", parent_id="w"), DAY, False),
+    (_alert("u", "critical", kind="update", parent_id="w"), NIGHT, False),
+    (_alert("w", "warning"), NIGHT, False),  # a story alert is held, not deferred
+])
+def test_rules_defer_updates(alert: Alert, when: datetime, deferred: bool) -> None:
+    assert RULES.deferred(alert, when) is deferred
 
 
 @pytest.fixture
@@ -118,17 +129,51 @@ def test_quiet_hours_hold_lower_severity_for_the_digest(
     transport = SlackTransport(slack.token, base_url=slack.url)
     report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep,
                           clock=lambda: NIGHT, rules=RULES)
-    assert (report.sent, report.held) == (1, 2)
+    assert (report.sent, report.held, report.deferred) == (1, 1, 1)
     [posted] = slack.messages_in("C0CAUCASUS")
     assert posted["metadata"]["event_payload"]["alert_id"] == "c"
     statuses = {r.alert.alert_id: r.status for r in store.recent_alerts()}
-    assert statuses == {"w": "held", "c": "sent", "u": "held"} and store.pending() == []
+    assert statuses == {"w": "held", "c": "sent", "u": "pending"}
     # the digest lists the held story (once: its update is not a story of its own)
     rows = store.alerts_between(NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     cfg = parse_config(BASE + shipped_watches_toml(), None, {})
     [digest] = build_digests([r.alert for r in rows], cfg.watches, NOW - timedelta(hours=1),
                              NOW + timedelta(hours=1))
     assert digest.stories == 1 and "Report w" in json.dumps(digest.blocks)
+    # in the morning the update goes out, as the story's own message; a later update of the
+    # story is a reply in its thread
+    morning = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep,
+                           clock=lambda: DAY, rules=RULES)
+    assert morning.sent == 1 and store.pending() == []
+    posted = slack.messages_in("C0CAUCASUS")
+    assert [m["metadata"]["event_payload"]["alert_id"] for m in posted] == ["c", "u"]
+    assert "thread_ts" not in posted[1] and "killed 3, per x" in posted[1]["text"]
+    later = _alert("u2", "warning", kind="update", parent_id="w", story_id="story-w",
+                   change="killed 9 (was 3, +6), per y")
+    store.enqueue([later], NOW + timedelta(hours=1))
+    deliver_step(store, transport, min_interval=0.0, sleep=no_sleep, clock=lambda: DAY,
+                 rules=RULES)
+    reply = slack.messages_in("C0CAUCASUS")[-1]
+    assert reply["thread_ts"] == posted[1]["ts"]
+
+
+def test_a_critical_update_of_a_held_story_goes_out_at_night(
+    env: tuple[FeedServer, FakeSlack, Store],
+) -> None:
+    _feeds, slack, store = env
+    store.enqueue([_alert("w", "warning")], NOW)
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    deliver_step(store, transport, min_interval=0.0, sleep=no_sleep, clock=lambda: NIGHT,
+                 rules=RULES)
+    assert slack.messages_in("C0CAUCASUS") == []
+    store.enqueue([_alert("u", "critical", kind="update", parent_id="w", story_id="story-w",
+                          broadcast=True, change="severity warning → critical")],
+                  NOW + timedelta(minutes=30))
+    report = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep,
+                          clock=lambda: NIGHT, rules=RULES)
+    assert report.sent == 1
+    [posted] = slack.messages_in("C0CAUCASUS")
+    assert "severity warning → critical" in posted["text"] and "thread_ts" not in posted
 
 
 def test_critical_alerts_also_go_to_the_escalation_channel(
@@ -210,11 +255,13 @@ def test_a_burst_is_one_message_critical_alerts_go_out_alone(
     statuses = {r.alert.alert_id: r.status for r in store.recent_alerts(limit=50)}
     assert sum(1 for s in statuses.values() if s == "folded") == 12
     assert statuses["crit"] == "sent"
-    # an update of a folded story has no thread to go to: folded too, nothing posted
-    store.enqueue([_alert("u1", "warning", kind="update", parent_id="w00",
-                          story_id="story-w00", change="killed 3, per x")], NOW)
+    # an update of a folded story has no thread to go to: it is posted as the story's message
+    store.enqueue([_alert("u1", "critical", kind="update", parent_id="w00",
+                          story_id="story-w00", change="severity warning → critical")],
+                  NOW + timedelta(minutes=5))
     again = deliver_step(store, transport, min_interval=0.0, sleep=no_sleep, rules=rules)
-    assert again.folded == 1 and len(slack.messages_in("C0CAUCASUS")) == 2
+    assert again.sent == 1 and len(slack.messages_in("C0CAUCASUS")) == 3
+    assert "thread_ts" not in slack.messages_in("C0CAUCASUS")[-1]
 
 
 def test_burst_limit_is_validated() -> None:

@@ -216,3 +216,23 @@ def test_tolls_command_lists_each_story_series_with_provenance(
     text = capsys.readouterr().out
     assert "current toll: killed 25, per c" in text and "30000" not in text.replace(",", "")
     assert main(["tolls", "--config", str(path), "--watch", "nope"]) == 2
+
+
+def test_a_story_whose_alert_was_pruned_starts_over(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    from watcher.store import alerts as alerts_table
+
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    with store.engine.begin() as conn:  # retention removed the story's alert, not its articles
+        conn.execute(alerts_table.delete())
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.alerts == 1 and second.delivery.sent == 1
+    _first, again = messages(slack)
+    assert "thread_ts" not in again and "killed: 25" in text_of(again)

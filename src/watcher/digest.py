@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.models import Alert, Article, Watch
+from watcher.models import Alert, Article, SourcedFigure, Watch
 from watcher.slack_format import escape, fit, safe_url
 from watcher.transports import ConsoleTransport, DeliveryError, SlackTransport, WebhookTransport
 
@@ -102,10 +102,13 @@ def charts_for(
 
     out = []
     for watch in watches:
-        stories = {}
+        stories: dict[str, list[SourcedFigure]] = {}
         for a in alerts:
             if a.kind == "story" and a.watch == watch.name:
-                stories[a.title] = series(articles.get(a.story_id, []))
+                label = a.title
+                while label in stories:  # two stories under one headline stay two lines
+                    label += " "
+                stories[label] = series(articles.get(a.story_id, []))
         title = f"Death toll by story: {watch.name}"
         png = toll_chart(stories, title, until)
         if png is not None:
@@ -129,6 +132,10 @@ def run_digest(
         except DeliveryError as exc:
             failed += 1
             log.error("digest to %s failed: %s", d.channel, exc)
+    if isinstance(transport, WebhookTransport):
+        log.info("incoming-webhook mode: the digest's casualty charts are not posted (a webhook "
+                 "cannot upload files)")
+        return DigestReport(posted, failed, charts)
     for channel, title, png in charts_for(alerts, watches, articles, until):
         try:
             transport.upload_file(channel, threads.get(channel), "casualty-timeline.png", png,

@@ -54,11 +54,20 @@ def _unmapped(ip: IPAddress) -> IPAddress:
     return ip
 
 
+# Not public although some Python versions' tables say so: IETF protocol assignments, benchmark
+# networks, deprecated IPv6 site-local addresses.
+_ALWAYS_DENIED = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24", "198.18.0.0/15", "fec0::/10",
+))
+
+
 def is_public(address: str | IPAddress) -> bool:
     """True for a globally routable unicast address. IPv4-mapped, 6to4 and Teredo IPv6 addresses are
     judged by the IPv4 address they carry."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     ip = _unmapped(ip)
+    if any(ip in net for net in _ALWAYS_DENIED):
+        return False
     return not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
         or ip.is_reserved or ip.is_unspecified or not ip.is_global

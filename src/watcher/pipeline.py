@@ -95,7 +95,8 @@ class DeliveryReport:
     failed: int = 0
     recovered: int = 0  # found already in Slack after an ambiguous earlier attempt
     held: int = 0  # quiet hours: kept for the digest
-    folded: int = 0  # alerts folded into burst messages (and updates of folded stories)
+    folded: int = 0  # alerts folded into burst messages
+    deferred: int = 0  # updates waiting for their channel's quiet hours to end (still pending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class RunSummary:
             "failed_alerts": self.delivery.failed,
             "held": self.delivery.held,
             "folded": self.delivery.folded,
+            "deferred": self.delivery.deferred,
             "full_text_fetched": self.full_text.fetched,
             "full_text_fallback": self.full_text.fallback,
             "items_capped": self.items_capped,
@@ -165,6 +167,8 @@ def render_summary(d: Mapping[str, Any]) -> str:
             f"console; {d['pending']} pending, {d['failed_alerts']} failed"
             + (f", {d['held']} held for the digest (quiet hours)" if d.get("held") else "")
             + (f", {d['folded']} folded into burst messages" if d.get("folded") else "")
+            + (f", {d['deferred']} updates deferred until quiet hours end"
+               if d.get("deferred") else "")
         )
     failed = d.get("failed_feeds") or []
     for o in failed[:20]:
@@ -376,7 +380,9 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
     compiled = [(w, compile_watch(w)) for w in cfg.watches]
     story_ids = list(dict.fromkeys(c.story_id for c in candidates))
     sources = store.story_sources(story_ids)
-    history = store.story_alerts(story_ids)
+    # stories with a story alert (a parent) for a watch; one pruned by retention starts over
+    history = {k: v for k, v in store.story_alerts(story_ids).items()
+               if any(a.kind == "story" for a in v)}
     out: list[Alert] = []
     follow_ups: dict[tuple[str, str], list[Candidate]] = {}
     for cand in candidates:
@@ -516,8 +522,7 @@ def _story_updates(
                 sources_count=n_sources, reports=lifecycle.by_source(series),
             ))
         elif n_sources > state.sources:  # another outlet reports the story: a reply, no ping
-            newest = max((c.article for c in cands), key=lambda a: a.published)
-            v = next(v for v, a in verdicts if a is newest)
+            v, newest = max(verdicts, key=lambda va: va[1].published)
             out.append(replace(
                 parent, alert_id=alert_id_for(watch_name, f"{story_id}\0sources\0{n_sources}"),
                 kind="update", parent_id=parent.alert_id,
@@ -604,7 +609,7 @@ def deliver_step(
     if folded:
         rows = store.pending()
     counts = {"sent": 0, "console": 0, "pending": 0, "failed": 0, "recovered": 0, "elsewhere": 0,
-              "held": 0, "folded": folded}
+              "held": 0, "folded": folded, "deferred": 0}
     last_post: dict[str, float] = {}
     owner = uuid.uuid4().hex
     # stories first: an update or edit needs its story's message (often queued in the same run)
@@ -617,6 +622,10 @@ def deliver_step(
         if rules is not None and rules.held(row.alert, clock()):
             store.mark(row.alert.alert_id, "held", clock(), error="quiet hours: in the digest")
             status = "held"
+        elif rules is not None and rules.deferred(row.alert, clock()):
+            store.mark(row.alert.alert_id, "pending", clock(),
+                       error="quiet hours: sent when they end")
+            status = "deferred"
         elif row.alert.kind in ("update", "edit"):
             status = _deliver_follow_up(store, transport, row, max_attempts, min_interval,
                                         last_post, sleep, clock)
@@ -629,7 +638,7 @@ def deliver_step(
     return DeliveryReport(sent=counts["sent"], console=counts["console"],
                           pending=counts["pending"], failed=counts["failed"],
                           recovered=counts["recovered"], held=counts["held"],
-                          folded=counts["folded"])
+                          folded=counts["folded"], deferred=counts["deferred"])
 
 
 def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],
@@ -686,11 +695,17 @@ def _deliver_follow_up(
     if parent.status == "pending":
         store.mark(alert.alert_id, "pending", clock(), error="waiting for its story alert")
         return "pending"
-    if parent.status in ("held", "folded"):  # no message of its own: neither for its updates
-        why = ("its story is held for the digest" if parent.status == "held"
-               else "its story was folded into a burst message")
-        store.mark(alert.alert_id, parent.status, clock(), error=why)
-        return parent.status
+    if parent.status in ("held", "folded"):
+        # The story has no message of its own (it went to the digest or into a burst message):
+        # this update is posted as one, and becomes the story's message for later updates.
+        status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                              sleep, clock)
+        if status in ("sent", "recovered", "console"):
+            posted = store.get_alert(alert.alert_id)
+            store.mark(parent.alert.alert_id, "console" if status == "console" else "sent",
+                       clock(), ts=posted.ts if posted else None,
+                       error=f"posted late: update {alert.alert_id} carries the story")
+        return status
     if isinstance(transport, ConsoleTransport) or parent.status == "console":
         if alert.kind == "update" and isinstance(transport, ConsoleTransport):
             transport.post(alert)
@@ -707,6 +722,8 @@ def _deliver_follow_up(
                               sleep, clock, thread_ts=parent.ts)
         if status not in ("sent", "recovered"):
             return status
+        if store.newer_update_sent(parent.alert, row):
+            return status  # the parent already shows a later state: do not roll it back
     try:
         transport.update(parent.alert.channel, parent.ts or "",
                          refreshed_parent(parent.alert, alert))

@@ -85,16 +85,24 @@ class DeliveryRules:
                 per.setdefault(channel_key(a.channel), []).append(a)
         return {k: v for k, v in per.items() if len(v) > self.burst_limit}
 
-    def held(self, alert: Alert, now: datetime) -> bool:
-        """True when `alert` waits for the digest: its channel is quiet now and the alert is
-        below its watch's highest severity."""
-        if not self.quiet or alert.kind not in ("story", "update"):
+    def quiet_now(self, alert: Alert, now: datetime) -> bool:
+        """The alert's channel is in its quiet hours and the alert is below its watch's highest
+        severity."""
+        if not self.quiet:
             return False
         top = (self.top_severity or {}).get(alert.watch)
         if top is None or alert.severity == top:
             return False
         key = channel_key(alert.channel)
         return any(q.active(now) for q in self.quiet if channel_key(q.channel) == key)
+
+    def held(self, alert: Alert, now: datetime) -> bool:
+        """A new story's alert that goes to the digest instead of the channel (quiet hours)."""
+        return alert.kind == "story" and self.quiet_now(alert, now)
+
+    def deferred(self, alert: Alert, now: datetime) -> bool:
+        """An update that waits (pending) until its channel's quiet hours end."""
+        return alert.kind == "update" and self.quiet_now(alert, now)
 
 
 def rules_for(watches: Sequence[Watch], quiet: Sequence[QuietHours],

@@ -425,8 +425,8 @@ class Store:
 
     def prune(self, cutoff: datetime) -> dict[str, int]:
         """Delete what is older than `cutoff`: articles published before it, stories not updated
-        since, and alerts created before it that are done (sent, failed, console). Pending alerts
-        are never deleted. Returns the rows deleted per table."""
+        since, and alerts created before it that are done (sent, failed, console, held, folded).
+        Pending alerts are never deleted. Returns the rows deleted per table."""
         c = _naive(cutoff)
         with self.engine.begin() as conn:
             n_articles = conn.execute(
@@ -437,7 +437,8 @@ class Store:
             ).rowcount
             n_alerts = conn.execute(
                 alerts.delete().where(alerts.c.created < c)
-                .where(alerts.c.status.in_(["sent", "failed", "console"]))).rowcount
+                .where(alerts.c.status.in_(["sent", "failed", "console", "held", "folded"]))
+            ).rowcount
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA incremental_vacuum")
@@ -508,17 +509,29 @@ class Store:
             ))
         return True
 
+    def newer_update_sent(self, parent: Alert, row: OutboxRow) -> bool:
+        """Whether an update of `parent`'s story created after `row` is already in Slack."""
+        later = self._rows(select(alerts).where(alerts.c.story_id == parent.story_id)
+                           .where(alerts.c.watch == parent.watch)
+                           .where(alerts.c.status == "sent")
+                           .where(alerts.c.created > _naive(row.created)))
+        return any(r.alert.kind == "update" and r.alert.parent_id == parent.alert_id
+                   for r in later)
+
     def get_alert(self, alert_id: str) -> OutboxRow | None:
         rows = self._rows(select(alerts).where(alerts.c.alert_id == alert_id))
         return rows[0] if rows else None
 
     def story_alerts(self, story_ids: Sequence[str]) -> dict[tuple[str, str], list[Alert]]:
-        """(watch, story_id) -> the story's alerts for that watch (parent, updates, edits),
-        oldest first, whatever their delivery status."""
+        """(watch, story_id) -> the story's alerts for that watch (its story alert whatever its
+        status; updates and copies the channel saw or will see: not held, folded or failed),
+        oldest first."""
         out: dict[tuple[str, str], list[Alert]] = {}
         for chunk in _chunks(list(story_ids), 500):
             for row in self._rows(select(alerts).where(alerts.c.story_id.in_(chunk))
                                   .order_by(alerts.c.created, alerts.c.alert_id)):
+                if row.alert.kind != "story" and row.status in ("held", "folded", "failed"):
+                    continue
                 out.setdefault((row.alert.watch, row.alert.story_id), []).append(row.alert)
         return out
 
