@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from watcher.casualties import extract_casualties
+from watcher.eval import jsonl
+from watcher.eval.jsonl import CorpusError
 
 FIELDS: tuple[str, str] = ("killed", "injured")
 
 
-class CorpusError(Exception):
-    """The corpus file cannot be read or a line is not a valid record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,41 +220,12 @@ def parse_record(obj: object, where: str) -> GoldItem:
 
 
 def parse_lines(lines: Iterable[str], name: str) -> list[GoldItem]:
-    items: list[GoldItem] = []
-    seen: set[str] = set()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                              "each line must hold one JSON object") from None
-        item = parse_record(obj, where)
-        if item.id in seen:
-            raise CorpusError(f"{where}: duplicate id {item.id!r}")
-        seen.add(item.id)
-        items.append(item)
-    return items
+    return jsonl.parse_lines(lines, name, parse_record)
 
 
 def load_corpus(path: Path) -> list[GoldItem]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            items = parse_lines(fh, str(path))
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file; give the path of a casualties JSONL corpus "
-                          "(e.g. ../shared/corpus/casualties/dev.jsonl)") from None
-    except IsADirectoryError:
-        raise CorpusError(f"{path}: is a directory; give a JSONL file") from None
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read ({exc.strerror})") from None
-    if not items:
-        raise CorpusError(f"{path}: no records; expected one JSON object per line")
-    return items
+    return jsonl.load(path, parse_lines, "a casualties JSONL corpus "
+                      "(e.g. ../shared/corpus/casualties/dev.jsonl)")
 
 
 # ------------------------------------------------------------------------------------------

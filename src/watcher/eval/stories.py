@@ -41,6 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from watcher.eval.jsonl import CorpusError
 from watcher.stories import Assignment, StoryDoc, StoryError, StoryIndex
 from watcher.urls import canonical_url
 
@@ -61,8 +62,6 @@ __all__ = [
 ]
 
 
-class CorpusError(Exception):
-    """A corpus file cannot be read or a line is not a valid record."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ from pathlib import Path
 from watcher.assess import Assessment, assess
 from watcher.clean import clean_text, html_to_text
 from watcher.config import ConfigError, load_config, resolve_path
+from watcher.eval import jsonl
+from watcher.eval.jsonl import CorpusError
 from watcher.match import CompiledWatch, compile_watch
 from watcher.models import RuleHit, Watch
 from watcher.parse import MAX_TEXT, MAX_TITLE
@@ -47,8 +49,6 @@ NO_ALERT = "none"
 FALLBACK_TITLE = 120  # characters of the text a title-less feed entry takes as its title
 
 
-class CorpusError(Exception):
-    """The corpus file cannot be read or a line is not a valid record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,41 +236,12 @@ def parse_record(obj: object, where: str) -> GoldItem:
 
 
 def parse_lines(lines: Iterable[str], name: str) -> list[GoldItem]:
-    items: list[GoldItem] = []
-    seen: set[str] = set()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                              "each line must hold one JSON object") from None
-        item = parse_record(obj, where)
-        if item.id in seen:
-            raise CorpusError(f"{where}: duplicate id {item.id!r}")
-        seen.add(item.id)
-        items.append(item)
-    return items
+    return jsonl.parse_lines(lines, name, parse_record)
 
 
 def load_corpus(path: Path) -> list[GoldItem]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            items = parse_lines(fh, str(path))
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file; give the path of an escalation JSONL corpus "
-                          "(e.g. ../shared/corpus/escalation/dev.jsonl)") from None
-    except IsADirectoryError:
-        raise CorpusError(f"{path}: is a directory; give a JSONL file") from None
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read ({exc.strerror})") from None
-    if not items:
-        raise CorpusError(f"{path}: no records; expected one JSON object per line")
-    return items
+    return jsonl.load(path, parse_lines, "an escalation JSONL corpus "
+                      "(e.g. ../shared/corpus/escalation/dev.jsonl)")
 
 
 # ------------------------------------------------------------------------------------------
