@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from watcher.store import Store
+
+from .fakeslack import FakeSlack
+from .feedserver import FeedServer
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
@@ -70,3 +75,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if not base:
         pytest.skip(f"{POSTGRES_URL_ENV} not set: no PostgreSQL server for this run")
     return _fresh_postgres_db(base)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
+    """A feed server and a fake Slack on 127.0.0.1, and a SQLite store in `tmp_path`."""
+    with FeedServer() as feeds, FakeSlack() as slack:
+        store = Store(f"sqlite:///{tmp_path}/s.db")
+        yield feeds, slack, store
+        store.close()

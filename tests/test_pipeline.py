@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,14 +28,6 @@ def config(tmp: Path, feeds: dict[str, str]) -> Config:
         + [f'[[feeds]]\nname = "{n}"\nurl = "{u}"\n' for n, u in feeds.items()]
     ) + "\n" + _watches_toml()
     return parse_config(text, None, {})
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
-    with FeedServer() as feeds, FakeSlack() as slack:
-        store = Store(f"sqlite:///{tmp_path}/s.db")
-        yield feeds, slack, store
-        store.close()
 
 
 def story(minutes_ago: float, guid: str = "b1", link: str = "https://wire.example/a") -> str:

@@ -4,7 +4,6 @@ to a watch's escalation channel."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -108,14 +107,6 @@ def test_rules_hold(alert: Alert, when: datetime, held: bool) -> None:
 ])
 def test_rules_defer_updates(alert: Alert, when: datetime, deferred: bool) -> None:
     assert RULES.deferred(alert, when) is deferred
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
-    with FeedServer() as feeds, FakeSlack() as slack:
-        store = Store(f"sqlite:///{tmp_path}/s.db")
-        yield feeds, slack, store
-        store.close()
 
 
 def test_quiet_hours_hold_lower_severity_for_the_digest(

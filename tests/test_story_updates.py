@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,14 +48,6 @@ def messages(slack: FakeSlack) -> list[dict[str, Any]]:
 
 def text_of(m: dict[str, Any]) -> str:
     return json.dumps({"text": m.get("text"), "blocks": m.get("blocks")}, ensure_ascii=False)
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[FeedServer, FakeSlack, Store]]:
-    with FeedServer() as feeds, FakeSlack() as slack:
-        store = Store(f"sqlite:///{tmp_path}/s.db")
-        yield feeds, slack, store
-        store.close()
 
 
 def test_toll_rise_is_a_thread_reply_and_the_parent_is_updated_in_place(

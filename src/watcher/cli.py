@@ -289,6 +289,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _since_hours(value: str) -> float | None:
+    """--since as hours, or None after saying what is wrong."""
+    hours = _parse_age(value)
+    if hours is None:
+        print(f"watcher: --since {value!r}: write an age like 36h, 7d or 4w", file=sys.stderr)
+    return hours
+
+
 def _parse_age(value: str) -> float | None:
     import re
 
@@ -306,10 +314,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from watcher.explain import BacktestRow, render_backtest
     from watcher.match import compile_watch
 
-    hours = _parse_age(args.since)
+    hours = _since_hours(args.since)
     if hours is None:
-        print(f"watcher: --since {args.since!r}: write an age like 36h, 7d or 4w",
-              file=sys.stderr)
         return EXIT_CONFIG
     cfg = runtime.load(args.config)
     watches = [cfg.watch(args.watch)] if args.watch else list(cfg.watches)
@@ -463,10 +469,8 @@ def cmd_tolls(args: argparse.Namespace) -> int:
 
     from watcher import lifecycle, runtime
 
-    hours = _parse_age(args.since)
+    hours = _since_hours(args.since)
     if hours is None:
-        print(f"watcher: --since {args.since!r}: write an age like 36h, 7d or 4w",
-              file=sys.stderr)
         return EXIT_CONFIG
     cfg = runtime.load(args.config)
     if args.watch:

@@ -9,7 +9,6 @@ the story is compared with what the channel was last told about it (`Announced`)
 - only the number of sources grew -> an update naming the new source (no broadcast).
 
 Every update refreshes the parent message in place (latest severity, toll, source count).
-(`kind="edit"`, a refresh of the parent without a reply, is still delivered when queued.)
 
 The current toll is the highest current figure any source of the story reported (the casualty
 extractor already leaves out historical and earlier-incident figures). When sources disagree,

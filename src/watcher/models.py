@@ -145,11 +145,11 @@ class Alert:
     injured: CasualtyFigure | None
     sources_count: int = 1
     # The story lifecycle (watcher.lifecycle). "story": the story's first alert, its parent
-    # message; "update": a development (higher severity, a new or higher toll) posted as a reply
-    # in the parent's thread, the parent refreshed in place; "edit": the parent refreshed only
-    # (more sources).
+    # message; "update": a development (higher severity, a new or higher toll, another source)
+    # posted as a reply in the parent's thread, the parent refreshed in place; "escalation": a
+    # copy for the watch's escalation channel; "burst": one message for many stories.
     kind: str = "story"
-    parent_id: str | None = None  # update / edit: the story alert's id
+    parent_id: str | None = None  # update: the story alert's id
     change: str = ""  # what changed: "killed 17 (was 9, +8), per OC Media"
     broadcast: bool = False  # an update also shown in the channel (the severity rose)
     reports: tuple[SourcedFigure, ...] = ()  # the story's current tolls by source, when they differ

@@ -452,7 +452,7 @@ def _story_updates(
     follow_ups: Mapping[tuple[str, str], Sequence[Candidate]],
     history: Mapping[tuple[str, str], Sequence[Alert]], sources: Mapping[str, int],
 ) -> list[Alert]:
-    """Updates and edits for stories that already have a story alert (see `match_step`)."""
+    """Updates for stories that already have a story alert (see `match_step`)."""
     watches = {w.name: (w, cw) for w, cw in compiled}
     stored = store.story_articles(list({story for _, story in follow_ups}))
     tolls: dict[str, SourcedFigure | None] = {}  # article id -> its current killed figure
@@ -612,7 +612,7 @@ def deliver_step(
               "held": 0, "folded": folded, "deferred": 0}
     last_post: dict[str, float] = {}
     owner = uuid.uuid4().hex
-    # stories first: an update or edit needs its story's message (often queued in the same run)
+    # stories first: an update needs its story's message (often queued in the same run)
     rows = [r for r in rows if r.alert.kind == "story"] + [r for r in rows
                                                           if r.alert.kind != "story"]
     for row in rows:
@@ -626,7 +626,7 @@ def deliver_step(
             store.mark(row.alert.alert_id, "pending", clock(),
                        error="quiet hours: sent when they end")
             status = "deferred"
-        elif row.alert.kind in ("update", "edit"):
+        elif row.alert.kind == "update":
             status = _deliver_follow_up(store, transport, row, max_attempts, min_interval,
                                         last_post, sleep, clock)
         else:
@@ -671,7 +671,7 @@ def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],
 
 
 def refreshed_parent(parent: Alert, follow: Alert) -> Alert:
-    """The story's parent message as it should read after `follow` (an update or an edit)."""
+    """The story's parent message as it should read after the update `follow`."""
     return replace(parent, severity=follow.severity, killed=follow.killed or parent.killed,
                    sources_count=max(parent.sources_count, follow.sources_count),
                    reports=follow.reports or parent.reports,
@@ -682,8 +682,8 @@ def _deliver_follow_up(
     store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
     last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
 ) -> str:
-    """An update (a reply in the story's thread, then the parent refreshed) or an edit (the
-    parent refreshed only). Waits while the story alert itself is pending."""
+    """An update: a reply in the story's thread, then the parent refreshed in place. Waits while
+    the story alert itself is pending."""
     alert = row.alert
     parent = store.get_alert(alert.parent_id or "")
     if parent is None or parent.status == "failed":
@@ -707,41 +707,26 @@ def _deliver_follow_up(
                        error=f"posted late: update {alert.alert_id} carries the story")
         return status
     if isinstance(transport, ConsoleTransport) or parent.status == "console":
-        if alert.kind == "update" and isinstance(transport, ConsoleTransport):
+        if isinstance(transport, ConsoleTransport):
             transport.post(alert)
         store.mark(alert.alert_id, "console", clock(), ts="console")
         return "console"
-    if isinstance(transport, WebhookTransport):
-        if alert.kind == "edit":  # a webhook cannot edit: nothing to do
-            store.mark(alert.alert_id, "sent", clock(), error="webhook mode: no in-place edits")
-            return "sent"
+    if isinstance(transport, WebhookTransport):  # no threads, no edits: a message of its own
         return _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
                             sleep, clock)
-    if alert.kind == "update":
-        status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                              sleep, clock, thread_ts=parent.ts)
-        if status not in ("sent", "recovered"):
-            return status
-        if store.newer_update_sent(parent.alert, row):
-            return status  # the parent already shows a later state: do not roll it back
+    status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                          sleep, clock, thread_ts=parent.ts)
+    if status not in ("sent", "recovered") or store.newer_update_sent(parent.alert, row):
+        return status  # not posted; or the parent already shows a later state: no roll-back
     try:
         transport.update(parent.alert.channel, parent.ts or "",
                          refreshed_parent(parent.alert, alert))
     except PermanentError as exc:
         log.error("cannot update the message of story alert %s in %s: %s",
                   parent.alert.alert_id, parent.alert.channel, exc)
-        if alert.kind == "edit":
-            store.mark(alert.alert_id, "failed", clock(), error=str(exc))
-            return "failed"
     except DeliveryError as exc:
-        if alert.kind == "edit":
-            store.mark(alert.alert_id, "pending", clock(), error=str(exc))
-            return "pending"
         log.warning("the update %s was posted, but its story's message was not refreshed "
                     "(%s); the next change refreshes it", alert.alert_id, exc)
-    if alert.kind == "edit":
-        store.mark(alert.alert_id, "sent", clock(), ts=parent.ts)
-        return "sent"
     return status
 
 
