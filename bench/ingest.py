@@ -59,7 +59,7 @@ LATENCY = 0.05
 READER_WORKERS = 16
 ALL_PEERS = ("core", "watcher", "watcher-cli", "reader", "feedparser")
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Synthetic feeds: deterministic, our own vocabulary (no text from anywhere else)
 
 
@@ -264,7 +264,7 @@ def _atom(feed: int, items: list[dict[str, Any]], site: str, now: datetime) -> b
     return "".join(out).encode("utf-8")
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # The feed server (a child process: `ingest.py serve`)
 
 
@@ -331,7 +331,7 @@ def serve(n_feeds: int, now: datetime, port_file: Path) -> None:
     asyncio.run(main())
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Peers (each cycle is a child process: `ingest.py peer-NAME ...`)
 
 
@@ -455,7 +455,7 @@ def peer_watcher(argv: list[str]) -> None:
              "steps": timings, "prefect_import_s": import_s, "startup_s": t0 - t_start})
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Micro-benchmark: cleaning and parsing, against the code before the speed work
 
 
@@ -534,7 +534,7 @@ def micro(n_feeds: int) -> None:
     print(f"  parse_feed before (baseline commit) {old:6.0f} entries/s")
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Measuring a child process
 
 

@@ -59,7 +59,7 @@ FaultKind = Literal["rate_limited", "server_error", "slow", "drop", "lost_respon
 Json = dict[str, Any]
 
 
-# --------------------------------------------------------------------------- faults
+# --- faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def error(code: str) -> Fault:
     return Fault("error", error=code)
 
 
-# --------------------------------------------------------------------------- records
+# --- records
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ def _limit(value: Any, default: int, maximum: int) -> int:
     return max(1, min(n, maximum))
 
 
-# --------------------------------------------------------------------------- validation
+# --- validation
 
 
 def _text_len(obj: Any) -> int | None:
@@ -252,7 +252,7 @@ class _ApiError(Exception):
         self.extra = extra
 
 
-# --------------------------------------------------------------------------- the fake
+# --- the fake
 
 
 class FakeSlack:
@@ -286,7 +286,7 @@ class FakeSlack:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------------ lifecycle
+    # --- lifecycle
 
     def start(self) -> FakeSlack:
         fake = self
@@ -338,7 +338,7 @@ class FakeSlack:
         """The base_url for slack_sdk (ends with '/')."""
         return f"http://127.0.0.1:{self.port}/api/"
 
-    # ------------------------------------------------------------------ configuration
+    # --- configuration
 
     def add_channel(
         self,
@@ -394,7 +394,7 @@ class FakeSlack:
             self._messages[ch.id].append(message)
             return str(message["ts"])
 
-    # ------------------------------------------------------------------ inspection
+    # --- inspection
 
     @property
     def messages(self) -> dict[str, list[Json]]:
@@ -423,7 +423,7 @@ class FakeSlack:
                 for f in self._files.values()
             }
 
-    # ------------------------------------------------------------------ internals
+    # --- internals
 
     def _next_ts(self) -> str:
         us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
@@ -751,7 +751,7 @@ _METHODS = {
 }
 
 
-# --------------------------------------------------------------------------- HTTP
+# --- HTTP
 
 
 def _parse_body(content_type: str, body: bytes) -> Json:

@@ -28,7 +28,7 @@ def _spans(rx: re.Pattern[str], text: str, pos: int = 0, endpos: int | None = No
     return [(m.start(), m.end(), m.groups()) for m in rx.finditer(text, pos, end)]
 
 
-# --- regular expressions ------------------------------------------------------------------
+# --- regular expressions ---
 
 ALTERNATIVE_LISTS: list[tuple[str, ...]] = [
     ("today", "tonight", "this", r"the\s+past", "two", r"\d+\s+days", "three", "so"),
@@ -106,7 +106,7 @@ def test_small_number_table() -> None:
         assert cas._SMALL_NUMBERS.get(w) == reference(w), w
 
 
-# --- whole sentences ---------------------------------------------------------------------
+# --- whole sentences ---
 
 # (phrase, count) for the victims
 _VICTIMS = [

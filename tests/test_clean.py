@@ -18,9 +18,9 @@ from watcher.clean import CleanError, clean_text, excerpt, html_to_text, strip_b
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # html_to_text
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _BODY = "Artillery fire was heard overnight near the northern checkpoint, residents said."
 
@@ -136,9 +136,9 @@ def test_html_to_text_markup_that_looks_like_a_path_is_not_opened(tmp_path: Path
     assert html_to_text(f"<b>{target}</b>") == str(target)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # strip_boilerplate / clean_text: invented articles
-# ---------------------------------------------------------------------------------------------
+# ---
 
 NEWS_A = (
     "Azerbaijani and Armenian troops exchanged artillery fire overnight near the village of Sotk, "
@@ -403,9 +403,9 @@ def test_clean_text_on_a_feed_like_entry() -> None:
     )
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # The reference article (read at run time, never copied)
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _APPEAL_START_RE = re.compile(
     r"^(?:an?\s+)?(?:message|note|letter)\s+(?:from|to)\b|^dear\s+\w+", re.IGNORECASE
@@ -461,9 +461,9 @@ def test_seed_article_loses_its_appeal_and_keeps_its_news(layout: str) -> None:
         assert len(out.split("\n")) == len(news)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Real corpora: a regression guard against over-stripping (read at run time, skipped if absent)
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def test_stories_corpus_paragraphs_are_rarely_removed() -> None:
@@ -486,9 +486,9 @@ def test_stories_corpus_paragraphs_are_rarely_removed() -> None:
     assert share < 0.03  # the corpus was already cleaned of page boilerplate
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # excerpt
-# ---------------------------------------------------------------------------------------------
+# ---
 
 LONG = (
     "Fighting flared again along the frontier on Saturday. Officials on both sides reported "
@@ -554,9 +554,9 @@ def test_excerpt_rejects_tiny_limits(limit: int) -> None:
         excerpt(LONG, limit)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Speed (printed, not asserted)
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _SNIPPET_SENTENCES = (
     *NEWS_A,

@@ -91,9 +91,9 @@ def test_date_in_text(text: str, expected: date | None) -> None:
     assert ev.date_in_text(text) == expected
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Reading and the command
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -218,9 +218,9 @@ def test_python_m_watcher_eval_stories(tmp_path: Path) -> None:
     assert "bad.jsonl:1: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Targets on the development set
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def test_development_set_targets() -> None:

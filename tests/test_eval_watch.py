@@ -86,9 +86,9 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     return config, corpus
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Reading the corpus
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -167,9 +167,9 @@ def test_load_corpus_rejects_a_directory(tmp_path: Path) -> None:
         load_corpus(tmp_path)
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # The article the pipeline would see
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -187,9 +187,9 @@ def test_article_fields(text: str, has_headline: bool, title: str, body: str) ->
     assert article_fields(item) == (title, body)
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Scoring
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 def item(item_id: str, label: str, group: str = "A") -> GoldItem:
@@ -253,9 +253,9 @@ def test_prediction_json(prediction: Prediction, line: dict[str, object]) -> Non
     assert prediction.as_json() == line
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # assess: what the evaluation measures is what the pipeline alerts on
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -313,9 +313,9 @@ def test_a_title_repeating_the_text_is_scored_once(title: str, text: str, score_
         assert joined[hit.start:hit.end] == hit.matched
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # The command
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 def test_command_reports_scores_and_explains_errors(

@@ -70,7 +70,7 @@ def api_error(fn: Any) -> str:
     return str(info.value.response["error"])
 
 
-# --------------------------------------------------------------------------- basics
+# --- basics
 
 
 def test_url_is_a_slack_sdk_base_url(fake: FakeSlack) -> None:
@@ -104,7 +104,7 @@ def test_unknown_method(raw: httpx.Client) -> None:
     assert body == {"ok": False, "error": "unknown_method"}
 
 
-# --------------------------------------------------------------------------- chat.postMessage
+# --- chat.postMessage
 
 
 def test_post_json_and_form_bodies_are_both_accepted(
@@ -208,7 +208,7 @@ def test_thread_ts_and_metadata_are_stored(fake: FakeSlack, client: WebClient) -
     assert reply["thread_ts"] == parent and reply["metadata"] == meta
 
 
-# --------------------------------------------------------------------------- chat.update
+# --- chat.update
 
 
 def test_update(fake: FakeSlack, client: WebClient) -> None:
@@ -241,7 +241,7 @@ def test_update_of_someone_elses_message(fake: FakeSlack, client: WebClient) -> 
     )
 
 
-# --------------------------------------------------------------------------- history / list
+# --- history / list
 
 
 def test_history_metadata_only_on_request(fake: FakeSlack, client: WebClient) -> None:
@@ -330,7 +330,7 @@ def test_conversations_list_types_archived_and_pages(fake: FakeSlack, client: We
     ]
 
 
-# --------------------------------------------------------------------------- files
+# --- files
 
 
 def test_files_upload_v2_works(fake: FakeSlack, client: WebClient) -> None:
@@ -350,7 +350,7 @@ def test_complete_upload_without_upload_fails(fake: FakeSlack, client: WebClient
     assert api_error(complete) == "file_not_found"
 
 
-# --------------------------------------------------------------------------- faults
+# --- faults
 
 
 def test_rate_limited_fault(fake: FakeSlack, client: WebClient) -> None:
@@ -457,7 +457,7 @@ def test_fail_rate_rejects_bad_probability(fake: FakeSlack) -> None:
         fake.fail_rate(1.5)
 
 
-# --------------------------------------------------------------------------- concurrency
+# --- concurrency
 
 
 def test_concurrent_posts_are_all_stored_with_unique_increasing_ts(fake: FakeSlack) -> None:

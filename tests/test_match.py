@@ -61,9 +61,9 @@ def assert_offsets(result: MatchResult, title: str, text: str) -> None:
         assert original[hit.start : hit.end] == hit.matched
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Word boundaries, inflections, prefix terms, multi-word terms
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -155,9 +155,9 @@ def test_multi_word_terms(term: str, text: str, expected: list[str]) -> None:
     assert matched(result, "deescalation:") == expected
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Normalisation: accents, Azerbaijani letters, scripts, possessives
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -225,9 +225,9 @@ def test_fold(raw: str, folded: str) -> None:
     assert fold(raw) == folded
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Offsets into the original (title + "\n" + text)
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -258,9 +258,9 @@ def test_body_offsets_start_after_title_and_newline() -> None:
     assert [(h.start, h.end) for h in result.hits] == [(0, 7), (8, 15)]
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Negation
-# --------------------------------------------------------------------------------------------------
+# ---
 
 NEGATION_TERMS = (Term("shell", 2.0), Term("shooting", 2.0), Term("attack", 2.0))
 
@@ -313,9 +313,9 @@ def test_negation_and_denial_of_deescalation(text: str, note: str, score_: float
     assert [h.note for h in hits_for(result, "deescalation:")] == [note]
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Past episodes and intensity
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -411,9 +411,9 @@ def test_intensity_applies_before_proximity() -> None:
     assert (hit.note, hit.weight) == ("intensified; far from entity", 2.0)
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Proximity, repeats, de-escalation, min_entities, severities
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -584,9 +584,9 @@ def test_severity_from_fractional_sum_is_not_lost_to_rounding() -> None:
     assert (result.score, result.severity) == (4.0, "warning")
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Compilation
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "*", " - "])
@@ -612,9 +612,9 @@ def test_longer_term_wins_over_its_prefix() -> None:
     ]
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # The seed article (read at run time)
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 def _seed_article() -> tuple[str, str]:

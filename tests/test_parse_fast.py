@@ -45,7 +45,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 URL = "https://feeds.example/section/feed.xml"
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # clean: HTML
 
 
@@ -153,7 +153,7 @@ def test_translate_matches_str_translate() -> None:
         assert clean._translate(s) == s.translate(_CHAR_TABLE)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # clean: boilerplate. The originals of the rewritten helpers, as they were:
 
 
@@ -284,7 +284,7 @@ def test_paragraph_scoring_matches_sentence_by_sentence_scoring() -> None:
     assert checked > 1500
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # parse: the lxml path against feedparser
 
 

@@ -198,7 +198,7 @@ def test_escalation_channel_must_be_a_channel() -> None:
         parse_config(BASE + watches, None, {})
 
 
-# --------------------------------------------------------------------------- burst protection
+# --- burst protection
 
 
 BURST = DeliveryRules((QuietHours("#quiet", time(22), time(7)),),

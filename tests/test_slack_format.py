@@ -115,7 +115,7 @@ def assert_safe(alert: Alert) -> None:
     assert msg.metadata["event_payload"]["alert_id"] == alert.alert_id
 
 
-# --------------------------------------------------------------------------- escape
+# --- escape
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_escape_removes_every_control_format_and_surrogate_code_point() -> None:
     assert missed == []
 
 
-# --------------------------------------------------------------------------- fit
+# --- fit
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_fit_marks_cut_even_when_the_scanned_prefix_is_all_invisible() -> None:
     assert out == "…"
 
 
-# --------------------------------------------------------------------------- URLs
+# --- URLs
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_display_host(url: str, expected: str) -> None:
     assert display_host(url) == expected
 
 
-# --------------------------------------------------------------------------- figures
+# --- figures
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_figure_text(figure: CasualtyFigure, expected: str) -> None:
     assert figure_text(figure) == expected
 
 
-# --------------------------------------------------------------------------- build_message
+# --- build_message
 
 
 def test_build_message_structure() -> None:
@@ -445,7 +445,7 @@ def test_untitled_alert() -> None:
     assert_safe(alert)
 
 
-# --------------------------------------------------------------------------- console
+# --- console
 
 
 def test_format_console_is_readable_plain_text() -> None:

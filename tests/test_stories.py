@@ -58,9 +58,9 @@ def warm_index(**tunables: object) -> StoryIndex:
     return index
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Normalisation
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(
@@ -147,9 +147,9 @@ def test_shingle_overlap_of_different_texts_is_low() -> None:
     assert jac < 0.05 and cont < 0.1
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Grouping decisions
-# ---------------------------------------------------------------------------------------------
+# ---
 
 BAR_TITLE = "Two men wounded in shooting outside Millbrook bar"
 BAR_URL = "https://millbrooktimes.example/news/bar-shooting"
@@ -242,9 +242,9 @@ def test_assign_is_idempotent_for_an_id_in_the_window() -> None:
     assert index.assignment("bar") == first
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Time: expiry, story memory, undated articles
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def test_expire_drops_articles_older_than_the_window() -> None:
@@ -341,9 +341,9 @@ def test_undated_articles_get_no_time_penalty_and_are_kept_by_count() -> None:
     assert len(index) == 3 and index.assignment("u0") is None  # the oldest went first
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Restore
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def test_restore_rebuilds_state_without_deciding_again() -> None:
@@ -369,9 +369,9 @@ def test_restore_of_a_story_opener_is_a_new_story() -> None:
     assert index.assignment("a") == Assignment("a", "new_story", None, 1.0)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Errors
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 @pytest.mark.parametrize(

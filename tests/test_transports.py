@@ -93,7 +93,7 @@ def assert_no_secret(exc: BaseException) -> None:
         assert "SECRETSECRET" not in text
 
 
-# --------------------------------------------------------------------------- happy path
+# --- happy path
 
 
 def test_post_stores_message_with_metadata(fake: FakeSlack, transport: SlackTransport) -> None:
@@ -142,7 +142,7 @@ def test_update_of_missing_message_is_permanent(transport: SlackTransport) -> No
     assert info.value.code == "message_not_found"
 
 
-# --------------------------------------------------------------------------- transient
+# --- transient
 
 
 def test_rate_limited_is_transient_with_retry_after(
@@ -226,7 +226,7 @@ def test_default_webclient_would_double_post_on_a_lost_response(fake: FakeSlack)
     assert len(fake.messages_in(CHANNEL_ID)) == 2
 
 
-# --------------------------------------------------------------------------- permanent
+# --- permanent
 
 
 @pytest.mark.parametrize(
@@ -301,7 +301,7 @@ def test_empty_token_is_rejected_up_front() -> None:
         SlackTransport("  ")
 
 
-# --------------------------------------------------------------------------- find_posted
+# --- find_posted
 
 
 def test_find_posted_paginates_and_respects_oldest(
@@ -366,7 +366,7 @@ def test_find_posted_rate_limited_is_transient(fake: FakeSlack, transport: Slack
     assert info.value.maybe_posted is False
 
 
-# --------------------------------------------------------------------------- secrets
+# --- secrets
 
 
 def test_token_never_in_errors_or_logs(
@@ -398,7 +398,7 @@ def test_token_never_in_errors_or_logs(
         assert SECRET not in record.getMessage()
 
 
-# --------------------------------------------------------------------------- a retry loop
+# --- a retry loop
 
 
 def deliver(transport: SlackTransport, alert: Alert, attempts: int = 40) -> str:
@@ -438,7 +438,7 @@ def test_random_faults_with_lookup_before_retry_post_each_alert_exactly_once(
     assert fake.server_errors == []
 
 
-# --------------------------------------------------------------------------- console
+# --- console
 
 
 def test_console_transport_writes_to_stream() -> None:

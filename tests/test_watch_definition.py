@@ -68,9 +68,9 @@ def dev_items() -> list[dict[str, object]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # The checker itself, on invented items (it must be able to fail)
-# --------------------------------------------------------------------------------------------------
+# ---
 
 INVENTED = [
     {"id": "X1", "text": "Quiet night on the northern ridge\nPatrols on both sides of the "
@@ -101,9 +101,9 @@ def test_copy_checker(definition: str, expected: Sequence[str]) -> None:
     assert sorted(copied_from(INVENTED, definition)) == sorted(expected)
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # The shipped definition
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @needs_dev

@@ -43,9 +43,9 @@ from watcher.models import CasualtyFigure, CasualtyKind, CasualtyReport, Qualifi
 
 __all__ = ["extract_casualties"]
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Lexicon
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 def _words(text: str) -> frozenset[str]:
@@ -312,9 +312,9 @@ _MONTHS = {
     "nov": 11, "dec": 12,
 }
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Regular expressions (all compiled once)
-# --------------------------------------------------------------------------------------------
+# ---
 
 # Tokens, each with the whitespace before it: end offsets are running sums of lengths, computed
 # in C. Words keep inner hyphens, apostrophes, dots and digit commas
@@ -553,9 +553,9 @@ _NEG_KIND: dict[str, tuple[CasualtyKind, ...]] = {
     "died": ("killed",),
 }
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Internal data (never mutated once built; not `frozen`, which makes creating them ~5x slower)
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 @dataclass(slots=True)
@@ -610,9 +610,9 @@ class _SentInfo:
     has_recent: bool
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Document: tokens, sentences, headline, dateline
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 class _Doc:
@@ -971,9 +971,9 @@ def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
     )
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Quantities and noun phrases
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 # Number words up to ninety-nine ("seven", "forty", "twenty-five").
@@ -1478,9 +1478,9 @@ def _subject_enum(doc: _Doc, last: int, lo: int) -> list[_Item] | None:
     return items or None
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Triggers
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 def _irrealis(doc: _Doc, t: int, lo: int) -> str:
@@ -1668,7 +1668,7 @@ class _Extractor:
         self.negations()
         return self.cands
 
-    # -- frames ---------------------------------------------------------------------------
+    # -- frames ---
 
     def background(self, t: int, lo: int) -> str:
         doc = self.doc
@@ -1910,9 +1910,9 @@ def _token_at(doc: _Doc, pos: int) -> int:
     return k
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Current or background
-# --------------------------------------------------------------------------------------------
+# ---
 
 _MARKER_REASON = {
     "hist": "historical or earlier incident",
@@ -1967,9 +1967,9 @@ def _judge(doc: _Doc, c: _Cand) -> None:
         s -= 1
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # Choosing the current toll
-# --------------------------------------------------------------------------------------------
+# ---
 
 
 def _figure(doc: _Doc, c: _Cand) -> CasualtyFigure:

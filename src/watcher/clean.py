@@ -32,9 +32,9 @@ class CleanError(ValueError):
     """Invalid argument to a cleaning function."""
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Characters
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def _build_char_table() -> dict[int, str | None]:
@@ -120,9 +120,9 @@ def _undouble_entities(text: str) -> str:
     return text
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # HTML
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _TAG_NAMES = (
     "a|abbr|address|article|aside|audio|b|blockquote|body|br|button|canvas|caption|center|cite|"
@@ -467,9 +467,9 @@ def html_to_text(markup: str) -> str:
     return _normalise(text)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Boilerplate
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _I = re.IGNORECASE
 
@@ -730,7 +730,7 @@ class _Paragraph:
         return " ".join(kept)
 
 
-# Sentence splitting -----------------------------------------------------------------------------
+# Sentence splitting ---
 
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
 _OPENERS = "\"'“‘«([¿¡"
@@ -776,7 +776,7 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-# Quotations -------------------------------------------------------------------------------------
+# Quotations ---
 
 _OPENING_QUOTES = frozenset("“«„")
 _CLOSING_QUOTES = frozenset("”»")
@@ -834,7 +834,7 @@ def _mask_quotations(text: str) -> str:
     return "".join(pieces)
 
 
-# Scoring ----------------------------------------------------------------------------------------
+# Scoring ---
 
 
 def _capped(matches: Iterable[object], weight: float, cap: float) -> float:
@@ -1133,9 +1133,9 @@ def clean_text(markup: str) -> str:
     return strip_boilerplate(html_to_text(markup))
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Excerpt
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _ELLIPSIS = "…"
 _MIN_SENTENCE_SHARE = 0.5  # prefer a sentence boundary unless it would waste half the room

@@ -187,7 +187,7 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
     return cfg
 
 
-# --------------------------------------------------------------------------------------------
+# ---
 # validation
 
 
@@ -202,7 +202,7 @@ class _Validator:
         self.lines = raw_text.splitlines()
         self.problems: list[str] = []
 
-    # -- locating keys in the source, for messages --------------------------------------------
+    # -- locating keys in the source, for messages ---
     def _line_of(self, table: str, key: str | None = None, index: int | None = None) -> int | None:
         """Best-effort line number (1-based) of `key` in `[table]` or the index-th `[[table]]`."""
         header_re = re.compile(
@@ -234,7 +234,7 @@ class _Validator:
         loc = f" (line {line})" if line else ""
         self.problems.append(f"{where}{loc}: {msg}")
 
-    # -- typed getters -------------------------------------------------------------------------
+    # -- typed getters ---
     def _get(
         self, table: Mapping[str, Any], key: str, kinds: tuple[type, ...], default: Any,
         where: str, line: int | None, what: str,
@@ -280,7 +280,7 @@ class _Validator:
             return {}
         return value
 
-    # -- sections ------------------------------------------------------------------------------
+    # -- sections ---
     def config(self, data: Mapping[str, Any], path: Path | None, env: Mapping[str, str]) -> Config:
         for key in data:
             if key not in _TOP_KEYS:

@@ -81,7 +81,7 @@ def build_digests(
     return out
 
 
-# --------------------------------------------------------------------------- the digest run
+# --- the digest run
 
 
 @dataclass(frozen=True, slots=True)

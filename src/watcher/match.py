@@ -148,9 +148,9 @@ OTHER_COUNTRIES = (
 REPEAT_DECAY = 1.0 / 3.0  # i-th repeat of a term counts REPEAT_DECAY ** i: all repeats <= +50 %
 FAR_FACTOR = 0.5  # escalation occurrence farther than watch.proximity from any entity
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Folding with an offset map
-# --------------------------------------------------------------------------------------------------
+# ---
 
 _SPECIAL: dict[str, str] = {
     "ı": "i",
@@ -331,9 +331,9 @@ def fold(text: str) -> str:
     return _fold_mapped(text).text
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Term patterns
-# --------------------------------------------------------------------------------------------------
+# ---
 
 _SEP = "[ ]+"  # between the words of a multi-word term (in the padded match text)
 _STAR = r"\w*"  # trailing '*': prefix match
@@ -479,9 +479,9 @@ def _canonical(matched: str) -> str:
     return " ".join(matched.split())
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Compiled watch
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,9 +606,9 @@ def compile_watch(watch: Watch) -> CompiledWatch:
     )
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Negation
-# --------------------------------------------------------------------------------------------------
+# ---
 
 _LAST_CLAUSE_BREAK = re.compile(r".*[.!?;:,()\[\]{}\"\n]", re.DOTALL)
 _TOKEN = re.compile(r"\w+(?:'\w+)*")
@@ -834,9 +834,9 @@ def _negation(folded: str, start: int, end: int) -> str:
     return ""
 
 
-# --------------------------------------------------------------------------------------------------
+# ---
 # Scoring
-# --------------------------------------------------------------------------------------------------
+# ---
 
 
 class _Occurrence(NamedTuple):

@@ -320,7 +320,7 @@ def finish_feed(
                       known=n_known, capped=staged.capped)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # The fast path: plain RSS 2.0 and Atom 1.0 documents without feedparser
 #
 # feedparser walks a document with a Python SAX handler: some 0.5 ms per entry, more than all

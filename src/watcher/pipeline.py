@@ -54,7 +54,7 @@ MAX_RETRY_AFTER = 120.0  # longest 429 wait inside one run; longer waits leave t
 Transport = SlackTransport | WebhookTransport | ConsoleTransport
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # results
 
 
@@ -178,7 +178,7 @@ def render_summary(d: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # steps
 
 

@@ -103,7 +103,7 @@ class SlackMessage:
     metadata: dict[str, Any]
 
 
-# --------------------------------------------------------------------------- text helpers
+# --- text helpers
 
 
 def strip_invisible(text: str) -> str:
@@ -165,7 +165,7 @@ def _cut_plain(text: str, limit: int) -> str:
     return clean[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
 
 
-# --------------------------------------------------------------------------- URLs
+# --- URLs
 
 
 def safe_url(url: str) -> str | None:
@@ -210,7 +210,7 @@ def display_host(url: str) -> str:
         return host
 
 
-# --------------------------------------------------------------------------- pieces
+# --- pieces
 
 
 def figure_text(fig: CasualtyFigure) -> str:
@@ -393,7 +393,7 @@ def build_message(alert: Alert) -> SlackMessage:
     )
 
 
-# --------------------------------------------------------------------------- console
+# --- console
 
 
 def format_console(alert: Alert) -> str:

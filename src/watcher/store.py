@@ -210,7 +210,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- feeds ---------------------------------------------------------------------------------
+    # -- feeds ---
     def feed_states(self) -> dict[str, FeedState]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(feeds)).mappings().all()
@@ -244,7 +244,7 @@ class Store:
                 except IntegrityError:
                     conn.execute(update(feeds).where(where).values(**values))
 
-    # -- articles and stories ----------------------------------------------------------------
+    # -- articles and stories ---
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
@@ -449,7 +449,7 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
-    # -- the alert outbox --------------------------------------------------------------------
+    # -- the alert outbox ---
     def enqueue(self, batch: Sequence[Alert], now: datetime) -> list[Alert]:
         """Write alerts to the outbox as pending. An alert_id already present is left as it is
         (idempotent). Returns the alerts actually added."""
@@ -643,7 +643,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i:i + size]
 
 
-# -- serialisation of alerts (the outbox keeps the full payload) -----------------------------
+# -- serialisation of alerts (the outbox keeps the full payload) ---
 
 def _figure_to_dict(f: CasualtyFigure | None) -> dict[str, Any] | None:
     if f is None:

@@ -161,9 +161,9 @@ class StoryTunables:
 
 _DEFAULT_TUNABLES = StoryTunables()
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Normalisation
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _QUOTES = (
     ("\u2018", "'"), ("\u2019", "'"), ("\u201b", "'"), ("\u2032", "'"), ("\u00b4", "'"),
@@ -317,9 +317,9 @@ def clean_body(text: str) -> str:
     return "\n".join(_clean_lines(text))
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # Features
-# ---------------------------------------------------------------------------------------------
+# ---
 
 _STOPWORDS = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
@@ -618,9 +618,9 @@ def _overlap_with(ra: int, a: set[int], rb: int, b: array[int]) -> tuple[float, 
     return inter / (na + nb - inter), inter / min(na, nb)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---
 # The index
-# ---------------------------------------------------------------------------------------------
+# ---
 
 
 def _timestamp(published: datetime) -> float:
@@ -724,7 +724,7 @@ class StoryIndex:
         # candidates are broken by this order)
         self._summary_postings: dict[str, dict[str, None]] = {}
 
-    # -- public API --------------------------------------------------------------------------
+    # -- public API ---
 
     def __len__(self) -> int:
         """Articles in the window."""
@@ -820,7 +820,7 @@ class StoryIndex:
             self._compact_postings()
         return dropped
 
-    # -- features and weights ----------------------------------------------------------------
+    # -- features and weights ---
 
     @staticmethod
     def _check(doc: StoryDoc) -> None:
@@ -885,7 +885,7 @@ class StoryIndex:
         if n % self.tunables.idf_refresh == 0 or young or len(self._idf_cache) > _CACHE_MAX:
             self._idf_cache.clear()
 
-    # -- candidates and scoring --------------------------------------------------------------
+    # -- candidates and scoring ---
 
     def _candidates(self, terms: tuple[str, ...], weights: array[float]) -> list[_Doc]:
         """Articles sharing the most of the query's distinctive terms. Posting lists (in arrival
@@ -1037,7 +1037,7 @@ class StoryIndex:
                 out.append((story, sum(prods)))
         return out
 
-    # -- bookkeeping -------------------------------------------------------------------------
+    # -- bookkeeping ---
 
     def _new_story(self, story_id: str) -> _Story:
         old = self._remembered.pop(story_id, None)

@@ -202,7 +202,7 @@ class SlackTransport:
     def __repr__(self) -> str:
         return f"SlackTransport(base_url={self._client.base_url!r})"
 
-    # ------------------------------------------------------------------ public API
+    # --- public API
 
     def post(self, alert: Alert, *, thread_ts: str | None = None) -> str:
         """Post `alert` to `alert.channel` (as a reply in the thread of `thread_ts` when given,
@@ -307,7 +307,7 @@ class SlackTransport:
                 code="channel_not_found",
             ) from None
 
-    # ------------------------------------------------------------------ internals
+    # --- internals
 
     def _load_channels(self, channel: str) -> None:
         types = "public_channel,private_channel"

@@ -98,9 +98,9 @@ class EvalResult:
         return self.negation_correct / self.negation_items if self.negation_items else 0.0
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Pure scoring
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def score_field(gold: int | None, pred: int | None, high: int | None = None) -> Counts:
@@ -171,9 +171,9 @@ def predict(item: GoldItem) -> Prediction:
     )
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Reading the corpus
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def _opt_int(obj: Mapping[str, Any], key: str, where: str) -> int | None:
@@ -228,9 +228,9 @@ def load_corpus(path: Path) -> list[GoldItem]:
                       "(e.g. ../shared/corpus/casualties/dev.jsonl)")
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Report
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def _row(label: str, c: Counts, n: int | None = None, correct: int | None = None) -> str:

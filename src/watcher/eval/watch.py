@@ -129,9 +129,9 @@ class EvalResult:
         return self.severity_right / self.tp if self.tp else 0.0
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Judging one item as the pipeline would
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def article_fields(item: GoldItem) -> tuple[str, str]:
@@ -161,9 +161,9 @@ def predict(compiled: CompiledWatch, item: GoldItem) -> Prediction:
     )
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Pure scoring
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def evaluate(items: Sequence[GoldItem], predictions: Mapping[str, Prediction]) -> EvalResult:
@@ -202,9 +202,9 @@ def evaluate(items: Sequence[GoldItem], predictions: Mapping[str, Prediction]) -
     )
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Reading the corpus
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def _string(obj: Mapping[str, object], key: str, where: str) -> str:
@@ -244,9 +244,9 @@ def load_corpus(path: Path) -> list[GoldItem]:
                       "(e.g. ../shared/corpus/escalation/dev.jsonl)")
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Report
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def format_scores(result: EvalResult, name: str, watch: Watch) -> str:
@@ -311,9 +311,9 @@ def format_errors(items: Sequence[GoldItem], preds: Mapping[str, Prediction],
     return "\n".join(out)
 
 
-# ------------------------------------------------------------------------------------------
+# ---
 # Command line
-# ------------------------------------------------------------------------------------------
+# ---
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
