@@ -385,11 +385,10 @@ def peer_feedparser(state_file: str, urls_file: str) -> None:
 
 
 def _install_timers(timings: dict[str, float]) -> None:
-    """Time the pipeline's steps, and parsepool.parse_feeds inside ingest_step."""
+    """Time the pipeline's steps (parsing runs inside ingest_step, overlapping its other work)."""
     from watcher import pipeline
 
-    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
-                 "parse_feeds"):
+    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run"):
         fn = getattr(pipeline, name, None)
         if fn is not None:
             setattr(pipeline, name, _timed(name, fn, timings))
@@ -460,32 +459,38 @@ def peer_watcher(argv: list[str]) -> None:
 
 
 BASELINE_COMMIT = "4448c34"  # src/watcher/{clean,parse}.py before the ingestion speed work
+PREVIOUS_COMMIT = "0750e90"  # ... and before its last round (2026-12-06)
 
 
-def _baseline_modules() -> tuple[Any, Any]:
-    """clean and parse as they were at BASELINE_COMMIT, loaded from git as separate modules."""
+def _baseline_modules(commit: str = BASELINE_COMMIT) -> tuple[Any, Any]:
+    """clean and parse as they were at `commit`, loaded from git as separate modules."""
     import types
 
     mods = []
+    tag = "".join(c if c.isalnum() else "_" for c in commit)
     for name in ("clean", "parse"):
-        source = subprocess.run(["git", "show", f"{BASELINE_COMMIT}:src/watcher/{name}.py"],
+        source = subprocess.run(["git", "show", f"{commit}:src/watcher/{name}.py"],
                                 cwd=ROOT, check=True, capture_output=True, text=True).stdout
         if name == "parse":
-            source = source.replace("from watcher.clean import", "from watcher_old_clean import")
-        mod = types.ModuleType(f"watcher_old_{name}")
+            source = source.replace("from watcher.clean import",
+                                    f"from watcher_{tag}_clean import")
+        mod = types.ModuleType(f"watcher_{tag}_{name}")
         sys.modules[mod.__name__] = mod
-        exec(compile(source, f"{BASELINE_COMMIT}:{name}.py", "exec"), mod.__dict__)
+        exec(compile(source, f"{commit}:{name}.py", "exec"), mod.__dict__)
         mods.append(mod)
     return mods[0], mods[1]
 
 
-def micro(n_feeds: int) -> None:
-    """Entries per CPU-second for the cleaning functions and parse_feed, before and after."""
+def micro(n_feeds: int, repeats: int = 3) -> None:
+    """Entries per CPU-second for the cleaning functions and parse_feed: at BASELINE_COMMIT
+    (before the speed work), at PREVIOUS_COMMIT (before the last round of it) and now. Each rate
+    is the best of `repeats` interleaved runs (other processes on the machine slow runs down)."""
     import feedparser
 
     from watcher import clean, parse
 
     old_clean, old_parse = _baseline_modules()
+    head_clean, head_parse = _baseline_modules(PREVIOUS_COMMIT)
     now = datetime.now(UTC).replace(microsecond=0)
     bodies = [(feed_body(i, 0, now), {"content-type": "application/rss+xml; charset=utf-8"
                                       if feed_shape(i)[0] == "rss" else "application/atom+xml"})
@@ -494,44 +499,46 @@ def micro(n_feeds: int) -> None:
              for e in feedparser.parse(b, sanitize_html=False).entries]
     texts = [clean.html_to_text(h) for h in htmls]
     assert texts == [old_clean.html_to_text(h) for h in htmls]
+    assert [clean.strip_boilerplate(t) for t in texts] == [
+        head_clean.strip_boilerplate(t) for t in texts]
 
-    def rate(fn: Callable[[Any], Any], items: list[Any]) -> float:
-        t0 = time.process_time()
-        for item in items:
-            fn(item)
-        return len(items) / (time.process_time() - t0)
+    def rates(fns: list[Callable[[Any], Any]], items: list[Any], n: int) -> list[float]:
+        best = [float("inf")] * len(fns)
+        for _ in range(repeats):
+            for k, fn in enumerate(fns):
+                t0 = time.process_time()
+                for item in items:
+                    fn(item)
+                best[k] = min(best[k], time.process_time() - t0)
+        return [n / b for b in best]
 
-    print(f"{len(htmls)} entries from {n_feeds} synthetic feeds; items per CPU-second")
-    for label, new_fn, old_fn, items in (
-        ("html_to_text", clean.html_to_text, old_clean.html_to_text, htmls),
-        ("strip_boilerplate", clean.strip_boilerplate, old_clean.strip_boilerplate, texts),
-        ("clean_text", clean.clean_text, old_clean.clean_text, htmls),
+    print(f"{len(htmls)} entries from {n_feeds} synthetic feeds; items per CPU-second, best of "
+          f"{repeats}; load average {os.getloadavg()[0]:.2f}")
+    print(f"  {'':<18} {'baseline':>9} {PREVIOUS_COMMIT:>9} {'now':>9}  now/{PREVIOUS_COMMIT}")
+    for label, new_fn, head_fn, old_fn, items in (
+        ("html_to_text", clean.html_to_text, head_clean.html_to_text, old_clean.html_to_text,
+         htmls),
+        ("strip_boilerplate", clean.strip_boilerplate, head_clean.strip_boilerplate,
+         old_clean.strip_boilerplate, texts),
+        ("clean_text", clean.clean_text, head_clean.clean_text, old_clean.clean_text, htmls),
     ):
-        new, old = rate(new_fn, items), rate(old_fn, items)
-        print(f"  {label:<18} before {old:8.0f}/s  after {new:8.0f}/s  x{new / old:.1f}")
+        old, head, new = rates([old_fn, head_fn, new_fn], items, len(items))
+        print(f"  {label:<18} {old:8.0f}/s {head:8.0f}/s {new:8.0f}/s  x{new / head:.2f}")
     url = "https://news.example/feed"
     n = sum(len(parse.parse_feed("f", url, b, h, now).articles) for b, h in bodies)
-    for label, fn in (
-        ("parse_feed", lambda bh: parse.parse_feed("f", url, bh[0], bh[1], now)),
-        ("stage_feed", lambda bh: parse.stage_feed("f", url, bh[0], bh[1], now)),
-    ):
-        t0 = time.process_time()
-        for bh in bodies:
-            fn(bh)
-        after = n / (time.process_time() - t0)
-        parse.FAST_PARSE = False
-        t0 = time.process_time()
-        for bh in bodies:
-            fn(bh)
-        no_fast = n / (time.process_time() - t0)
-        parse.FAST_PARSE = True
-        print(f"  {label:<18} feedparser {no_fast:6.0f}/s  lxml path {after:6.0f}/s  "
-              f"x{after / no_fast:.1f}")
-    t0 = time.process_time()
-    for b, h in bodies:
-        old_parse.parse_feed("f", url, b, h, now)
-    old = n / (time.process_time() - t0)
-    print(f"  parse_feed before (baseline commit) {old:6.0f} entries/s")
+    assert [parse.parse_feed("f", url, b, h, now).articles for b, h in bodies] == [
+        head_parse.parse_feed("f", url, b, h, now).articles for b, h in bodies]
+    for label, name in (("parse_feed", "parse_feed"), ("stage_feed", "stage_feed")):
+        mods = [m for m in (old_parse, head_parse, parse) if hasattr(m, name)]
+        fns = [(lambda bh, m=m, name=name: getattr(m, name)("f", url, bh[0], bh[1], now))
+               for m in mods]
+        *older, head, new = rates(fns, bodies, n)
+        old_col = f"{older[0]:8.0f}/s" if older else f"{'-':>10}"
+        print(f"  {label:<18} {old_col} {head:8.0f}/s {new:8.0f}/s  x{new / head:.2f}")
+    parse.FAST_PARSE = False
+    (no_fast,) = rates([lambda bh: parse.parse_feed("f", url, bh[0], bh[1], now)], bodies, n)
+    parse.FAST_PARSE = True
+    print(f"  parse_feed now with feedparser instead of the lxml path {no_fast:6.0f}/s")
 
 
 # ---

@@ -3,6 +3,11 @@
     .venv/bin/python bench/stories.py                 # every scenario (about 15 minutes)
     .venv/bin/python bench/stories.py --quick         # 10x smaller, a smoke run
     .venv/bin/python bench/stories.py --scenarios window,baseline --json /tmp/stories.json
+    .venv/bin/python bench/stories.py --scenarios window --baseline-ref HEAD   # against HEAD
+
+With --baseline-ref REF, each scenario also runs on src/watcher/stories.py as of git REF, at the
+same time (two child processes, one per core, under the same load), and the ratios are printed
+(scenarios the baseline cannot run, e.g. snapshot before it existed, are reported as failed).
 
 Synthetic articles (deterministic, seeded): 1-3 KB of text from a Zipf-distributed vocabulary
 of 40,000 pseudo-words plus English function words, 80 topics with their own vocabulary, persons
@@ -20,6 +25,9 @@ Scenarios (each in its own child process, so every peak RSS is its own):
   history    memory against history: the same window, streams of 1.5 N and 3 N articles (twice
              the history); story memory 1 day, so that the remembered summaries reach their
              steady state within the run. RSS and the index's contents at both points.
+  snapshot   StoryIndex.dumps / loads on windows of N/5 and 3N/5 articles (20,000 and 60,000 by
+             default): snapshot size, CPU time of dumps and loads (best of 3), against the
+             pipeline's rebuild without a snapshot (`restore` of every article in the window).
   baseline   a naive comparator: the same index with candidate retrieval disabled (every
              article in the window is scored), against the index, on windows of 2,000 and
              8,000 articles: articles/s and the ratio.
@@ -28,12 +36,16 @@ Scenarios (each in its own child process, so every peak RSS is its own):
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import itertools
 import json
+import marshal
 import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +53,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from watcher.stories import StoryDoc, StoryIndex
+
+def _stories_module() -> Any:
+    """watcher.stories, or (in a child run with --module-file, the baseline of --baseline-ref)
+    the given file loaded in its place."""
+    if "--module-file" in sys.argv:
+        path = sys.argv[sys.argv.index("--module-file") + 1]
+        spec = importlib.util.spec_from_file_location("watcher.stories", path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["watcher.stories"] = module
+        spec.loader.exec_module(module)
+        return module
+    import watcher.stories
+
+    return watcher.stories
+
+
+_STORIES = _stories_module()
+StoryDoc = _STORIES.StoryDoc
+StoryIndex = _STORIES.StoryIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "corpus" / "stories" / "dev.jsonl"
@@ -311,39 +343,124 @@ def scenario_baseline(n: int, seed: int) -> dict[str, Any]:
     return out
 
 
-SCENARIOS = {"window": scenario_window, "history": scenario_history, "baseline": scenario_baseline}
+def _best_cpu(fn: Any, repeat: int = 3) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t0)
+    return best, out
+
+
+def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for window_docs in (n // 5, 3 * n // 5):
+        synth = Synth(seed, window_docs)
+        docs = list(synth.stream(int(window_docs * 1.2)))
+        index = StoryIndex(WINDOW)
+        kept: dict[str, tuple[StoryDoc, str, str | None]] = {}
+        for i, doc in enumerate(docs):
+            if i % BATCH == 0 and doc.published is not None:
+                index.expire(doc.published)
+            a = index.assign(doc)
+            kept[doc.id] = (doc, a.story_id, a.duplicate_of)
+        live = index.doc_ids()
+        dumps_s, blob = _best_cpu(index.dumps)
+        loads_s, loaded = _best_cpu(functools.partial(StoryIndex.loads, blob, WINDOW))
+        # the same state (compared decoded: marshal's byte output depends on reference counts)
+        assert marshal.loads(loaded.dumps()[10:]) == marshal.loads(blob[10:]), "state lost"
+        # the pipeline without a snapshot: restore every article of the window, in order
+        t0 = time.process_time()
+        rebuilt = StoryIndex(WINDOW)
+        for doc_id, (doc, story_id, duplicate_of) in kept.items():
+            if doc_id in live:
+                rebuilt.restore(doc, story_id, duplicate_of)
+        rebuild_s = time.process_time() - t0
+        out[str(window_docs)] = {
+            "articles": len(index), "stories": index.story_count,
+            "remembered": index.remembered_count, "snapshot_bytes": len(blob),
+            "bytes_per_article": round(len(blob) / max(1, len(index))),
+            "dumps_s": round(dumps_s, 4), "loads_s": round(loads_s, 4),
+            "rebuild_by_restore_s": round(rebuild_s, 3),
+            "rebuild_over_loads": round(rebuild_s / loads_s, 1),
+        }
+    return out
+
+
+SCENARIOS = {"window": scenario_window, "history": scenario_history,
+             "snapshot": scenario_snapshot, "baseline": scenario_baseline}
+
+
+def _ratios(current: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
+    """current / baseline of the numeric figures both report (articles/s, MB)."""
+    out: dict[str, float] = {}
+    for key, value in current.items():
+        other = base.get(key)
+        if (isinstance(value, int | float) and isinstance(other, int | float) and other
+                and (key.endswith("_per_s") or key.endswith("_mb"))):
+            out[key] = round(value / other, 3)
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--window-docs", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="window of 10,000 articles")
-    ap.add_argument("--scenarios", default="window,history,baseline")
+    ap.add_argument("--scenarios", default="window,history,snapshot,baseline")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--baseline-ref", metavar="REF",
+                    help="also run each scenario on src/watcher/stories.py of this git ref")
     ap.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
+    ap.add_argument("--module-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     n = 10_000 if args.quick else args.window_docs
     if args.child:
         print(json.dumps(SCENARIOS[args.child](n, args.seed)))
         return 0
+    baseline: Path | None = None
+    if args.baseline_ref:
+        proc = subprocess.run(["git", "-C", str(ROOT), "show",
+                               f"{args.baseline_ref}:src/watcher/stories.py"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            ap.error(f"--baseline-ref {args.baseline_ref}: {proc.stderr.strip()}")
+        baseline = Path(tempfile.mkdtemp()) / "stories_baseline.py"
+        baseline.write_text(proc.stdout, encoding="utf-8")
     results: dict[str, Any] = {"window_docs": n, "python": sys.version.split()[0]}
     for name in args.scenarios.split(","):
         if name not in SCENARIOS:
             ap.error(f"unknown scenario {name!r}")
         t0 = time.time()
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", name, "--window-docs", str(n),
-             "--seed", str(args.seed)],
-            capture_output=True, text=True, check=False,
-        )
-        if proc.returncode != 0:
-            print(proc.stderr, file=sys.stderr)
+        cmd = [sys.executable, __file__, "--child", name, "--window-docs", str(n),
+               "--seed", str(args.seed)]
+        runs = {"current": subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True)}
+        if baseline is not None:
+            runs["baseline"] = subprocess.Popen([*cmd, "--module-file", str(baseline)],
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                text=True)
+        outputs = {key: p.communicate() for key, p in runs.items()}
+        if runs["current"].returncode != 0:
+            print(outputs["current"][1], file=sys.stderr)
             return 1
-        results[name] = json.loads(proc.stdout)
+        results[name] = json.loads(outputs["current"][0])
         results[name]["wall_s"] = round(time.time() - t0, 1)
         print(f"== {name} ({results[name]['wall_s']} s)")
         print(json.dumps(results[name], indent=2))
+        if "baseline" in runs:
+            if runs["baseline"].returncode != 0:
+                tail = outputs["baseline"][1].strip().splitlines()[-1:]
+                results[f"{name}_baseline"] = {"failed": " ".join(tail)}
+            else:
+                base = json.loads(outputs["baseline"][0])
+                results[f"{name}_baseline"] = base
+                results[f"{name}_ratios"] = _ratios(results[name], base)
+            print(f"== {name} at {args.baseline_ref} (run at the same time)")
+            print(json.dumps(results[f"{name}_baseline"], indent=2))
+            if f"{name}_ratios" in results:
+                print(f"== {name}: current / baseline")
+                print(json.dumps(results[f"{name}_ratios"], indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -461,3 +461,51 @@ def test_plain_rss_and_atom_do_not_need_feedparser(monkeypatch: pytest.MonkeyPat
     [e] = expected["atom"].articles
     assert e.url == "https://feeds.example/e" and e.guid == "https://feeds.example/section/rel-id"
     assert re.fullmatch(r"[0-9a-f]{24}", e.id)
+
+
+def test_plain_url_shortcut_matches_urljoin() -> None:
+    """`parse._fp_urljoin` and `parse._absolute_url` return a plain absolute URL as it is: what
+    feedparser's _urljoin and watcher.urls.absolute_url return, whatever the base."""
+    from feedparser.urls import _urljoin
+
+    from watcher.urls import absolute_url
+
+    rng = random.Random(11)
+    alphabet = "aZ09.-_~%+=&,/?#;:@ \t\nHhTtPpSs"
+    prefixes = ("https://", "http://", "HTTP://", "https:///", "ftp://", "", "//",
+                "https://a.example", "http://x.example/p", "https://[::1]", "https://u@h")
+    bases = ("https://news.example/feed", "http://b.example/a/b?x=1", "", "ftp://f.example/")
+    plain = 0
+    for _ in range(40_000):
+        url = rng.choice(prefixes) + "".join(rng.choice(alphabet)
+                                             for _ in range(rng.randint(0, 12)))
+        base = rng.choice(bases)
+        plain += parse._PLAIN_URL_RE.fullmatch(url) is not None
+        assert parse._fp_urljoin(base, url) == _urljoin(base, url), (base, url)
+        assert parse._absolute_url(url, base) == absolute_url(url, base), (base, url)
+    assert plain > 1000  # the shortcut is exercised
+
+
+def test_item_count_matches_the_xpath_count() -> None:
+    """`parse._walk` counts items and entries with lxml's iter(): as the XPath count did."""
+    from lxml import etree
+
+    xpath = ("count(//*[translate(local-name(), 'ITEMNRY', 'itemnry')='item' or "
+             "translate(local-name(), 'ITEMNRY', 'itemnry')='entry'])")
+    rng = random.Random(4)
+    names = ("item", "ITEM", "Item", "iTeM", "entry", "ENTRY", "eNtRy", "items", "entr", "ıtem",
+             "x", "channel", "a:item", "a:Entry", "b:ENTRY", "b:x")
+    checked = 0
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(0, 12)):
+            name = rng.choice(names)
+            parts.append(f"<{name}>" + ("<!-- c --><?pi x?>" if rng.random() < 0.2 else "")
+                         + f"</{name}>")
+        root_name = rng.choice(names)
+        doc = (f'<{root_name} xmlns:a="urn:a" xmlns:b="urn:b">{"".join(parts)}</{root_name}>')
+        root = etree.fromstring(doc.encode())
+        count = sum(1 for _ in root.iter(*parse._ITEM_TAGS))
+        assert count == int(root.xpath(xpath)), doc
+        checked += count > 0
+    assert checked > 100

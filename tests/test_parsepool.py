@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -36,49 +35,34 @@ def _jobs(n: int = 6) -> list[ParseJob]:
     return jobs
 
 
-class Store:
-    """known_ids that knows the first two entries of every feed, and records its calls."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-        self.known: set[str] = set()
-
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        self.calls.append(list(ids))
-        return {i for i in ids if i in self.known}
+def _serial(jobs: list[ParseJob], known: dict[str, set[str]]) -> list[ParsedFeed]:
+    def parse(job: ParseJob) -> ParsedFeed:
+        stored = known.get(job[0], set())
+        return parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in stored})
+    return [parse(job) for job in jobs]
 
 
-def _serial(jobs: list[ParseJob], store: Store) -> list[ParsedFeed]:
-    return [parse_feed(*job, known_ids=store.known_ids) for job in jobs]
+def _knowing_some(jobs: list[ParseJob]) -> dict[str, set[str]]:
+    """The first two entries of every feed are already stored."""
+    return {job[0]: {a.id for a in parse_feed(*job).articles[:2]} for job in jobs}
 
 
-def _store_knowing_some(jobs: list[ParseJob]) -> Store:
-    store = Store()
-    for parsed in _serial(jobs, Store()):
-        store.known.update(a.id for a in parsed.articles[:2])
-    return store
-
-
-def test_pool_gives_the_serial_results_and_asks_known_ids_in_this_process() -> None:
+def test_pool_gives_the_serial_results() -> None:
     jobs = _jobs()
-    serial_store, pool_store = _store_knowing_some(jobs), _store_knowing_some(jobs)
-    expected = _serial(jobs, serial_store)
-    got = parse_feeds(jobs, pool_store.known_ids, workers=2, min_pool_bytes=0)
-    assert got == expected
+    known = _knowing_some(jobs)
+    got = parse_feeds(jobs, known, workers=2, min_pool_bytes=0)
+    assert got == _serial(jobs, known)
     assert [p.known for p in got[:6]] == [2] * 6 and all(len(p.articles) == 3 for p in got[:6])
     assert got[6].error_kind == "not_a_feed" and got[7].error_kind == "not_a_feed"
-    # known_ids ran here (the recorded calls are in this process's object), once per feed
-    assert sorted(map(sorted, pool_store.calls)) == sorted(map(sorted, serial_store.calls))
 
 
 def test_pool_without_known_ids_and_with_everything_known() -> None:
     jobs = _jobs(3)
     assert parse_feeds(jobs, None, workers=2, min_pool_bytes=0) == [parse_feed(*j) for j in jobs]
-    store = Store()
-    store.known = {a.id for p in _serial(jobs, Store()) for a in p.articles}
-    got = parse_feeds(jobs, store.known_ids, workers=2, min_pool_bytes=0)
+    known = {job[0]: {a.id for a in parse_feed(*job).articles} for job in jobs}
+    got = parse_feeds(jobs, known, workers=2, min_pool_bytes=0)
     assert all(p.articles == () for p in got) and [p.known for p in got[:3]] == [5, 5, 5]
-    assert got == _serial(jobs, store)
+    assert got == _serial(jobs, known)
 
 
 class _NoPool:
@@ -96,9 +80,9 @@ def test_small_batches_run_serially_without_starting_processes(
 ) -> None:
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
     jobs = _jobs(n)[:n]
-    store = _store_knowing_some(jobs)
-    assert parse_feeds(jobs, store.known_ids, workers=workers,
-                       min_pool_bytes=min_pool_bytes) == _serial(jobs, _store_knowing_some(jobs))
+    known = _knowing_some(jobs)
+    assert parse_feeds(jobs, known, workers=workers,
+                       min_pool_bytes=min_pool_bytes) == _serial(jobs, known)
 
 
 def test_default_threshold_keeps_a_few_small_feeds_serial(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,16 +92,24 @@ def test_default_threshold_keeps_a_few_small_feeds_serial(monkeypatch: pytest.Mo
     assert parse_feeds(jobs, workers=2) == [parse_feed(*j) for j in jobs]
 
 
-def test_a_broken_pool_leaves_the_rest_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+_parse_known = parsepool._parse_known
+_TEST_PROCESS = os.getpid()
+
+
+def _dies_on_feed_3(job: ParseJob, *args: object) -> ParsedFeed:
+    if job[0] == "feed-3" and os.getpid() != _TEST_PROCESS:
+        os._exit(3)  # the worker process dies: the pool is broken
+    return _parse_known(job, *args)  # type: ignore[arg-type]
+
+
+def test_a_worker_dying_half_way_leaves_the_rest_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
     jobs = _jobs()
-
-    def half_then_break(jobs: Sequence[ParseJob], known_ids: object, workers: int,
-                        start_method: str, results: list[ParsedFeed | None]) -> None:
-        results[0] = parse_feed(*jobs[0])
-        raise BrokenProcessPool("a worker died")
-
-    monkeypatch.setattr(parsepool, "_parse_on_pool", half_then_break)
-    assert parse_feeds(jobs, workers=2, min_pool_bytes=0) == [parse_feed(*j) for j in jobs]
+    monkeypatch.setattr(parsepool, "_parse_known", _dies_on_feed_3)
+    got = parse_feeds(jobs, workers=2, min_pool_bytes=0, start_method="fork")
+    assert got == [parse_feed(*j) for j in jobs]
+    assert "parse pool failed" in caplog.text
 
 
 def test_default_workers_is_at_least_one() -> None:

@@ -476,6 +476,8 @@ _WORD_RE = re.compile(r"[a-z0-9'.]+")
 # Words of 4+ letters; the group holds the initial when it is a capital (one pass for both counts).
 _LONG_WORD_RE = re.compile(r"\b(?:([A-Z])|[^\W\d_])[^\W\d_]{3}")
 _NEGATION_HINTS = ("no ", "nobody", "none", "no-one", "not ", "n't", "without")
+# Whether a text range holds one of them: one search (the engine stops only at "n" and "w").
+_NEGATION_HINT_RE = re.compile("|".join(map(re.escape, _NEGATION_HINTS)))
 # "[.!?][.!?]*" rather than "[.!?]+": a leading character set lets the engine skip ahead.
 _SENT_BREAK_RE = re.compile(r"[.!?][.!?]*[\"'”’)\]]*(?=\s+[\"“'‘(\[]?[A-Z0-9])")
 
@@ -697,15 +699,44 @@ class _Doc:
         return got
 
 
-# The hints searched for one by one; "die " / "dies" / "died" and "dead" / "death" are found
-# through their common start, then told apart by what follows (one scan of the text, not three).
-_PLAIN_HINTS = tuple(h for h in _HINTS if h not in ("die ", "dies", "died", "dead", "death"))
+# Most hints are found by one regex scan, each through a rare letter of it (its anchor: "j" of
+# "injur", "x" of "execut"): the regex engine only stops at those letters instead of scanning the
+# text once per hint. Each alternative consumes just the anchor and checks the hint's other
+# letters around it, so every position is tried; then every hint with that anchor letter is
+# checked at the match (two can share one anchor: "slew" and "wound" in "slewound"). The other
+# hints (no letter rare enough that stopping at it costs less than a scan of its own) are searched
+# for one by one; "die " / "dies" / "died" and "dead" / "death" are found through their common
+# start, then told apart by what follows (one scan of the text, not three).
+_ANCHORED_HINTS = (  # (hint, offset of its anchor letter)
+    ("kill", 0), ("injur", 2), ("wound", 0), ("casualt", 0), ("lives", 2), ("bodies", 0),
+    ("corpses", 3), ("murder", 0), ("massacr", 0), ("slew", 3), ("execut", 1), ("perish", 0),
+    ("drown", 3), ("fatalit", 0), ("maim", 0), ("harm", 3), ("unaccounted", 3), ("buried", 0),
+    ("loss of li", 6),
+)
+_BY_ANCHOR: dict[str, tuple[tuple[str, int], ...]] = {}
+for _hint, _off in _ANCHORED_HINTS:
+    _BY_ANCHOR[_hint[_off]] = (*_BY_ANCHOR.get(_hint[_off], ()), (_hint, _off))
+_ANCHOR_RE = re.compile("|".join(
+    re.escape(letter) + "(?:" + "|".join(
+        (f"(?<={re.escape(h[:off + 1])})" if off else "")  # checked after the anchor
+        + (f"(?={re.escape(h[off + 1:])})" if h[off + 1:] else "")
+        for h, off in hints) + ")"
+    for letter, hints in _BY_ANCHOR.items()
+))
+_PLAIN_HINTS = tuple(h for h in _HINTS if h not in ("die ", "dies", "died", "dead", "death")
+                     and h not in dict(_ANCHORED_HINTS))
 _STEM_HINTS = (("die", (" ", "s", "d")), ("dea", ("d", "th")))
 
 
 def _hint_positions(lowtext: str) -> list[int]:
     """Sorted start offsets of every casualty hint in the lower-cased text."""
     found: list[int] = []
+    for m in _ANCHOR_RE.finditer(lowtext):
+        anchor = m.start()
+        for hint, off in _BY_ANCHOR[m.group()]:
+            pos = anchor - off
+            if pos >= 0 and lowtext.startswith(hint, pos):
+                found.append(pos)
     for hint in compress(_PLAIN_HINTS, map(lowtext.__contains__, _PLAIN_HINTS)):
         pos = lowtext.find(hint)
         while pos != -1:
@@ -1568,6 +1599,15 @@ def _total(items: list[_Item]) -> tuple[int, int | None, Qualifier, bool, str]:
     return count, high, qual, vague, "mixed"
 
 
+# The killing and injuring verbs ("killed", "injured", "died"...) that no branch of _Extractor.run
+# before its two verb branches takes: each of those branches starts by testing the word against
+# the words subtracted here. For these, run goes straight to the verb branches.
+_VERB_ONLY = (_KILL_ACTIVE | _KILL_PASSIVE | _INJ_ACTIVE | _INJ_PASSIVE) - (
+    _words("shot shoots shooting toll number death deaths lives dead injuries wounds missing "
+           "unaccounted buried") | _NOUN_OF | _DEATH_NOUNS
+)
+
+
 class _Extractor:
     def __init__(self, doc: _Doc) -> None:
         self.doc = doc
@@ -1597,6 +1637,15 @@ class _Extractor:
             w = low[t]
             s = doc.sent_of[t]
             lo, hi, _ = doc.sents[s]
+            if w in _VERB_ONLY:  # straight to the two verb branches at the end (see _VERB_ONLY)
+                if w in _KILL_ACTIVE or w in _KILL_PASSIVE:
+                    self.verb(t, t + 1, "killed", lo, hi, active=w in _KILL_ACTIVE,
+                              passive=w in _KILL_PASSIVE)
+                else:
+                    fatal = t >= 1 and low[t - 1] in ("fatally", "mortally")  # = killed
+                    self.verb(t, t + 1, "killed" if fatal else "injured", lo, hi,
+                              active=w in _INJ_ACTIVE, passive=w in _INJ_PASSIVE)
+                continue
             if w in ("shot", "shoots", "shooting"):
                 if t + 1 < hi and low[t + 1] == "dead":
                     self.used.add(t + 1)
@@ -1873,9 +1922,10 @@ class _Extractor:
     def negations(self) -> None:
         """Unrestricted negations: "no casualties", "no one was hurt", "caused no injuries"."""
         doc = self.doc
+        lowtext = doc.lowtext
         for s in doc.relevant:
             clo, chi, _ = doc.spans[s]
-            if not any(map(doc.lowtext[clo:chi].__contains__, _NEGATION_HINTS)):
+            if _NEGATION_HINT_RE.search(lowtext, clo, chi) is None:  # none in lowtext[clo:chi]
                 continue
             for rx in _NEGATION_RES:
                 self._negations(rx.finditer(doc.lowtext, clo, chi))
@@ -1976,10 +2026,10 @@ def _figure(doc: _Doc, c: _Cand) -> CasualtyFigure:
     """The figure of a judged candidate (built once: it is also a current toll's figure)."""
     if c.figure is None:
         a, b = doc.sent_span(c.sent)
-        c.figure = CasualtyFigure(
-            kind=c.kind, count=c.count, qualifier=c.qualifier, current=c.current, span=(a, b),
-            text=doc.text[a:b], count_high=c.high, reason=c.reason,
-        )
+        # positional (faster than keywords): kind, count, qualifier, current, span, text,
+        # count_high, reason
+        c.figure = CasualtyFigure(c.kind, c.count, c.qualifier, c.current, (a, b), doc.text[a:b],
+                                  c.high, c.reason)
     return c.figure
 
 

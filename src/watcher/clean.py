@@ -13,6 +13,7 @@ Pure functions, no I/O: BeautifulSoup parses from a string only.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
@@ -107,8 +108,7 @@ def _normalise(text: str) -> str:
     text = _translate(text)
     if "#" in text:
         text = _BARE_ENTITY_RE.sub(_bare_entity, text)
-    lines = (" ".join(line.split()) for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return "\n".join(filter(None, [" ".join(line.split()) for line in text.split("\n")]))
 
 
 def _undouble_entities(text: str) -> str:
@@ -286,7 +286,11 @@ class _Tree:
 
     def _string(self, s: str) -> str:
         s = _collapse(s)
-        return s if self._keep_newlines else _INLINE_WS_RE.sub(" ", s)
+        # every white space character but " " is unprintable: a printable string without "  "
+        # has no run to collapse (the substitution is slow even when it changes nothing)
+        if self._keep_newlines or ("  " not in s and s.isprintable()):
+            return s
+        return _INLINE_WS_RE.sub(" ", s)
 
     @staticmethod
     def _get_text(nodes: list[_Element], key: str | None, want: str | None) -> str:
@@ -351,8 +355,9 @@ class _Tree:
             if name == "br":
                 out.append("\n")
                 continue
-            if name in _DROP_TAGS or _lxml_is_hidden(el) or self._is_furniture(el, key):
-                continue
+            if name in _DROP_TAGS or (
+                    el.keys() and (_lxml_is_hidden(el) or self._is_furniture(el, key))):
+                continue  # (an element without attributes is neither hidden nor furniture)
             if name == "pre":
                 out.append("\n" + self._get_text([el], key, None) + "\n")
                 continue
@@ -720,14 +725,9 @@ class _Sentence:
 
 @dataclass(frozen=True, slots=True)
 class _Paragraph:
-    text: str
-    sentences: tuple[_Sentence, ...]
+    kept: str  # the paragraph's sentences that are not boilerplate, joined with a space
     kind: _Kind
     header: bool
-
-    def kept_text(self) -> str:
-        kept = [self.text[s.start : s.end] for s in self.sentences if not s.boilerplate]
-        return " ".join(kept)
 
 
 # Sentence splitting ---
@@ -903,20 +903,38 @@ _TAIL_WORDS: tuple[tuple[str, ...], ...] = (
     ("appeared first on",),
     ("reading", "read ", "full ", "leia mais", "lire la suite", "weiterlesen", "leer m",
      "читать далее"),
-    ("this ",),
+    ("this article", "this story", "this post"),
 )
 _CASE_SPECIAL_RE = re.compile("[\u0130\u0131\u017f\u212a\u1c80-\u1c88]")
 
 
-def _strip_tails(paragraph: str) -> str:
-    folded = None if _CASE_SPECIAL_RE.search(paragraph) else paragraph.lower()
-    for k, pattern in enumerate(_TAIL_RES):
-        haystack = paragraph if k == 0 else folded
-        if haystack is not None and not any(w in haystack for w in _TAIL_WORDS[k]):
-            continue  # a cut below only shortens the paragraph: the words stay absent
-        m = pattern.search(paragraph)
-        if m is not None and _REPORTING_RE.search(m.group().lower()) is None:
-            paragraph = paragraph[: m.start()]
+_ALL_TAILS = (True, True, True)
+
+
+def _tails_possible(text: str) -> tuple[bool, ...]:
+    """For each of _TAIL_RES, whether some line of `text` holds one of its words (see
+    `_strip_tails`): a line without them skips the pattern, and a line's lower-cased form is a
+    slice of the text's (the words hold no letter whose lower case depends on its neighbours)."""
+    if _CASE_SPECIAL_RE.search(text):
+        return _ALL_TAILS
+    lower = text.lower()
+    return ("appeared first on" in text, *(any(w in lower for w in words)
+                                            for words in _TAIL_WORDS[1:]))
+
+
+def _strip_tails(paragraph: str, tails: tuple[bool, ...] = _ALL_TAILS) -> str:
+    """`paragraph` without tails and truncation markers; a pattern of _TAIL_RES whose entry in
+    `tails` is False is skipped (`_tails_possible` of a text holding the paragraph)."""
+    if any(tails):
+        folded = None if _CASE_SPECIAL_RE.search(paragraph) else paragraph.lower()
+        for k, pattern in enumerate(_TAIL_RES):
+            haystack = paragraph if k == 0 else folded
+            if not tails[k] or (
+                    haystack is not None and not any(w in haystack for w in _TAIL_WORDS[k])):
+                continue  # a cut below only shortens the paragraph: the words stay absent
+            m = pattern.search(paragraph)
+            if m is not None and _REPORTING_RE.search(m.group().lower()) is None:
+                paragraph = paragraph[: m.start()]
     if paragraph.rstrip()[-1:] in ("]", ")"):  # _TRUNCATION_RE ends in "] or ) then space
         paragraph = _TRUNCATION_RE.sub("", paragraph)
     return paragraph.strip()
@@ -1069,7 +1087,8 @@ def _paragraph(text: str) -> _Paragraph:
         _HEADER_RE.search(masked) is not None
         or (kind is _Kind.BOILERPLATE and _IMPERATIVE_RE.search(masked.lower()) is not None)
     )
-    return _Paragraph(text, sentences, kind, header)
+    kept = " ".join(text[s.start : s.end] for s in sentences if not s.boilerplate)
+    return _Paragraph(kept, kind, header)
 
 
 _APPEALING = frozenset({_Kind.BOILERPLATE, _Kind.APPEAL})
@@ -1106,6 +1125,99 @@ def _appeal_block_start(paragraphs: list[_Paragraph]) -> int:
     return cut
 
 
+# The fast path of `strip_boilerplate`: most paragraphs of news text can be proven to hold no
+# boilerplate sentence and to be neither appeal nor header without scoring their sentences
+# (`_quick_paragraph`), from the tokens (\w+ runs) of the paragraph with quotations masked:
+# - no sentence has lexical appeal: every alternative of _APPEAL_CUES (so of
+#   _ANY_APPEAL_CUE_RE) needs one of _CUE_KEYS as a whole token (the word stands between \b or
+#   spaces in the pattern) or one of _KEY_PHRASES as a substring, and _AMOUNT_RE needs one of
+#   _AMOUNT_HINTS; all are matched on the lower-cased masked sentence, whose tokens are tokens
+#   of the lower-cased masked paragraph (sentences are split at white space);
+# - no sentence is decisive: _DECISIVE_RE needs one of _DECISIVE_KEYS or _KEY_PHRASES, and
+#   _is_ui_line and _IMPERATIVE_RE (anchored at the sentence start) are checked per sentence;
+# - the paragraph is not appeal: with no lexical appeal that needs 3 pronouns, and each pronoun
+#   match is a token of _PRONOUNS ("you're": the token "you");
+# - it is not a header: _HEADER_RE is checked when the paragraph is short.
+# Such a paragraph keeps all its sentences, and it is news when a sentence has a reporting verb
+# and none has "we/our/us" (news >= 1.5): a token of _REPORTING_TOKENS with no token of
+# _FIRST_PLURAL_TOKENS. A text whose paragraphs are all proven so is kept whole (no appeal block
+# can start: that needs a header or an appealing paragraph), whatever their news; otherwise the
+# paragraphs not proven news are scored. tests/test_clean_speed_equiv.py checks the keys
+# against examples of every alternative and the result against `_strip_scored`.
+_TOKEN_RE = re.compile(r"\w+")
+_CUE_KEYS = frozenset(
+    {
+        "donate", "donates", "donated", "donating", "donation", "donations",  # donat(?:e|...)
+        "contribute", "contribution", "contributions", "gift", "pledge",
+        "support", "supporting",  # your support, support us/our, supporting us/our
+        "journalism", "reporting", "newsroom", "journalists", "media",  # independent ...
+        "our",  # our work/staff/...
+        "need", "help", "count", "chip", "amount", "whatever", "difference", "keep", "thank",
+        "become",
+        "member", "members", "membership", "memberships", "patron", "patrons", "patreon",
+        "patreons", "paypal", "paypals",
+        "subscribe", "subscribes", "subscribing", "subscription", "subscriptions", "subscriber",
+        "subscribers",
+        "newsletter", "newsletters", "inbox", "email", "mailing",
+        "sign", "signing", "signed", "log", "register",
+        "paywall", "unlimited", "free", "premium",
+        "cookie", "cookies",
+        "privacy", "terms", "consent", "preferences", "personalised", "personalized",
+        "continuing", "using", "browsing", "clicking", "agree", "accept",
+        "share", "twitter", "facebook", "instagram", "telegram", "whatsapp", "youtube", "tiktok",
+        "linkedin",  # and the phrases "follow us", "like us"
+        "please",
+        "minute", "moment", "quick", "takes",
+    }
+)  # fmt: skip
+_DECISIVE_KEYS = frozenset(
+    {
+        "remind", "cookies", "cookie", "reserved", "support", "sign", "subscribe", "click",
+        "inbox", "continue", "subscriber", "subscribers", "member", "reached", "free", "unlock",
+        "appeared",  # and the phrase "may not be"
+    }
+)  # fmt: skip
+_KEY_PHRASES = ("follow us", "like us", "may not be")
+_TRIGGER_KEYS = _CUE_KEYS | _DECISIVE_KEYS
+_PRONOUNS = frozenset({"you", "your", "yours", "yourself", "we", "our", "us", "ours", "ourselves"})
+_FIRST_PLURAL_TOKENS = frozenset({"we", "our", "us", "ours", "ourselves"})  # "we're": "we"
+# the one-word alternatives of _REPORTING_RE
+_REPORTING_TOKENS = frozenset(
+    {
+        "said", "says", "told", "tells", "reported", "reports", "quoted", "announced", "stated",
+        "added", "confirmed", "claimed", "claims", "denied", "denies", "accused", "accuses",
+        "warned", "urged", "insisted", "noted", "wrote", "tweeted", "declared", "alleged",
+    }
+)  # fmt: skip
+
+
+def _quick_paragraph(text: str, masked: str, hints: bool) -> tuple[str, bool] | None:
+    """(kept text, whether the kind is NEWS) of a paragraph proven to keep every sentence and to
+    be neither appeal nor header (see above); None when that is not proven. `masked` is
+    `_mask_quotations(text)`; `hints`: whether the text may hold _AMOUNT_HINTS or _KEY_PHRASES
+    (False: it is known to hold none)."""
+    lower = masked.lower()
+    if hints and (any(h in lower for h in _AMOUNT_HINTS) or any(k in lower for k in _KEY_PHRASES)):
+        return None
+    tokens = _TOKEN_RE.findall(lower)
+    present = set(tokens)
+    if not _TRIGGER_KEYS.isdisjoint(present):
+        return None
+    if not _PRONOUNS.isdisjoint(present) and (
+            sum(1 for t in tokens if t in _PRONOUNS) >= _PRONOUN_PARAGRAPH):
+        return None
+    if len(text.split()) <= _HEADER_MAX_WORDS and _HEADER_RE.search(masked) is not None:
+        return None
+    spans = _sentence_spans(text)
+    for start, end in spans:
+        if _is_ui_line(text[start:end]):
+            return None
+        if _IMPERATIVE_RE.search(masked[start:end].lower()) is not None:
+            return None
+    news = not _REPORTING_TOKENS.isdisjoint(present) and _FIRST_PLURAL_TOKENS.isdisjoint(present)
+    return " ".join(text[start:end] for start, end in spans), news
+
+
 def strip_boilerplate(text: str) -> str:
     """Remove publisher boilerplate from plain text (one paragraph per line).
 
@@ -1115,14 +1227,41 @@ def strip_boilerplate(text: str) -> str:
     as "support" or "subscribe": a sentence must carry several appeal cues, outweighing its news
     cues, or a decisive UI/appeal pattern, to be dropped.
     """
-    lines = (_strip_tails(line.strip()) for line in text.split("\n"))
-    paragraphs = [_paragraph(line) for line in lines if line]
+    tails = _tails_possible(text)
+    lines = [p for p in (_strip_tails(line.strip(), tails) for line in text.split("\n")) if p]
+    masks = [_mask_quotations(line) for line in lines]
+    everything = "\n".join(masks).lower()
+    hints = any(h in everything for h in _AMOUNT_HINTS) or any(
+        k in everything for k in _KEY_PHRASES)
+    quick = [_quick_paragraph(line, mask, hints) for line, mask in zip(lines, masks, strict=True)]
+    if all(q is not None for q in quick):  # every sentence kept, and no appeal block
+        return "\n".join(body for body in (q[0].strip() for q in quick if q is not None) if body)
+    return _strip_paragraphs([
+        _Paragraph(q[0], _Kind.NEWS, False) if q is not None and q[1] else _scored(line)
+        for q, line in zip(quick, lines, strict=True)
+    ])
+
+
+@functools.lru_cache(maxsize=1024)
+def _scored(text: str) -> _Paragraph:
+    """`_paragraph(text)`, remembered: a site's boilerplate (an appeal, a newsletter box) ends
+    item after item of its feed, and is scored once."""
+    return _paragraph(text)
+
+
+def _strip_scored(lines: list[str]) -> str:
+    """`strip_boilerplate` of paragraphs (tails stripped, none empty), every sentence scored:
+    the reference for the fast path."""
+    return _strip_paragraphs([_paragraph(line) for line in lines])
+
+
+def _strip_paragraphs(paragraphs: list[_Paragraph]) -> str:
     cut = _appeal_block_start(paragraphs)
     kept: list[str] = []
     for par in paragraphs[:cut]:
         if par.kind is _Kind.BOILERPLATE:
             continue
-        body = par.kept_text().strip()
+        body = par.kept.strip()
         if body:
             kept.append(body)
     return "\n".join(kept)

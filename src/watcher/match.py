@@ -90,6 +90,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 
 from watcher.models import MatchResult, RuleHit, Severity, Watch
@@ -558,6 +559,7 @@ class CompiledWatch:
     severities: tuple[Severity, ...] = field(default=())  # ascending threshold
     attribution: _Attribution | None = None  # other countries' names, for escalation terms
     scan: re.Pattern[str] | None = None  # the three rule sets in one pass (see _find_all)
+    scan_keys: tuple[tuple[int, int, int], ...] = ()  # _scan_keys(scan), computed once
 
 
 def _scan_pattern(*rule_sets: _RuleSet) -> re.Pattern[str] | None:
@@ -595,6 +597,7 @@ def compile_watch(watch: Watch) -> CompiledWatch:
     deescalation = _rule_set(
         "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
     )
+    scan = _scan_pattern(entities, escalation, deescalation)
     return CompiledWatch(
         watch=watch,
         entities=entities,
@@ -602,7 +605,8 @@ def compile_watch(watch: Watch) -> CompiledWatch:
         deescalation=deescalation,
         severities=tuple(sorted(watch.severities, key=lambda s: s.threshold)),
         attribution=_attribution(entities),
-        scan=_scan_pattern(entities, escalation, deescalation),
+        scan=scan,
+        scan_keys=() if scan is None else _scan_keys(scan),
     )
 
 
@@ -610,7 +614,9 @@ def compile_watch(watch: Watch) -> CompiledWatch:
 # Negation
 # ---
 
-_LAST_CLAUSE_BREAK = re.compile(r".*[.!?;:,()\[\]{}\"\n]", re.DOTALL)
+# The characters other than clause breaks: the text after the last clause break is the run of them
+# at the start of the reversed text (faster than matching ".*[<breaks>]" from the start).
+_NO_CLAUSE_BREAK = re.compile(r"[^.!?;:,()\[\]{}\"\n]*")
 _TOKEN = re.compile(r"\w+(?:'\w+)*")
 _SHORT_NEGATORS = frozenset({"no", "not", "never", "without", "nor", "neither", "cannot"})
 _DENIAL = re.compile(
@@ -671,10 +677,30 @@ class _Context(NamedTuple):
     factor: float = 1.0
 
 
+# The outcomes without a computed note, built once (a _Context is immutable).
+_COUNTS = _Context("")
+_COUNTS_DENIED = _Context("", DENIED)
+_VOID_NEGATED = _Context(NEGATED)
+_VOID_PAST = _Context(PAST)
+_VOID_OTHER_COUNTRY = _Context(OTHER_COUNTRY)
+_VOID_INSIDE_ESCALATION = _Context(INSIDE_ESCALATION)
+_VOID_INSIDE_DEESCALATION = _Context(INSIDE_DEESCALATION)
+
+
+def _plain(negation: str) -> _Context:
+    """``_Context("", negation)`` for the notes _negation returns ("" or DENIED)."""
+    return _COUNTS if not negation else _COUNTS_DENIED if negation == DENIED \
+        else _Context("", negation)
+
+
+def _clause_tail(window: str) -> str:
+    """``window`` after its last clause break (all of it without one)."""
+    m = _NO_CLAUSE_BREAK.match(window[::-1])  # always matches (maybe the empty string)
+    return window[len(window) - m.end() :] if m is not None else window
+
+
 def _clause_before(folded: str, start: int, chars: int) -> str:
-    window = folded[max(0, start - chars) : start]
-    cut = _LAST_CLAUSE_BREAK.match(window)
-    return window if cut is None else window[cut.end() :]
+    return _clause_tail(folded[max(0, start - chars) : start])
 
 
 @dataclass(frozen=True, slots=True)
@@ -722,11 +748,13 @@ class _Attribution:
         Its words (runs of word characters) are those of the padded text, where every other
         character is a space or one of ``.,;:!?``, and the sentence has no ``.!?``."""
         sentence = folded.padded[start + 1 : end + 1]
-        words = set(sentence.replace(",", " ").replace(";", " ").replace(":", " ").split())
+        words = sentence.replace(",", " ").replace(";", " ").replace(":", " ").split()
         if not self.single.isdisjoint(words):
             return True
-        if not self.multi_first.isdisjoint(words) and any(w <= words for w in self.multi):
-            return self.anywhere.search(folded.text, start, end) is not None
+        if not self.multi_first.isdisjoint(words):
+            present = set(words)
+            if any(w <= present for w in self.multi):
+                return self.anywhere.search(folded.text, start, end) is not None
         return False
 
 
@@ -767,18 +795,28 @@ class _Sentences:
         self.attribution = attribution
         self.entity_starts = sorted(e.fstart for e in entities)
         self.cache: dict[int, bool] = {}
+        # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or the text's
+        # end); occurrences come in text order, so the next one is mostly in it or after it
+        self.lo = self.hi = -1
+        self.got = False
 
     def foreign_only(self, start: int) -> bool:
+        if self.lo <= start <= self.hi:
+            return self.got  # no sentence end in [lo, start): the same sentence
         text = self.folded.text
-        s0 = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start),
-                 text.rfind("\n", 0, start)) + 1
+        # the sentence starts after the last .!? or line break before `start`; past the last
+        # sentence, that is at or after its end `hi` (itself one of them)
+        lo = self.hi if 0 <= self.hi < start else 0
+        s0 = max(text.rfind(".", lo, start), text.rfind("!", lo, start),
+                 text.rfind("?", lo, start), text.rfind("\n", lo, start)) + 1
         got = self.cache.get(s0)
+        m = _SENTENCE_END.search(text, start)
+        s1 = m.start() if m else len(text)
         if got is None:
-            m = _SENTENCE_END.search(text, start)
-            s1 = m.start() if m else len(text)
             i = bisect_left(self.entity_starts, s0)
             named = i < len(self.entity_starts) and self.entity_starts[i] < s1
             got = self.cache[s0] = not named and self.attribution.names_in(self.folded, s0, s1)
+        self.lo, self.hi, self.got = s0, s1, got
         return got
 
 
@@ -790,20 +828,20 @@ def _context(
     intensity of the term at folded[start:end]."""
     negation = _negation(folded, start, end)
     if negation == NEGATED:
-        return _Context(NEGATED)
+        return _VOID_NEGATED
     before = _clause_before(folded, start, _PREFIX_CHARS)
     if ("19" in before or "20" in before) and _PAST_BEFORE.search(before):
-        return _Context(PAST)
+        return _VOID_PAST
     if not escalation:
-        return _Context("", negation)
+        return _plain(negation)
     if attribution is not None and (
         attribution.adjacent(folded, before, end)
         or (sentences is not None and sentences.foreign_only(start))
     ):
-        return _Context(OTHER_COUNTRY)
+        return _VOID_OTHER_COUNTRY
     if _may_intensify(before) and _INTENSIFIER_BEFORE.search(before):
         return _Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR)
-    return _Context("", negation)
+    return _plain(negation)
 
 
 def _negation(folded: str, start: int, end: int) -> str:
@@ -816,9 +854,7 @@ def _negation(folded: str, start: int, end: int) -> str:
     window = folded[max(0, start - _LOOKBEHIND_CHARS) : start]
     if _CUE_FAST.search(window) is None:
         return ""
-    cut = _LAST_CLAUSE_BREAK.match(window)
-    if cut is not None:
-        window = window[cut.end() :]
+    window = _clause_tail(window)
     tokens = list(_TOKEN.finditer(window))
     first = max(0, len(tokens) - SHORT_NEGATION_WINDOW)
     for i, tok in enumerate(tokens[first:], first):
@@ -872,10 +908,10 @@ def _find_all(
     if compiled.scan is None:  # no term at all (or built without compile_watch)
         return _find(rule_sets[0], folded), _find(rule_sets[1], folded), _find(rule_sets[2], folded)
     found: tuple[list[_Occurrence], list[_Occurrence], list[_Occurrence]] = ([], [], [])
-    groups = compiled.scan.groupindex
-    keys = [(i, groups[f"r{i}"], groups[f"t{i}"]) for i in range(3) if f"r{i}" in groups]
+    keys = compiled.scan_keys or _scan_keys(compiled.scan)
     last = [0, 0, 0]  # padded end of each set's previous match
     text = folded.text
+    starts, ends = folded.starts, folded.ends
     for m in compiled.scan.finditer(folded.padded):
         space = m.start()
         for i, r, t in keys:
@@ -891,9 +927,17 @@ def _find_all(
             term_end = m.end(t)
             if fend != term_end - 1 and text[term_end - 1] != "'":
                 fend = term_end - 1  # " s" after an alias that is not a possessive "'s"
-            start, stop = folded.span(fstart, fend)
-            found[i].append(_Occurrence(index, fstart, fend, start, stop))
+            if starts is None or ends is None:  # folded.span(fstart, fend), inlined
+                found[i].append(_Occurrence(index, fstart, fend, fstart, fend))
+            else:
+                found[i].append(_Occurrence(index, fstart, fend, starts[fstart], ends[fend - 1]))
     return found
+
+
+def _scan_keys(scan: re.Pattern[str]) -> tuple[tuple[int, int, int], ...]:
+    """(rule set, group r<i>, group t<i>) of each rule set in a ``_scan_pattern`` regex."""
+    groups = scan.groupindex
+    return tuple((i, groups[f"r{i}"], groups[f"t{i}"]) for i in range(3) if f"r{i}" in groups)
 
 
 def _join_notes(*notes: str) -> str:
@@ -925,13 +969,14 @@ def _escalation_hits(
         if ctx.void:
             hits.append(_hit(rules, occ, original, 0.0, ctx.void))
             continue
-        far = not _near(occ, entities, proximity)
+        far = not entities or not _near(occ, entities, proximity)
         value = rules.weights[occ.term] * ctx.factor * (FAR_FACTOR if far else 1.0)
         note = _join2(ctx.note, "far from entity") if far else ctx.note
         per_term.setdefault(occ.term, []).append((value, occ, note))
     total = 0.0
     for items in per_term.values():
-        ranked = sorted(items, key=lambda it: (-it[0], it[1].start))  # best (nearest) first
+        # best (nearest) first
+        ranked = sorted(items, key=_by_value) if len(items) > 1 else items
         for i, (value, occ, note) in enumerate(ranked):
             contribution = value * REPEAT_DECAY**i
             total += contribution
@@ -939,6 +984,13 @@ def _escalation_hits(
                 _hit(rules, occ, original, contribution, _join2(note, "repeat") if i else note)
             )
     return hits, total
+
+
+def _by_value(item: tuple[float, _Occurrence, str]) -> tuple[float, int]:
+    return -item[0], item[1].start
+
+
+_HIT_ORDER = attrgetter("start", "end", "rule")
 
 
 def _deescalation_hits(
@@ -952,7 +1004,7 @@ def _deescalation_hits(
     counted: set[int] = set()
     total = 0.0
     for occ in found:
-        ctx = _Context(INSIDE_ESCALATION)
+        ctx = _VOID_INSIDE_ESCALATION
         if not any(_swallows(e, occ) for e in escalation):
             ctx = _context(folded.text, occ.fstart, occ.fend, escalation=False)
         if ctx.void:
@@ -980,15 +1032,10 @@ def _swallows(longer: _Occurrence, other: _Occurrence) -> bool:
 def _hit(
     rules: _RuleSet, occ: _Occurrence, original: str, weight: float, note: str = ""
 ) -> RuleHit:
-    return RuleHit(
-        rule=rules.rules[occ.term],
-        term=rules.terms[occ.term],
-        matched=original[occ.start : occ.end],
-        start=occ.start,
-        end=occ.end,
-        weight=weight,
-        note=note,
-    )
+    # positional: rule, term, matched, start, end, weight, note (faster than keywords)
+    term = occ.term
+    return RuleHit(rules.rules[term], rules.terms[term], original[occ.start : occ.end],
+                   occ.start, occ.end, weight, note)
 
 
 def _severity(severities: Sequence[Severity], value: float) -> str | None:
@@ -1010,12 +1057,13 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     entity_found, esc_found, de_found = _find_all(compiled, folded)
     entity_hits = [_hit(compiled.entities, occ, original, 0.0) for occ in entity_found]
     present = {compiled.entities.groups[occ.term] for occ in entity_found}
-    groups = tuple(g for g in watch.entities if g in present)
+    groups = tuple(g for g in watch.entities if g in present) if present else ()
 
     attribution = compiled.attribution
-    sentences = None if attribution is None else _Sentences(folded, attribution, entity_found)
+    sentences = None if attribution is None or not esc_found \
+        else _Sentences(folded, attribution, entity_found)
     esc_contexts = [
-        _Context(INSIDE_DEESCALATION)
+        _VOID_INSIDE_DEESCALATION
         if de_found and any(_longer(d, o) and _swallows(d, o) for d in de_found)
         else _context(folded.text, o.fstart, o.fend, True, attribution, sentences)
         for o in esc_found
@@ -1029,14 +1077,9 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     )
 
     every = (*entity_hits, *esc_hits, *de_hits)
-    hits = tuple(sorted(every, key=lambda h: (h.start, h.end, h.rule)))
+    hits = tuple(sorted(every, key=_HIT_ORDER))
+    # positional (faster than keywords): watch, score, severity, entities, hits
     if len(groups) < watch.min_entities:
-        return MatchResult(watch=watch.name, score=0.0, severity=None, entities=groups, hits=hits)
+        return MatchResult(watch.name, 0.0, None, groups, hits)
     value = round(max(0.0, esc_total - de_total), 6)
-    return MatchResult(
-        watch=watch.name,
-        score=value,
-        severity=_severity(compiled.severities, value),
-        entities=groups,
-        hits=hits,
-    )
+    return MatchResult(watch.name, value, _severity(compiled.severities, value), groups, hits)

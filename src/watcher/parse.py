@@ -77,6 +77,19 @@ def _entry_html(entry: Mapping[str, Any]) -> str:
     return best
 
 
+# An absolute http(s) URL that urllib's urljoin returns unchanged whatever the base (and that
+# is_http_url accepts): lower-case scheme, a host name without user, port or brackets, a path and
+# a non-empty query of plain characters, no ";" parameters, no fragment, no white space. Then
+# urlunparse(urlparse(url)) == url, and feedparser's URI fixer leaves it alone.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?:/[A-Za-z0-9._~%+=&,/-]*)?"
+                           r"(?:\?[A-Za-z0-9._~%+=&,/-]+)?")
+
+
+def _absolute_url(link: str, base: str) -> str | None:
+    """`watcher.urls.absolute_url(link, base)`, without parsing a plain absolute URL."""
+    return link if _PLAIN_URL_RE.fullmatch(link) else absolute_url(link, base)
+
+
 def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
     candidates: list[str] = []
     link = entry.get("link")
@@ -91,7 +104,7 @@ def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
     if isinstance(guid, str) and entry.get("guidislink", False):
         candidates.append(guid)
     for cand in candidates:
-        url = absolute_url(cand, base)
+        url = _absolute_url(cand, base)
         if url:
             return url
     return None
@@ -193,8 +206,8 @@ def parse_feed(
     considered (feeds list the newest first; the rest are counted in `capped`), and each
     article's text is cut at `max_chars` characters.
 
-    The same as `finish_feed(stage_feed(...), known)`; `watcher.parsepool.parse_feeds` runs the
-    two halves of many feeds on several processes."""
+    The same as `finish_feed(stage_feed(...), known)`; `watcher.parsepool.iter_parse_feeds`
+    runs it for many feeds on several processes."""
     staged = stage_feed(feed_name, url, body, headers, fetched)
     if max_items is not None and len(staged.entries) > max_items:
         staged = replace(staged, entries=staged.entries[:max_items],
@@ -341,7 +354,7 @@ try:
     from feedparser.datetimes import _parse_date as _fp_parse_date
     from feedparser.encodings import convert_to_utf8 as _fp_convert_to_utf8
     from feedparser.html import _cp1252 as _FP_CP1252
-    from feedparser.urls import _urljoin as _fp_urljoin
+    from feedparser.urls import _urljoin as _fp_urljoin_full
     from feedparser.urls import make_safe_absolute_uri as _fp_safe_uri
 
     _FP_NAMESPACES: dict[str, str] = {
@@ -380,6 +393,11 @@ _XML_PARSER_KW: dict[str, Any] = {
 
 
 _C1_RE = re.compile("[\x80-\x9f]")
+
+
+def _fp_urljoin(base: str, uri: str) -> str:
+    """feedparser's _urljoin(base, uri), without parsing a plain absolute URL."""
+    return uri if _PLAIN_URL_RE.fullmatch(uri) else str(_fp_urljoin_full(base, uri))
 
 
 class _Bail(Exception):
@@ -630,10 +648,21 @@ def _fast_document(
         return None
 
 
+def _case_spellings(word: str) -> list[str]:
+    """Every spelling of `word` with each letter in lower or upper case."""
+    spellings = [""]
+    for c in word:
+        spellings = [s + v for s in spellings for v in (c, c.upper())]
+    return spellings
+
+
+# Elements named item or entry in any case, in any namespace or none (lxml's "{*}"): the names
+# that XPath's translate(local-name(), 'ITEMNRY', 'itemnry') turns into "item" or "entry".
+_ITEM_TAGS = tuple("{*}" + s for w in ("item", "entry") for s in _case_spellings(w))
+
+
 def _walk(doc: _Doc, root: Any) -> tuple[str, str, list[dict[str, Any]]]:
-    n_items = int(root.xpath(
-        "count(//*[translate(local-name(), 'ITEMNRY', 'itemnry')='item' or "
-        "translate(local-name(), 'ITEMNRY', 'itemnry')='entry'])"))
+    n_items = sum(1 for _ in root.iter(*_ITEM_TAGS))  # the root and all elements below it
     if root.tag == "rss":
         version_attr = doc.attrs(root).get("version", "")
         if not version_attr.startswith("2."):

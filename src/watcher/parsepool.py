@@ -1,16 +1,12 @@
-"""Parse many fetched feeds at once, on several processes: `parse_feeds`.
+"""Parse many fetched feeds at once, on several processes: `iter_parse_feeds`.
 
 A cold poll of a thousand feeds is some 60,000 entries to parse and clean: CPU-bound Python that
-one interpreter runs on one core. `parse_feeds` gives the same results as calling
+one interpreter runs on one core. `iter_parse_feeds` gives the same results as calling
 `watcher.parse.parse_feed` on each feed in turn, using a process pool when the batch is large
-enough to repay starting one:
-
-1. a worker parses each document and decides each entry's identity (`parse.stage_feed`);
-2. the main process asks `known_ids` (a store query: it only works in the process that opened the
-   store) which of those ids are already stored;
-3. a worker cleans the text of the entries the store does not know (`parse.finish_feed`).
-
-Steps 2 and 3 of one feed overlap step 1 of the next: the workers never wait for the store.
+enough to repay starting one. The caller passes, per feed, the ids already stored (one store
+query for the whole batch, made before: a worker cannot use the store), so that only new entries
+cost cleaning; results come back in order while the workers go on, so the caller's own work on
+the first feeds (deduplication, stories, storage) overlaps the parsing of the rest.
 """
 
 from __future__ import annotations
@@ -18,23 +14,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterator, Mapping, Sequence, Set
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
 from datetime import datetime
 
-from watcher.parse import (
-    MAX_TEXT,
-    KnownIds,
-    ParsedFeed,
-    StagedFeed,
-    finish_feed,
-    parse_feed,
-    stage_feed,
-)
+from watcher.parse import MAX_TEXT, ParsedFeed, parse_feed
 
-__all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "parse_feeds"]
+__all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "iter_parse_feeds", "parse_feeds"]
 
 log = logging.getLogger("watcher")
 
@@ -58,7 +45,7 @@ def default_workers() -> int:
 
 def parse_feeds(
     jobs: Sequence[ParseJob],
-    known_ids: KnownIds | None = None,
+    known: Mapping[str, Set[str]] | None = None,
     workers: int | None = None,
     *,
     min_pool_bytes: int = MIN_POOL_BYTES,
@@ -66,81 +53,64 @@ def parse_feeds(
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
 ) -> list[ParsedFeed]:
-    """`[parse_feed(*job, known_ids=known_ids, max_items=max_items, max_chars=max_chars) for job
-    in jobs]`, on `workers` processes.
+    """Every result of `iter_parse_feeds`, as a list in the order of `jobs`."""
+    return list(iter_parse_feeds(jobs, known, workers, min_pool_bytes=min_pool_bytes,
+                                 start_method=start_method, max_items=max_items,
+                                 max_chars=max_chars))
 
-    The result is the same list, in the order of `jobs`, whatever the number of workers.
-    `known_ids` (ids -> the subset already stored) is only called in this process, once per
-    feed with entries, like `parse_feed` calls it. Runs serially, without starting any process,
-    when `workers` (default: `default_workers()`) is 1, there is a single job, or the bodies add
-    up to less than `min_pool_bytes`. If the pool cannot start or a worker dies, what is left is
-    parsed serially (logged as a warning); an exception raised by the parser itself propagates
-    as it would from `parse_feed`.
-    """
+
+def iter_parse_feeds(
+    jobs: Sequence[ParseJob],
+    known: Mapping[str, Set[str]] | None = None,
+    workers: int | None = None,
+    *,
+    min_pool_bytes: int = MIN_POOL_BYTES,
+    start_method: str = "forkserver",
+    max_items: int | None = None,
+    max_chars: int = MAX_TEXT,
+) -> Iterator[ParsedFeed]:
+    """`parse_feed` of each job, yielded in the order of `jobs` as soon as it (and every one
+    before it) is ready: the caller works on the first feeds while the workers parse the rest.
+
+    `known` maps a feed name to the ids of its articles already stored (entries with those ids
+    are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). Each job is
+    one task, all submitted at once: the workers never wait for the caller. Runs serially in
+    this process under the same conditions as `parse_feeds`; if the pool cannot start or a
+    worker dies, what is left is parsed serially (logged as a warning). A caller that stops
+    early cancels the jobs not yet started."""
+    known = known or {}
     n_workers = default_workers() if workers is None else workers
     total = sum(len(job[2]) for job in jobs)
     if n_workers < 2 or len(jobs) < 2 or total < min_pool_bytes:
-        return [parse_feed(*job, known_ids=known_ids, max_items=max_items, max_chars=max_chars)
-                for job in jobs]
-    results: list[ParsedFeed | None] = [None] * len(jobs)
+        for job in jobs:
+            yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars)
+        return
+    done = 0  # results handed out
     try:
-        _parse_on_pool(jobs, known_ids, min(n_workers, len(jobs)),
-                       _PoolOptions(start_method, max_items, max_chars), results)
+        ctx = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            ctx.set_forkserver_preload(["watcher.parsepool"])
+        pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx)
+        try:
+            futures: list[Future[ParsedFeed] | None] = [
+                pool.submit(_parse_known, job, known.get(job[0], frozenset()), max_items,
+                            max_chars) for job in jobs]
+            for i, fut in enumerate(futures):
+                assert fut is not None
+                futures[i] = None  # the caller decides how long a result is kept
+                result = fut.result()
+                done += 1
+                yield result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     except (BrokenProcessPool, OSError) as exc:
-        left = sum(1 for r in results if r is None)
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
-                    type(exc).__name__, exc, left)
-    return [r if r is not None else parse_feed(*job, known_ids=known_ids, max_items=max_items,
-                                                 max_chars=max_chars)
-            for r, job in zip(results, jobs, strict=True)]
+                    type(exc).__name__, exc, len(jobs) - done)
+    for job in jobs[done:]:
+        yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars)
 
 
-@dataclass(frozen=True, slots=True)
-class _PoolOptions:
-    start_method: str
-    max_items: int | None
-    max_chars: int
-
-
-def _parse_on_pool(
-    jobs: Sequence[ParseJob], known_ids: KnownIds | None, workers: int, options: _PoolOptions,
-    results: list[ParsedFeed | None],
-) -> None:
-    start_method, max_items, max_chars = options.start_method, options.max_items, \
-        options.max_chars
-    ctx = multiprocessing.get_context(start_method)
-    if start_method == "forkserver":
-        ctx.set_forkserver_preload(["watcher.parsepool"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        staging: dict[Future[StagedFeed], int] = {
-            pool.submit(stage_feed, *job): i for i, job in enumerate(jobs)
-        }
-        finishing: dict[Future[ParsedFeed], tuple[int, int]] = {}
-        for fut in as_completed(staging):
-            i = staging.pop(fut)
-            staged = _cap(fut.result(), max_items)
-            name, _url, _body, _headers, fetched = jobs[i]
-            known = (known_ids([e.id for e in staged.entries]) if known_ids and staged.entries
-                     else set())
-            todo = tuple(e for e in staged.entries if e.id not in known)
-            if not todo:  # nothing to clean: finishing is cheap, do it here
-                results[i] = finish_feed(staged, name, fetched, known, max_chars=max_chars)
-                continue
-            n_known = len(staged.entries) - len(todo)
-            part = replace(staged, entries=todo)
-            finishing[pool.submit(_finish, part, name, fetched, max_chars)] = (i, n_known)
-        for done in as_completed(finishing):
-            i, n_known = finishing.pop(done)
-            results[i] = replace(done.result(), known=n_known)
-
-
-def _cap(staged: StagedFeed, max_items: int | None) -> StagedFeed:
-    """The first `max_items` entries, the rest counted in `capped` (as `parse_feed` does)."""
-    if max_items is not None and len(staged.entries) > max_items:
-        return replace(staged, entries=staged.entries[:max_items],
-                       capped=len(staged.entries) - max_items)
-    return staged
-
-
-def _finish(staged: StagedFeed, feed_name: str, fetched: datetime, max_chars: int) -> ParsedFeed:
-    return finish_feed(staged, feed_name, fetched, max_chars=max_chars)
+def _parse_known(job: ParseJob, known: Set[str], max_items: int | None,
+                 max_chars: int) -> ParsedFeed:
+    return parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in known},
+                      max_items=max_items, max_chars=max_chars)

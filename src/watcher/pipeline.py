@@ -33,10 +33,11 @@ from watcher.models import (
     SourcedFigure,
     Watch,
 )
-from watcher.parsepool import ParseJob, parse_feeds
+from watcher.parse import ParsedFeed
+from watcher.parsepool import ParseJob, iter_parse_feeds
 from watcher.routing import DeliveryRules, rules_for
-from watcher.store import OutboxRow, Store
-from watcher.stories import StoryDoc, StoryIndex
+from watcher.store import OutboxRow, Store, StoreError, WindowRow
+from watcher.stories import StoryDoc, StoryError, StoryIndex
 from watcher.transports import (
     ConsoleTransport,
     DeliveryError,
@@ -215,8 +216,10 @@ def _body_hash(body: bytes) -> str:
 
 def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> IngestResult:
     """Parse fetched bodies, decide identity, store new articles and feed state. The changed
-    bodies are parsed together (`parsepool.parse_feeds`: on several processes when the batch is
-    large), with the results each feed would have had from `parse_feed`."""
+    bodies are parsed together (`parsepool.iter_parse_feeds`: on several processes when the
+    batch is large), with the results each feed would have had from `parse_feed`; the parsed
+    articles are deduplicated, grouped into stories and stored a chunk at a time while the rest
+    is still being parsed."""
     outcomes: list[FeedOutcome | None] = [FeedOutcome(f, "skipped", error=why)
                                           for f, why in batch.skipped]
     new_states: list[FeedState | None] = []
@@ -252,15 +255,70 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         new_states.append(None)
         jobs.append((r.feed, r.url, r.body, r.headers, now))
 
-    parsed_feeds = parse_feeds(jobs, store.known_ids, max_items=cfg.fetch.max_items,
-                               max_chars=cfg.fetch.max_article_chars)
+    known = store.ids_by_feed([job[0] for job in jobs])
+    acc = _Ingested(first_poll=first_poll)
+    index: StoryIndex | None = None
+    chunk: list[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]] = []
+    chunk_items = 0
+    parsed_feeds = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
+                                    max_chars=cfg.fetch.max_article_chars)
+    for slot, parsed in zip(pending, parsed_feeds, strict=True):
+        chunk.append((slot, parsed))
+        chunk_items += len(parsed.articles)
+        if chunk_items >= INGEST_CHUNK_ARTICLES:
+            index = _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc, index)
+            chunk, chunk_items = [], 0
+    index = _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc, index)
+    if index is not None:
+        save_story_index(store, index, now)
+    store.save_feed_states([st for st in new_states if st is not None])
+
+    final = [replace(o, new=acc.new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
+    return IngestResult(
+        outcomes=tuple(final),
+        candidates=tuple(acc.candidates),
+        new_stories=acc.new_stories,
+        new_articles=acc.new_articles,
+        duplicates=acc.duplicates,
+        seen=acc.seen,
+        full_text=acc.full_text,
+        capped=acc.capped,
+    )
+
+
+# Parsed articles are deduplicated, grouped into stories and stored this many at a time, while
+# the parse workers go on with the next feeds: memory holds a chunk, not the whole batch.
+INGEST_CHUNK_ARTICLES = 2000
+
+
+@dataclass
+class _Ingested:
+    """What `ingest_step` adds up over its chunks."""
+
+    first_poll: set[str]  # feeds polled for the first time (their old items are not candidates)
+    candidates: list[Candidate] = field(default_factory=list)
+    new_per_feed: dict[str, int] = field(default_factory=dict)
+    new_stories: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    seen: int = 0
+    capped: int = 0
+    full_text: FullTextStats = field(default_factory=FullTextStats)
+
+
+def _ingest_chunk(
+    cfg: Config, store: Store,
+    chunk: Sequence[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]],
+    outcomes: list[FeedOutcome | None], new_states: list[FeedState | None], now: datetime,
+    acc: _Ingested, index: StoryIndex | None,
+) -> StoryIndex | None:
+    """Identity, stories and storage for the articles of some parsed feeds (see `ingest_step`).
+    Earlier chunks are stored before a later one is classified, so an item seen twice in one
+    run is still one item. Returns the story index, loaded by the first chunk that needs it."""
     parsed_articles: list[Article] = []
-    known_before = 0  # entries the parser left out because the store already had them
-    capped = 0
-    for (i_out, i_state, parsed_state, prev, r), parsed in zip(pending, parsed_feeds,
-                                                                strict=True):
+    for (i_out, i_state, parsed_state, prev, r), parsed in chunk:
         if parsed.capped:
-            capped += parsed.capped
+            acc.capped += parsed.capped
             log.warning("feed %s: %d items beyond [fetch] max_items = %d left out", r.feed,
                         parsed.capped, cfg.fetch.max_items)
         if parsed.error_kind:
@@ -271,9 +329,11 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
                                           error=f"{parsed.error_kind}: {parsed.error}")
             continue
         new_states[i_state] = parsed_state
-        known_before += parsed.known
+        acc.seen += parsed.known  # entries the parser left out: the store already had them
         parsed_articles.extend(parsed.articles)
         outcomes[i_out] = FeedOutcome(r.feed, "ok", articles=len(parsed.articles))
+    if not parsed_articles:
+        return index
 
     known_ids = store.known_ids([a.id for a in parsed_articles])
     unknown = [a for a in parsed_articles if a.id not in known_ids]
@@ -282,64 +342,62 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         for url, k in store.by_canonical_url(list({a.canonical_url for a in unknown})).items()
     }
     decisions = classify(parsed_articles, known_ids, known_urls)
-    decisions, fulltext = _full_text(cfg, decisions)
-    decisions = _assign_stories(cfg, store, decisions, now)
+    decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
+    decisions, index = _assign_stories(cfg, store, decisions, now, index)
     store.add_articles([(d.article, d.story_id, d.duplicate_of)
                         for d in decisions if d.kind != "seen"])
-    store.save_feed_states([st for st in new_states if st is not None])
-
-    new_per_feed: dict[str, int] = {}
     for d in decisions:
         if d.kind in ("new", "joined"):
-            new_per_feed[d.article.feed] = new_per_feed.get(d.article.feed, 0) + 1
-    final = [replace(o, new=new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
-    candidates = tuple(
-        Candidate(d.article, d.story_id) for d in decisions
-        if d.kind in ("new", "joined") and _recent_enough(cfg, d, first_poll, now)
-    )
-    return IngestResult(
-        outcomes=tuple(final),
-        candidates=candidates,
-        new_stories=sum(1 for d in decisions if d.kind == "new"),
-        new_articles=sum(1 for d in decisions if d.kind in ("new", "joined")),
-        duplicates=sum(1 for d in decisions if d.kind == "duplicate"),
-        seen=known_before + sum(1 for d in decisions if d.kind == "seen"),
-        full_text=fulltext,
-        capped=capped,
-    )
+            acc.new_per_feed[d.article.feed] = acc.new_per_feed.get(d.article.feed, 0) + 1
+            acc.new_articles += 1
+            if _recent_enough(cfg, d.article, acc.first_poll, now):
+                acc.candidates.append(Candidate(d.article, d.story_id))
+        acc.new_stories += d.kind == "new"
+        acc.duplicates += d.kind == "duplicate"
+        acc.seen += d.kind == "seen"
+    return index
 
 
 def _full_text(
-    cfg: Config, decisions: list[Decision]
+    cfg: Config, decisions: list[Decision], spent: FullTextStats | None = None,
 ) -> tuple[list[Decision], FullTextStats]:
-    """Fetch page text for new items of full_text feeds, before stories and matching see them."""
+    """Fetch page text for new items of full_text feeds, before stories and matching see them.
+    `spent`: what earlier chunks of this run fetched; `[fetch] max_article_fetches` is per run.
+    Returns the decisions and the run's stats so far."""
+    spent = spent or FullTextStats()
     feeds = {f.name for f in cfg.feeds if f.full_text}
     todo = [d.article for d in decisions if d.kind == "new" and d.article.feed in feeds]
     if not todo or not cfg.watches:
-        return decisions, FullTextStats()
-    enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches], cfg.fetch)
+        return decisions, spent
+    budget = max(0, cfg.fetch.max_article_fetches - spent.fetched - spent.fallback)
+    enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches],
+                             replace(cfg.fetch, max_article_fetches=budget))
     by_id = {a.id: a for a in enriched}
-    return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], stats
+    total = FullTextStats(fetched=spent.fetched + stats.fetched,
+                          fallback=spent.fallback + stats.fallback,
+                          capped=spent.capped + stats.capped,
+                          refused=spent.refused + stats.refused)
+    return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], total
 
 
 def _assign_stories(
-    cfg: Config, store: Store, decisions: list[Decision], now: datetime
-) -> list[Decision]:
-    """Story grouping: each new article joins a story of the window or opens one. The index is
-    rebuilt from the store (its state lives there), so it survives restarts and is shared by
-    every run; a re-published copy of an article (a revision) counts as a duplicate. The window
-    is read in batches (`Store.iter_window`): its texts are not all held at once."""
+    cfg: Config, store: Store, decisions: list[Decision], now: datetime,
+    index: StoryIndex | None = None,
+) -> tuple[list[Decision], StoryIndex | None]:
+    """Story grouping: each new article joins a story of the window or opens one. The index's
+    state lives in the store (`load_story_index`), so it survives restarts and is shared by every
+    run; a re-published copy of an article (a revision) counts as a duplicate. Returns the
+    index too, for the caller to save once the articles are stored (a snapshot never runs ahead
+    of the store); None when there was nothing to assign. `index`: the one an earlier chunk of
+    this run loaded, else it is loaded here."""
     if not any(d.kind == "new" for d in decisions):
-        return decisions
-    window = timedelta(hours=cfg.stories.window_hours)
-    index = StoryIndex(window=window)
-    for r in store.iter_window(now - window):
-        index.restore(StoryDoc(id=r.id, title=r.title, text=r.text, published=r.published,
-                               source=r.feed, canonical_url=r.canonical_url),
-                      r.story_id, r.duplicate_of)
-    index.expire(now)
+        return decisions, index
+    if index is None:
+        index = load_story_index(cfg, store, now)
     out: list[Decision] = []
     for d in decisions:
+        if d.kind == "duplicate":  # a copy under a known URL: held as a rebuild would hold it
+            index.restore(_story_doc(d.article), d.story_id, d.duplicate_of)
         if d.kind != "new":
             out.append(d)
             continue
@@ -351,7 +409,53 @@ def _assign_stories(
                                duplicate_of=got.duplicate_of))
         else:
             out.append(d)
-    return out
+    return out, index
+
+
+def load_story_index(cfg: Config, store: Store, now: datetime) -> StoryIndex:
+    """The story index as of now: the snapshot the last run saved, brought in line with the
+    articles stored in the window (the store is the truth: articles another run added are
+    restored into it, pruned ones dropped), or, without a usable snapshot, rebuilt from the
+    window's articles, read in batches (`Store.iter_window`) so their texts are not all held at
+    once."""
+    window = timedelta(hours=cfg.stories.window_hours)
+    data = store.load_story_index()
+    index: StoryIndex | None = None
+    if data is not None:
+        try:
+            index = StoryIndex.loads(data, window=window)
+        except StoryError as exc:
+            log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
+    if index is None:
+        index = StoryIndex(window=window)
+        for r in store.iter_window(now - window):
+            index.restore(_window_doc(r), r.story_id, r.duplicate_of)
+        index.expire(now)
+        return index
+    index.expire(now)
+    stored = store.window_ids(now - window)
+    held = index.doc_ids()
+    for gone in held - stored:
+        index.remove(gone)
+    missing = stored - held
+    if missing:
+        for r in store.window_rows(sorted(missing)):
+            index.restore(_window_doc(r), r.story_id, r.duplicate_of)
+        index.expire(now)
+    return index
+
+
+def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
+    """Save the index for the next run. A failure costs the next run a rebuild, nothing else."""
+    try:
+        store.save_story_index(index.dumps(), len(index), now)
+    except StoreError as exc:
+        log.warning("story index snapshot not saved (%s); the next run rebuilds it", exc)
+
+
+def _window_doc(r: WindowRow) -> StoryDoc:
+    return StoryDoc(id=r.id, title=r.title, text=r.text, published=r.published, source=r.feed,
+                    canonical_url=r.canonical_url)
 
 
 def _story_doc(art: Article) -> StoryDoc:
@@ -359,9 +463,9 @@ def _story_doc(art: Article) -> StoryDoc:
                     source=art.feed, canonical_url=art.canonical_url)
 
 
-def _recent_enough(cfg: Config, d: Decision, first_poll: set[str], now: datetime) -> bool:
-    hours = cfg.poll.recent_hours if d.article.feed in first_poll else cfg.poll.max_age_hours
-    return d.article.published >= now - timedelta(hours=hours)
+def _recent_enough(cfg: Config, art: Article, first_poll: set[str], now: datetime) -> bool:
+    hours = cfg.poll.recent_hours if art.feed in first_poll else cfg.poll.max_age_hours
+    return art.published >= now - timedelta(hours=hours)
 
 
 def alert_id_for(watch: str, story_id: str) -> str:

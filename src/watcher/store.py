@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -77,6 +78,7 @@ articles = Table(
     Index("ix_articles_canonical_url", "canonical_url"),
     Index("ix_articles_story_id", "story_id"),
     Index("ix_articles_published", "published"),
+    Index("ix_articles_feed", "feed"),
 )
 
 stories = Table(
@@ -161,6 +163,15 @@ class WindowRow:
     published: datetime
     story_id: str
     duplicate_of: str | None
+
+# a cache of the story index between runs (`watcher.pipeline`); the articles stay the truth
+story_index = Table(
+    "story_index", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("saved", DateTime, nullable=False),
+    Column("articles", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
 
 
 class Store:
@@ -252,6 +263,16 @@ class Store:
                 found.update(conn.execute(select(articles.c.id).where(articles.c.id.in_(chunk)))
                              .scalars())
         return found
+
+    def ids_by_feed(self, feeds: Sequence[str]) -> dict[str, set[str]]:
+        """Per feed, the ids of its stored articles (feeds without any are left out)."""
+        out: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(feeds)), 500):
+                for feed, aid in conn.execute(select(articles.c.feed, articles.c.id)
+                                              .where(articles.c.feed.in_(chunk))):
+                    out.setdefault(feed, set()).add(aid)
+        return out
 
     def by_canonical_url(self, urls: Sequence[str]) -> dict[str, KnownArticle]:
         """The earliest stored article for each canonical URL."""
@@ -409,6 +430,55 @@ class Store:
             for r in result:
                 yield WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
                                 _aware(r.published) or since, r.story_id, r.duplicate_of)
+
+    def window_ids(self, since: datetime) -> set[str]:
+        """Ids of the articles published since `since` (the story window), without their texts."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(
+                select(articles.c.id).where(articles.c.published >= _naive(since))).scalars())
+
+    def window_rows(self, ids: Sequence[str]) -> list[WindowRow]:
+        """The `WindowRow`s of these articles (those still stored), oldest first."""
+        out: list[WindowRow] = []
+        cols = (articles.c.id, articles.c.feed, articles.c.canonical_url, articles.c.title,
+                articles.c.text, articles.c.published, articles.c.story_id,
+                articles.c.duplicate_of)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                for r in conn.execute(select(*cols).where(articles.c.id.in_(chunk))):
+                    out.append(WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
+                                         _aware(r.published) or datetime.now(UTC), r.story_id,
+                                         r.duplicate_of))
+        out.sort(key=lambda w: (w.published, w.id))
+        return out
+
+    # -- the story index snapshot ---
+    def load_story_index(self, name: str = "default") -> bytes | None:
+        """The last saved snapshot of the story index, or None."""
+        with self.engine.connect() as conn:
+            data = conn.execute(select(story_index.c.data)
+                                .where(story_index.c.name == name)).scalar_one_or_none()
+        return bytes(data) if data is not None else None
+
+    def save_story_index(self, data: bytes, articles_count: int, now: datetime,
+                         name: str = "default") -> None:
+        """Replace the saved snapshot (one row, in one transaction: a reader sees the old one or
+        the new one, never a mix)."""
+        row = {"name": name, "saved": _naive(now), "articles": articles_count, "data": data}
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(update(story_index).where(story_index.c.name == name)
+                                    .values(**row)).rowcount
+                if not done:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(insert(story_index).values(**row))
+                    except IntegrityError:  # another run inserted it meanwhile: last one wins
+                        conn.execute(update(story_index).where(story_index.c.name == name)
+                                     .values(**row))
+        except OperationalError as exc:
+            raise StoreError(f"cannot save the story index snapshot in {redact_url(self.url)}: "
+                             f"{_orig(exc)}") from None
 
     def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
         """Per feed, the publication times of articles first seen since `since`, oldest first."""

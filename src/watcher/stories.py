@@ -38,23 +38,33 @@ How a decision is made:
    (``published=None``) is compared without a time penalty (its story's latest known time is
    used when there is one) and, unable to expire by time, is kept among the ``max_undated`` most
    recent undated articles. Memory grows with the window and these caps, never with history.
+7. *Snapshots*: :meth:`StoryIndex.dumps` writes the whole state (a magic, a format version, a
+   CRC-32 and a `marshal` payload of plain containers, numbers, strings and array bytes: nothing
+   that runs code when read); :meth:`StoryIndex.loads` gives back an index that continues exactly
+   as the one dumped, or raises StoryError (corrupt, another format version, another window or
+   other tunables), and the caller rebuilds the index with `restore`.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
+import itertools
+import marshal
 import math
 import re
+import struct
 import sys
 import unicodedata
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from itertools import compress, repeat
-from operator import and_, itemgetter, mul, not_, or_
+from itertools import chain, compress, repeat
+from operator import add, and_, itemgetter, mul, not_, or_, truediv
 from typing import Any, Literal
 
 __all__ = [
@@ -425,7 +435,7 @@ _Info = tuple[str, int, int, int]
 def _infos(get: Callable[[bytes], _Info | None], tokens: list[bytes]) -> list[_Info]:
     """The cached analyses of tokens (`get`: the cache's get), analysing the new ones."""
     found = list(map(get, tokens))
-    if None in found:
+    if not all(found):  # (faster than `None in found`: no comparisons)
         return [i or _token_info(t) for i, t in zip(found, tokens, strict=True)]
     return found  # type: ignore[return-value]  # no None in it
 
@@ -461,20 +471,39 @@ def _bloom_has(bloom: int, term: str) -> bool:
     return bool(bloom >> _term_bit(term) & 1)
 
 
+# A Bloom bit as two bytes, the first >= 0x80 and the second < 0x80: a bit's pattern can only
+# be found at its own place in a string of them.
+_BIT_CODES = [bytes((0x80 | bit >> 7, bit & 0x7F)) for bit in range(BLOOM_BITS)]
+
+
+def _bits_of(mask: int) -> bytes:
+    """The set bits of a Bloom mask, two bytes each (a few bytes, not a 1024-bit int)."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(_BIT_CODES[low.bit_length() - 1])
+        mask ^= low
+    return b"".join(out)
+
+
+def _bits_have(bits: bytes, term: str) -> bool:
+    return _BIT_CODES[_term_bit(term)] in bits
+
+
 SHINGLE_SAMPLE_MIN = 64  # a long text keeps a 1/2^k sample of its shingles, at least this many
-_LOW = 0xFFFF
-_HIGH = ~_LOW
+_LOW = 0xFF
+_HIGH = 0xFFFFFF00  # a shingle value is 32 bits: 24 of the shingle's hash, 8 of its first word
 
 
-def _shingles(ids: list[int]) -> tuple[int, array[int]]:
+def _shingles(ids: Sequence[int]) -> tuple[int, array[int]]:
     """A consistent sample of the hashed word 3-shingles of a text, from its word ids.
 
     A shingle is kept when its first word's id is 0 modulo the rate m (a power of two chosen
-    from the text's length). The kept value is the shingle's hash with the first word's low 16
-    bits in place of its own, so a sample can be thinned to any coarser rate later."""
+    from the text's length, at most 256). The kept value (32 bits) is 24 bits of the shingle's
+    hash and the first word's low 8 bits, so a sample can be thinned to any coarser rate later."""
     n = len(ids) - 2
     if n < 1:
-        return 1, array("q", set(ids))
+        return 1, array("I", set(ids))
     m = 1
     while n // (2 * m) >= SHINGLE_SAMPLE_MIN and m < _LOW:
         m *= 2
@@ -485,14 +514,14 @@ def _shingles(ids: list[int]) -> tuple[int, array[int]]:
         triples = compress(triples, keep)
         firsts = compress(firsts, keep)
     values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), map(and_, firsts, repeat(_LOW)))
-    return m, array("q", set(values))
+    return m, array("I", set(values))
 
 
 @dataclass(frozen=True, slots=True)
 class DocFeatures:
     """What the index derives from an article's text, before weighting."""
 
-    counts: dict[str, float]  # weighted term counts (title and lead weighted up)
+    counts: Mapping[str, float]  # weighted term counts (title and lead weighted up)
     proper: frozenset[str]  # terms seen capitalised mid-sentence in the body
     shingle_rate: int  # `shingles` holds the hashes h with h % shingle_rate == 0
     shingles: array[int]  # sample of hashed word 3-shingles of the cleaned body
@@ -513,79 +542,103 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     the body) say nothing through capitals."""
     tun = tunables or _DEFAULT_TUNABLES
     get = _TOKEN_CACHE.get
-    counts: dict[str, float] = {}
-    cget = counts.get
+    title_infos = _infos(get, _tokens(clean_title(title)))
     title_terms: set[str] = set()
     tmask = 0
-    weight = tun.title_weight
-    title_raw = _tokens(clean_title(title))
-    title_infos = _infos(get, title_raw)
     for term, _, bit, flags in title_infos:
-        if term:
-            counts[term] = cget(term, 0.0) + weight
-            if flags & _CAPITAL:
-                title_terms.add(term)
-                tmask |= 1 << bit
-    name_lead = tun.name_lead_words
-    terms: list[str] = []
-    ids: list[int] = []
+        if term and flags & _CAPITAL:
+            title_terms.add(term)
+            tmask |= 1 << bit
+    lines = _clean_lines(text)
+    raws = [_tokens(line) for line in lines]
+    infos = _infos(get, list(chain.from_iterable(raws)))
+    terms: tuple[str, ...] = ()
+    ids: tuple[int, ...] = ()
+    if infos:
+        terms, ids, _, all_flags = zip(*infos, strict=True)
+        capitals = [
+            i for i in compress(range(len(infos)), map(and_, all_flags, repeat(_CAPITAL)))
+            if terms[i]
+        ]
+    else:
+        capitals = []
     proper: set[str] = set()
     lead_mask = tmask
     pairs: list[tuple[str, str]] = []
     alone: set[str] = set()
     the: set[str] = set()
     ages: list[str] = []
-    for line in _clean_lines(text):
-        raw = _tokens(line)
+    name_lead = tun.name_lead_words
+    start = 0  # the line's first token
+    c = 0  # the line's first capital in `capitals`
+    n_caps = len(capitals)
+    for line, raw in zip(lines, raws, strict=True):
         if not raw:
             continue
-        infos = _infos(get, raw)
-        start = len(ids)
-        line_terms, line_ids, _, line_flags = zip(*infos, strict=True)
-        terms += line_terms
-        ids += line_ids
+        end = start + len(raw)
         if "old" in line or "Old" in line or "OLD" in line:
             ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(raw))]
-        capitals = [
-            i for i in compress(range(len(raw)), map(and_, line_flags, repeat(_CAPITAL)))
-            if line_terms[i]
-        ]
-        if not capitals:
-            continue
-        # a title repeated in the body: mostly capitals, or many and no closing punctuation
-        headline = len(capitals) * 5 >= 3 * len(infos) or (
-            len(capitals) * 5 >= 2 * len(infos) and not infos[-1][3] & _END
-        )
-        paired: set[int] = set()
-        for i in capitals:
-            term, _, bit, _ = infos[i]
-            if start + i < name_lead:
-                lead_mask |= 1 << bit
-            if headline or i == 0:
-                continue
-            prev_term, _, _, prev = infos[i - 1]
-            if prev & _END:
-                continue  # a sentence start
-            if prev & _THE:
-                the.add(term)
-            if prev & _CLAUSE or not prev & _CAPITAL:
-                proper.add(term)  # after a lower-case word, a number or a comma
-            elif prev_term:
-                pairs.append((prev_term, term))
-                paired.add(i - 1)
-                paired.add(i)
-        if not headline:
-            alone.update(infos[i][0] for i in capitals if i not in paired)
+        first = c
+        while c < n_caps and capitals[c] < end:
+            c += 1
+        if first < c:
+            # a title repeated in the body: mostly capitals, or many and no closing punctuation
+            n_line = c - first
+            headline = n_line * 5 >= 3 * len(raw) or (
+                n_line * 5 >= 2 * len(raw) and not infos[end - 1][3] & _END
+            )
+            paired: set[int] = set()
+            for i in capitals[first:c]:
+                term, _, bit, _ = infos[i]
+                if i < name_lead:
+                    lead_mask |= 1 << bit
+                if headline or i == start:
+                    continue
+                prev_term, _, _, prev = infos[i - 1]
+                if prev & _END:
+                    continue  # a sentence start
+                if prev & _THE:
+                    the.add(term)
+                if prev & _CLAUSE or not prev & _CAPITAL:
+                    proper.add(term)  # after a lower-case word, a number or a comma
+                elif prev_term:
+                    pairs.append((prev_term, term))
+                    paired.add(i - 1)
+                    paired.add(i)
+            if not headline:
+                alone.update(infos[i][0] for i in capitals[first:c] if i not in paired)
+        start = end
     lead = tun.lead_words
-    for part, weight in ((terms[:lead], tun.lead_weight), (terms[lead:], tun.body_weight),
-                         (ages, tun.lead_weight)):
-        for term, n in Counter(part).items():
-            counts[term] = cget(term, 0.0) + n * weight
-    counts.pop("", None)
+    title_list = [info[0] for info in title_infos]
+    counts = _weighted_counts(
+        ((title_list, tun.title_weight), (terms[:lead], tun.lead_weight),
+         (terms[lead:], tun.body_weight), (ages, tun.lead_weight))
+    )
     alone -= the
     persons = frozenset(p for _, p in pairs if p in alone and p in title_terms)
     rate, shingles = _shingles(ids)
     return DocFeatures(counts, frozenset(proper), rate, shingles, persons, lead_mask, tmask)
+
+
+def _weighted_counts(parts: Iterable[tuple[Sequence[str], float]]) -> Mapping[str, float]:
+    """Term counts, each part's counted `weight` times, in order of first occurrence (stopwords,
+    the "" term, left out). Integral weights: the parts repeated, counted in one C pass."""
+    parts = list(parts)
+    if all(0 < w <= 8 and w == int(w) for _, w in parts):
+        seq: list[str] = []
+        for part, w in parts:
+            for _ in range(int(w)):
+                seq += part
+        tally = Counter(seq)
+        tally.pop("", None)
+        return tally  # integral counts
+    counts: dict[str, float] = {}
+    cget = counts.get
+    for part, w in parts:
+        for term, n in Counter(part).items():
+            counts[term] = cget(term, 0.0) + n * w
+    counts.pop("", None)
+    return counts
 
 
 def shingle_overlap(a: DocFeatures, b: DocFeatures) -> tuple[float, float]:
@@ -634,17 +687,23 @@ class _Doc:
     serial: int
     id: str
     ts: float | None  # publication time; None: unknown
-    source: str
     canonical_url: str
     terms: tuple[str, ...]  # top terms by weight; the first `posted_terms` are posted
     weights: array[float]  # L2-normalised
     shingle_rate: int
     shingles: array[int]
-    focal: frozenset[str]
-    caps: int
-    title_caps: int
+    title_bits: bytes  # Bloom bits of the title's capitalised words (see _bits_of)
     story: _Story
-    assignment: Assignment
+    kind: Kind  # the assignment (its story id is story.id)
+    duplicate_of: str | None
+    similarity: float
+
+    @property
+    def assignment(self) -> Assignment:
+        return Assignment(self.story.id, self.kind, self.duplicate_of, self.similarity)
+
+
+_NO_WEIGHTS: array[float] = array("f")
 
 
 @dataclass(slots=True, eq=False)
@@ -657,7 +716,8 @@ class _Story:
     persons: dict[str, int] = field(default_factory=dict)  # title person -> titles naming them
     size: int = 0  # members ever
     summary_terms: tuple[str, ...] = ()  # remembered summary, once no member is live
-    summary_weights: array[float] = field(default_factory=lambda: array("f"))
+    # empty: the shared _NO_WEIGHTS (never changed in place)
+    summary_weights: array[float] = field(default_factory=lambda: _NO_WEIGHTS)
 
 
 def _top(hits: Counter[Any], k: int) -> list[Any]:
@@ -676,6 +736,57 @@ def _top(hits: Counter[Any], k: int) -> list[Any]:
     top = [key for key, c in hits.items() if c > threshold]
     top += [key for key, c in hits.items() if c == threshold][: k - len(top)]
     return top
+
+
+_KINDS: tuple[Kind, ...] = ("new_story", "joined", "revision")
+_KIND_CODE: dict[str, int] = {kind: i for i, kind in enumerate(_KINDS)}
+_SNAPSHOT_MAGIC = b"WSIX"
+_SNAPSHOT_VERSION = 1
+_SNAPSHOT_HEADER = struct.Struct("<4sHI")  # magic, format version, CRC-32 of the payload
+_SNAPSHOT_FIELDS = 30
+
+
+def _array(typecode: str, data: bytes) -> array[Any]:
+    if not isinstance(data, bytes):
+        raise TypeError(f"expected bytes, got {type(data).__name__}")
+    out = array(typecode)
+    out.frombytes(data)
+    return out
+
+
+def _expect(value: Any, kind: type, what: str) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{what}: expected {kind.__name__}, got {type(value).__name__}")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a snapshot is written or read: it makes or walks
+    hundreds of thousands of objects, none of them garbage, and each collection would go over
+    the whole heap again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _only(values: Iterable[Any], types: set[type], what: str) -> None:
+    found = set(map(type, values))
+    if not found <= types:
+        raise TypeError(f"{what}: unexpected {sorted(t.__name__ for t in found - types)}")
+
+
+def _config_difference(got: Any, want: tuple[tuple[str, Any], ...]) -> str:
+    try:
+        theirs = dict(got)
+    except (TypeError, ValueError):
+        return "unreadable settings"
+    diff = [f"{name} {theirs.get(name)!r} (now {value!r})" for name, value in want
+            if theirs.get(name) != value]
+    return ", ".join(diff) or "settings differ"
 
 
 def _gap_penalty(a: float | None, b: float | None, tun: StoryTunables) -> float:
@@ -709,7 +820,7 @@ class StoryIndex:
         self._docs: dict[str, _Doc] = {}
         self._by_serial: dict[int, _Doc] = {}
         self._serial = 0
-        self._postings: dict[str, list[int]] = {}
+        self._postings: dict[str, array[int]] = {}  # term -> serials, in arrival order
         self._live_postings = 0
         self._dead_postings = 0
         self._urls: dict[str, _Doc] = {}
@@ -820,6 +931,225 @@ class StoryIndex:
             self._compact_postings()
         return dropped
 
+    def doc_ids(self) -> set[str]:
+        """Ids of the articles the index holds (those in the window)."""
+        return set(self._docs)
+
+    def remove(self, doc_id: str) -> bool:
+        """Drop one article as expiry would (its story remembered when it was the last one);
+        False when the index does not hold it."""
+        d = self._docs.get(doc_id)
+        if d is None:
+            return False
+        self._drop(d)
+        if d.ts is None:
+            self._undated.remove(d)
+        return True
+
+    # -- snapshots ---
+
+    def dumps(self) -> bytes:
+        """A compact snapshot of the whole state (see :meth:`loads`): a magic and format
+        version, a CRC-32, and a `marshal` payload of plain containers, numbers, strings and
+        array bytes (nothing that runs code when loaded). Articles and postings are columns of
+        packed numbers; a term is written once, then referred to (marshal's references)."""
+        with _gc_paused():
+            return self._dumps()
+
+    def _dumps(self) -> bytes:
+        docs = list(self._by_serial.values())  # in serial order
+        story_index: dict[int, int] = {}
+        stories: list[_Story] = []
+        for story in itertools.chain(
+            (d.story for d in docs), self._stories.values(), self._remembered.values()
+        ):
+            if id(story) not in story_index:
+                story_index[id(story)] = len(stories)
+                stories.append(story)
+        postings = self._postings
+        payload = (
+            self._config_key(),
+            (self._df_total, self._df_articles, self._serial, self._live_postings,
+             self._dead_postings, self._clock),
+            dict(self._df),
+            self._idf_cache,
+            # articles, column by column
+            array("I", [d.serial for d in docs]).tobytes(),
+            [d.id for d in docs],
+            [d.ts for d in docs],
+            [d.canonical_url for d in docs],
+            [d.terms for d in docs],
+            b"".join([d.weights.tobytes() for d in docs]),
+            array("I", [d.shingle_rate for d in docs]).tobytes(),
+            array("I", [len(d.shingles) for d in docs]).tobytes(),
+            b"".join([d.shingles.tobytes() for d in docs]),
+            [d.title_bits for d in docs],
+            array("I", [story_index[id(d.story)] for d in docs]).tobytes(),
+            bytes([_KIND_CODE[d.kind] for d in docs]),
+            [d.duplicate_of for d in docs],
+            array("d", [d.similarity for d in docs]).tobytes(),
+            # stories
+            [(st.id, st.last_ts, st.anchor, st.merged, st.persons, st.size, st.summary_terms,
+              st.summary_weights.tobytes()) for st in stories],
+            array("I", [story_index[id(st)] for st in self._stories.values()]).tobytes(),
+            array("I", [story_index[id(st)] for st in self._remembered.values()]).tobytes(),
+            self._memory_heap,
+            {term: tuple(sids) for term, sids in self._summary_postings.items()},
+            # lookups
+            list(postings),
+            array("I", map(len, postings.values())).tobytes(),
+            b"".join([plist.tobytes() for plist in postings.values()]),
+            array("d", [ts for ts, _ in self._expiry]).tobytes(),
+            array("I", [serial for _, serial in self._expiry]).tobytes(),
+            array("I", [d.serial for d in self._undated]).tobytes(),
+            array("I", [d.serial for d in self._urls.values()]).tobytes(),  # d.canonical_url
+        )
+        body = marshal.dumps(payload, 4)
+        return _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, zlib.crc32(body)) + body
+
+    @classmethod
+    def loads(
+        cls, data: bytes, window: timedelta = timedelta(hours=72), **tunables: Any
+    ) -> StoryIndex:
+        """The index a :meth:`dumps` snapshot holds, which behaves exactly as the one dumped.
+        Raises StoryError when `data` is not a snapshot, is corrupt, is from another format
+        version, or was made with another window or other tunables (rebuild the index then)."""
+        index = cls(window, **tunables)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StoryError(f"snapshot must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        size = _SNAPSHOT_HEADER.size
+        if len(data) < size:
+            raise StoryError(f"not a story index snapshot: {len(data)} bytes")
+        magic, version, crc = _SNAPSHOT_HEADER.unpack_from(data)
+        if magic != _SNAPSHOT_MAGIC:
+            raise StoryError("not a story index snapshot (bad magic)")
+        if version != _SNAPSHOT_VERSION:
+            raise StoryError(
+                f"story index snapshot format {version}, this version reads {_SNAPSHOT_VERSION}"
+            )
+        body = memoryview(data)[size:]
+        if zlib.crc32(body) != crc:
+            raise StoryError("corrupt story index snapshot (checksum mismatch)")
+        try:
+            payload = marshal.loads(body)
+        except (EOFError, ValueError, TypeError) as exc:
+            raise StoryError(f"corrupt story index snapshot: {exc}") from exc
+        if not isinstance(payload, tuple) or len(payload) != _SNAPSHOT_FIELDS:
+            raise StoryError("corrupt story index snapshot: unexpected layout")
+        if payload[0] != index._config_key():
+            raise StoryError(
+                "story index snapshot was made with another window or other tunables: "
+                + _config_difference(payload[0], index._config_key())
+            )
+        try:
+            with _gc_paused():
+                index._load_state(payload)
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+            raise StoryError(f"corrupt story index snapshot: {exc!r}") from exc
+        return index
+
+    def _config_key(self) -> tuple[tuple[str, Any], ...]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, timedelta):
+                return (value.days, value.seconds, value.microseconds)
+            return value
+
+        key = [("window", plain(self.window))]
+        key += [(f.name, plain(getattr(self.tunables, f.name))) for f in fields(StoryTunables)]
+        return tuple(key)
+
+    def _load_state(self, p: tuple[Any, ...]) -> None:
+        (_, scalars, df, idf_cache, serials_b, ids, tss, urls, terms, weights_b, rates_b,
+         n_shingles_b, shingles_b, title_bits, story_of_b, kinds_b, dups, sims_b, story_rows,
+         live_b, remembered_b, memory_heap, summary_postings, post_terms, post_lengths_b,
+         post_serials_b, expiry_ts_b, expiry_serial_b, undated_b, url_serials_b) = p
+        (self._df_total, self._df_articles, self._serial, self._live_postings,
+         self._dead_postings, self._clock) = scalars
+        _expect(df, dict, "document frequencies")
+        _expect(idf_cache, dict, "idf cache")
+        _only(df, {str}, "document frequency terms")
+        _only(df.values(), {int}, "document frequencies")
+        _only(idf_cache, {str}, "idf terms")
+        _only(idf_cache.values(), {float}, "idf values")
+        self._df = Counter(df)
+        self._idf_cache = idf_cache
+        stories: list[_Story] = []
+        for sid, last_ts, anchor, merged, persons, size, sterms, sweights in story_rows:
+            _expect(merged, dict, "story terms")
+            _expect(persons, dict, "story persons")
+            _expect(sterms, tuple, "story summary")
+            st = _Story(sid, {}, last_ts, anchor, merged, persons, size, sterms,
+                        _array("f", sweights) if sweights else _NO_WEIGHTS)
+            if len(st.summary_weights) != len(sterms):
+                raise ValueError("summary terms and weights differ in length")
+            stories.append(st)
+        serials = _array("I", serials_b)
+        weights = _array("f", weights_b)
+        rates = _array("I", rates_b)
+        n_shingles = _array("I", n_shingles_b)
+        shingles = _array("I", shingles_b)
+        story_of = _array("I", story_of_b)
+        sims = _array("d", sims_b)
+        n = len(serials)
+        _only(ids, {str}, "article ids")
+        _only(terms, {tuple}, "article terms")
+        _only(itertools.chain.from_iterable(terms), {str}, "article terms")
+        _only(tss, {float, type(None)}, "publication times")
+        _only(urls, {str}, "urls")
+        _only(title_bits, {bytes}, "title bits")
+        _only(dups, {str, type(None)}, "revised ids")
+        columns = (ids, tss, urls, terms, title_bits, dups, rates, n_shingles, story_of, sims,
+                   kinds_b)
+        if any(len(c) != n for c in columns):
+            raise ValueError("article columns differ in length")
+        if sum(map(len, terms)) != len(weights):
+            raise ValueError("article terms and weights do not add up")
+        if sum(n_shingles) != len(shingles):
+            raise ValueError("article shingles do not add up")
+        docs = self._docs
+        by_serial = self._by_serial
+        kinds = _KINDS
+        w0 = s0 = 0
+        for i in range(n):
+            dterms = terms[i]
+            w1 = w0 + len(dterms)
+            s1 = s0 + n_shingles[i]
+            story = stories[story_of[i]]
+            d = _Doc(serials[i], ids[i], tss[i], urls[i], dterms, weights[w0:w1], rates[i],
+                     shingles[s0:s1], title_bits[i], story, kinds[kinds_b[i]], dups[i], sims[i])
+            w0, s0 = w1, s1
+            docs[d.id] = d
+            by_serial[d.serial] = d
+            story.members[d.serial] = d
+        if len(docs) != n or len(by_serial) != n:
+            raise ValueError("repeated article ids or serials")
+        self._stories = {st.id: st for st in map(stories.__getitem__, _array("I", live_b))}
+        self._remembered = {
+            st.id: st for st in map(stories.__getitem__, _array("I", remembered_b))
+        }
+        _expect(memory_heap, list, "memory heap")
+        self._memory_heap = memory_heap
+        self._summary_postings = {
+            term: dict.fromkeys(sids) for term, sids in summary_postings.items()
+        }
+        post_serials = _array("I", post_serials_b)
+        postings: dict[str, array[int]] = {}
+        start = 0
+        _expect(post_terms, list, "posted terms")
+        for t, length in zip(post_terms, _array("I", post_lengths_b), strict=True):
+            postings[t] = post_serials[start : start + length]
+            start += length
+        if start != len(post_serials):
+            raise ValueError("postings do not add up")
+        self._postings = postings
+        expiry_ts = _array("d", expiry_ts_b)
+        expiry_serials = _array("I", expiry_serial_b)
+        self._expiry = list(zip(expiry_ts, expiry_serials, strict=True))
+        self._undated = deque(map(by_serial.__getitem__, _array("I", undated_b)))
+        self._urls = {d.canonical_url: d for d in map(by_serial.__getitem__,
+                                                      _array("I", url_serials_b))}
+
     # -- features and weights ---
 
     @staticmethod
@@ -841,7 +1171,7 @@ class StoryIndex:
         terms = list(counts)
         cache = self._idf_cache
         idfs = list(map(cache.get, terms))
-        if None in idfs:  # as _idf, inline
+        if not all(idfs):  # a None (an idf is > 0.1); as _idf, inline
             log = math.log
             scale = self._df_total + t.df_prior + 1.0
             dget = self._df.get
@@ -853,17 +1183,21 @@ class StoryIndex:
         self._df_total += 1
         tget = _TF_CACHE.get
         tfs = list(map(tget, counts.values()))
-        if None in tfs:
+        if not all(tfs):
             tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
         weights = dict(zip(terms, map(mul, tfs, idfs), strict=True))
+        entity = t.entity_weight
         for term in feats.proper:
             w = weights.get(term)
             if w is not None:
-                weights[term] = w * t.entity_weight
+                weights[term] = w * entity
         top = sorted(weights.items(), key=itemgetter(1), reverse=True)[: t.max_terms]
-        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
         self._counted()
-        return tuple(term for term, _ in top), array("f", [w / norm for _, w in top])
+        if not top:
+            return (), array("f")
+        top_terms, top_weights = zip(*top, strict=True)
+        norm = math.sqrt(sum(map(mul, top_weights, top_weights))) or 1.0
+        return top_terms, array("f", map(truediv, top_weights, repeat(norm)))
 
     def _idf(self, term: str) -> float:
         """IDF from the document frequencies (cached until the next refresh)."""
@@ -910,7 +1244,11 @@ class StoryIndex:
                 break
         hits: Counter[int] = Counter(walked)  # insertion order as if counted list by list
         by_serial = self._by_serial
-        return [by_serial[s] for s in _top(hits, t.max_candidates) if s in by_serial]
+        # the same articles as _top would give (a stable sort keeps ties in insertion order);
+        # their order does not matter: _score sorts them
+        k = t.max_candidates
+        top = list(hits) if len(hits) <= k else sorted(hits, key=hits.__getitem__, reverse=True)[:k]
+        return [by_serial[s] for s in top if s in by_serial]
 
     def _score(self, query: dict[str, float], cands: list[_Doc]) -> list[tuple[float, _Doc]]:
         """(cosine, article) by decreasing cosine; 0 for an article sharing too few terms."""
@@ -1005,7 +1343,7 @@ class StoryIndex:
         support = max(
             story.persons.get(p, 0)
             if p in story.persons
-            else sum(1 for m in story.members.values() if _bloom_has(m.title_caps, p))
+            else sum(1 for m in story.members.values() if _bits_have(m.title_bits, p))
             for p in feats.focal
         )
         return support < half
@@ -1015,24 +1353,24 @@ class StoryIndex:
         get_sids = self._summary_postings.get
         lists = [p for p in map(get_sids, list(query)[: t.query_terms]) if p]
         lists.sort(key=len)
-        hits: Counter[str] = Counter()
+        walked: list[str] = []
         budget = t.posting_budget
+        tail = t.posting_tail
         for sids in lists:
-            if len(sids) > t.posting_tail:
+            if len(sids) > tail:
                 continue  # summaries are many and old: a common term says little
-            hits.update(sids.keys())
+            walked += sids
             budget -= len(sids)
             if budget <= 0:
                 break
+        hits: Counter[str] = Counter(walked)  # in the order of the lists, as updates would
         get = query.get
+        zero = repeat(0.0)
         need = t.min_shared_terms
         out: list[tuple[_Story, float]] = []
         for sid in _top(hits, t.summary_candidates):
             story = self._remembered[sid]
-            prods = [
-                w * get(term, 0.0)
-                for term, w in zip(story.summary_terms, story.summary_weights, strict=True)
-            ]
+            prods = list(map(mul, story.summary_weights, map(get, story.summary_terms, zero)))
             if len(prods) - prods.count(0.0) >= need:
                 out.append((story, sum(prods)))
         return out
@@ -1060,9 +1398,9 @@ class StoryIndex:
         self._serial += 1
         serial = self._serial
         d = _Doc(
-            serial, doc.id, ts, doc.source, doc.canonical_url, terms, weights,
-            feats.shingle_rate, feats.shingles, feats.focal, feats.caps, feats.title_caps, story,
-            assignment,
+            serial, doc.id, ts, doc.canonical_url, terms, weights, feats.shingle_rate,
+            feats.shingles, _bits_of(feats.title_caps), story, assignment.kind,
+            assignment.duplicate_of, assignment.similarity,
         )
         self._docs[doc.id] = d
         self._by_serial[serial] = d
@@ -1075,7 +1413,7 @@ class StoryIndex:
         for term in posted:
             plist = postings.get(term)
             if plist is None:
-                postings[term] = [serial]
+                postings[term] = array("I", (serial,))
             else:
                 plist.append(serial)
         self._live_postings += len(posted)
@@ -1088,7 +1426,7 @@ class StoryIndex:
         persons = story.persons
         for p in feats.focal:
             if p not in persons and len(persons) < 16:
-                persons[p] = sum(1 for m in story.members.values() if _bloom_has(m.title_caps, p))
+                persons[p] = sum(1 for m in story.members.values() if _bits_have(m.title_bits, p))
         for p in persons:
             if _bloom_has(feats.title_caps, p):
                 persons[p] += 1
@@ -1114,13 +1452,14 @@ class StoryIndex:
         story.members.pop(d.serial, None)
         if self.tunables.story_memory > timedelta(0):
             merged = story.merged
-            for term, w in zip(d.terms, d.weights, strict=True):
-                merged[term] = merged.get(term, 0.0) + w
+            # an article's terms are distinct: as merged[term] = merged.get(term, 0.0) + w
+            merged.update(zip(d.terms, map(add, map(merged.get, d.terms, repeat(0.0)),
+                                           d.weights), strict=True))
             if len(merged) > 2 * self.tunables.summary_terms:
-                keep = heapq.nlargest(self.tunables.summary_terms, merged.items(),
-                                      key=itemgetter(1))
+                # as heapq.nlargest (the same ties), in C
+                keep = sorted(merged.items(), key=itemgetter(1), reverse=True)
                 merged.clear()
-                merged.update(keep)
+                merged.update(keep[: self.tunables.summary_terms])
         if not story.members:
             del self._stories[story.id]
             if self.tunables.story_memory > timedelta(0):
@@ -1128,11 +1467,16 @@ class StoryIndex:
 
     def _remember(self, story: _Story) -> None:
         t = self.tunables
-        top = heapq.nlargest(t.summary_terms, story.merged.items(), key=itemgetter(1))
+        top = sorted(story.merged.items(), key=itemgetter(1), reverse=True)[: t.summary_terms]
         story.merged = {}
-        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-        story.summary_terms = tuple(term for term, _ in top)
-        story.summary_weights = array("f", [w / norm for _, w in top])
+        if top:
+            terms, weights = zip(*top, strict=True)
+            norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
+            story.summary_terms = terms
+            story.summary_weights = array("f", map(truediv, weights, repeat(norm)))
+        else:
+            story.summary_terms = ()
+            story.summary_weights = _NO_WEIGHTS
         for term in story.summary_terms[: t.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is None:
@@ -1163,13 +1507,13 @@ class StoryIndex:
         for term, w in zip(story.summary_terms, story.summary_weights, strict=True):
             story.merged[term] = story.merged.get(term, 0.0) + w
         story.summary_terms = ()
-        story.summary_weights = array("f")
+        story.summary_weights = _NO_WEIGHTS
 
     def _compact_postings(self) -> None:
         live = self._by_serial
-        fresh: dict[str, list[int]] = {}
+        fresh: dict[str, array[int]] = {}
         for term, plist in self._postings.items():
-            kept = [s for s in plist if s in live]
+            kept = array("I", [s for s in plist if s in live])
             if kept:
                 fresh[term] = kept
         self._postings = fresh

@@ -1,0 +1,130 @@
+"""Streaming ingestion: `iter_parse_feeds` yields `parse_feed`'s results in job order while the
+pool parses the rest, and `ingest_step` handles them in chunks with the results of one batch."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from watcher import parsepool, pipeline
+from watcher.config import Config, FeedConfig
+from watcher.models import FeedState, FetchResult
+from watcher.parse import ParsedFeed, parse_feed
+from watcher.parsepool import ParseJob, iter_parse_feeds
+from watcher.pipeline import FetchBatch, ingest_step
+from watcher.store import Store
+from watcher.stories import StoryIndex
+
+from .feedserver import rss
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+def _body(f: int, n: int = 5, shared: int = 0) -> bytes:
+    """Feed `f` with `n` items; its first `shared` items link to URLs every feed carries."""
+    items = [{
+        "title": f"Report {f}-{k} on the valley floods" if k >= shared else f"Wire copy {k}",
+        "link": (f"https://wire.example/story/{k}" if k < shared
+                 else f"https://x{f}.example/{k}"),
+        "guid": f"g-{f}-{k}",
+        "pubDate": "Fri, 01 May 2026 10:00:00 +0200",
+        "description": f"<p>Water rose {f} metres in district {k} overnight, officials said.</p>",
+    } for k in range(n)]
+    return rss(items)
+
+
+def _jobs(n: int = 7) -> list[ParseJob]:
+    jobs: list[ParseJob] = [(f"feed-{f}", f"https://x{f}.example/rss", _body(f), HEADERS, NOW)
+                            for f in range(n)]
+    jobs.insert(3, ("broken", "https://b.example/rss", b"<html><body>no</body></html>",
+                    {"content-type": "text/html"}, NOW))
+    return jobs
+
+
+def _known(jobs: list[ParseJob]) -> dict[str, set[str]]:
+    """The first two entries of every other feed are already stored."""
+    out: dict[str, set[str]] = {}
+    for i, job in enumerate(jobs):
+        if i % 2 == 0:
+            out[job[0]] = {a.id for a in parse_feed(*job).articles[:2]}
+    return out
+
+
+def _serial(jobs: list[ParseJob], known: dict[str, set[str]]) -> list[ParsedFeed]:
+    def parse(job: ParseJob) -> ParsedFeed:
+        stored = known.get(job[0], set())
+        return parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in stored})
+    return [parse(job) for job in jobs]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stream_gives_the_serial_results_in_order(workers: int) -> None:
+    jobs = _jobs()
+    known = _known(jobs)
+    got = list(iter_parse_feeds(jobs, known, workers=workers, min_pool_bytes=0))
+    want = _serial(jobs, known)
+    assert got == want
+    assert [p.known for p in got] == [2 if i % 2 == 0 else 0 for i in range(len(jobs))]
+    assert got[3].error_kind == "not_a_feed"
+
+
+def test_stream_stopped_early_cancels_the_rest() -> None:
+    jobs = _jobs(40)
+    stream = iter_parse_feeds(jobs, workers=2, min_pool_bytes=0)
+    first = next(stream)
+    stream.close()  # returns promptly: the jobs not started are cancelled
+    assert first == parse_feed(*jobs[0])
+
+
+def test_a_broken_pool_leaves_the_rest_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = _jobs()
+
+    class Broken:
+        def __init__(self, *a: Any, **k: Any) -> None:
+            raise BrokenProcessPool("no processes here")
+
+    monkeypatch.setattr(parsepool, "ProcessPoolExecutor", Broken)
+    assert list(iter_parse_feeds(jobs, workers=2, min_pool_bytes=0)) == _serial(jobs, {})
+
+
+def _batch(jobs: list[ParseJob]) -> FetchBatch:
+    results = tuple(FetchResult(feed=name, url=url, status=200, body=body, headers=dict(hdrs))
+                    for name, url, body, hdrs, _ in jobs)
+    states = {name: FeedState(name=name, url=url) for name, url, *_ in jobs}
+    return FetchBatch(results, states, ())
+
+
+def _ingest(tmp_path: Any, name: str, chunk: int, monkeypatch: pytest.MonkeyPatch,
+            ) -> tuple[pipeline.IngestResult, Store]:
+    jobs = [(f"feed-{f}", f"https://x{f}.example/rss", _body(f, 6, shared=2), HEADERS, NOW)
+            for f in range(6)]
+    cfg = Config(path=None, feeds=tuple(FeedConfig(j[0], j[1]) for j in jobs))
+    store = Store(f"sqlite:///{tmp_path}/{name}.db")
+    monkeypatch.setattr(pipeline, "INGEST_CHUNK_ARTICLES", chunk)
+    return ingest_step(cfg, store, _batch(jobs), NOW), store
+
+
+def test_chunked_ingest_gives_the_results_of_one_chunk(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, s1 = _ingest(tmp_path, "whole", 10_000, monkeypatch)
+    chunked, s2 = _ingest(tmp_path, "chunked", 1, monkeypatch)  # a chunk per feed
+    try:
+        assert whole.new_articles == chunked.new_articles == 6 * 4 + 2
+        # the wire copies carried by every feed are one item each: the later ones duplicates,
+        # found in the same chunk (whole) or in the store (chunked)
+        assert whole.duplicates == chunked.duplicates == 5 * 2
+        assert whole == chunked
+        assert s1.count("articles") == s2.count("articles") == 36
+        # the saved index holds every stored article, wire copies included, as a rebuild would
+        for s in (s1, s2):
+            data = s.load_story_index()
+            assert data is not None
+            assert StoryIndex.loads(data).doc_ids() == s.window_ids(NOW - timedelta(hours=72))
+    finally:
+        s1.close()
+        s2.close()

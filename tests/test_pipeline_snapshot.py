@@ -1,0 +1,124 @@
+"""The story index kept between runs: the pipeline saves a snapshot of it in the store after
+each run that assigned articles, and the next run starts from that snapshot, brought in line
+with the articles actually stored (the store stays the truth)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from watcher import pipeline
+from watcher.config import Config, StoriesConfig
+from watcher.models import Article
+from watcher.store import Store
+from watcher.stories import StoryDoc, StoryIndex
+
+from .story_articles import BAR_SHOOTING, BAR_SHOOTING_FOLLOWUP, DRIVE_BY, QUAKE_CHILE, QUAKE_PERU
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+CFG = Config(path=None)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
+def art(aid: str, title: str, text: str, hours_ago: float) -> Article:
+    t = NOW - timedelta(hours=hours_ago)
+    return Article(id=aid, feed=f"feed-{aid}", guid=aid, url=f"https://{aid}.example/a",
+                   canonical_url=f"https://{aid}.example/a", title=title, text=text,
+                   published=t, fetched=t)
+
+
+def doc(a: Article) -> StoryDoc:
+    return StoryDoc(id=a.id, title=a.title, text=a.text, published=a.published, source=a.feed,
+                    canonical_url=a.canonical_url)
+
+
+ARTICLES = [
+    art("bar", "Two wounded in shooting outside Millbrook bar", BAR_SHOOTING, 30),
+    art("peru", "Earthquake shakes southern Peru", QUAKE_PERU, 20),
+    art("driveby", "Drive-by shooting in Millbrook", DRIVE_BY, 10),
+]
+
+
+def stored_with_index(store: Store, articles: list[Article]) -> StoryIndex:
+    """Assign and store `articles` as a run would, saving the snapshot; the index it saved."""
+    index = StoryIndex()
+    rows = []
+    for a in articles:
+        got = index.assign(doc(a))
+        rows.append((a, got.story_id, got.duplicate_of))
+    store.add_articles(rows)
+    pipeline.save_story_index(store, index, NOW)
+    return index
+
+
+def test_store_keeps_one_snapshot(store: Store) -> None:
+    assert store.load_story_index() is None
+    store.save_story_index(b"first", 1, NOW)
+    store.save_story_index(b"second \x00 bytes", 2, NOW)
+    assert store.load_story_index() == b"second \x00 bytes"
+    assert store.count("story_index") == 1
+
+
+def test_next_run_starts_from_the_snapshot(store: Store) -> None:
+    saved = stored_with_index(store, ARTICLES)
+    loaded = pipeline.load_story_index(CFG, store, NOW)
+    assert loaded.doc_ids() == saved.doc_ids() == {"bar", "peru", "driveby"}
+    # the loaded index is the saved one, not a rebuild: it assigns exactly as the saved one
+    follow = art("follow", "Man arrested after Millbrook bar shooting", BAR_SHOOTING_FOLLOWUP, 1)
+    assert loaded.assign(doc(follow)) == saved.assign(doc(follow))
+    assert loaded.assignment("follow").story_id == loaded.assignment("bar").story_id
+
+
+def test_snapshot_is_reconciled_with_the_store(store: Store) -> None:
+    stored_with_index(store, ARTICLES)
+    # another run stored an article after this snapshot was saved (and saved none itself)
+    chile = art("chile", "Strong earthquake hits northern Chile", QUAKE_CHILE, 5)
+    store.add_articles([(chile, "story-of-another-run", None)])
+    # and retention deleted one that the snapshot still holds
+    store.prune(NOW - timedelta(hours=25))
+    assert store.window_ids(NOW - timedelta(hours=72)) == {"peru", "driveby", "chile"}
+    index = pipeline.load_story_index(CFG, store, NOW)
+    assert index.doc_ids() == {"peru", "driveby", "chile"}
+    assert index.assignment("chile").story_id == "story-of-another-run"
+    assert index.assignment("bar") is None
+
+
+def test_articles_out_of_the_window_are_dropped(store: Store) -> None:
+    stored_with_index(store, ARTICLES)
+    index = pipeline.load_story_index(CFG, store, NOW + timedelta(hours=60))
+    # bar (30 h old at NOW) and peru (20 h) are now beyond the 72 h window; driveby (10 h) not
+    assert index.doc_ids() == {"driveby"}
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", b"WSIX" + bytes(64)])
+def test_unusable_snapshot_means_a_rebuild(
+    store: Store, data: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    saved = stored_with_index(store, ARTICLES)
+    store.save_story_index(data, 3, NOW)
+    with caplog.at_level(logging.INFO, logger="watcher"):
+        index = pipeline.load_story_index(CFG, store, NOW)
+    assert "rebuilding it from the store" in caplog.text
+    assert index.doc_ids() == saved.doc_ids()
+    assert {i: index.assignment(i).story_id for i in index.doc_ids()} == {
+        i: saved.assignment(i).story_id for i in saved.doc_ids()}
+
+
+def test_snapshot_of_another_window_is_not_used(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    stored_with_index(store, ARTICLES)  # saved with the default 72 h window
+    cfg = Config(path=None, stories=StoriesConfig(window_hours=24.0))
+    with caplog.at_level(logging.INFO, logger="watcher"):
+        index = pipeline.load_story_index(cfg, store, NOW)
+    assert "rebuilding it from the store" in caplog.text
+    assert index.doc_ids() == {"peru", "driveby"}

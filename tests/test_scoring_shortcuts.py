@@ -1,0 +1,93 @@
+"""The shortcuts of watcher.match and watcher.casualties agree with the plain computations they
+replace (run on random text; the whole results are compared with the pinned baseline versions in
+test_speed_equiv_scoring.py)."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from watcher import casualties, match
+from watcher.config import load_config
+from watcher.models import Watch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# What match._clause_before and match._negation cut the window with before.
+_LAST_CLAUSE_BREAK = re.compile(r".*[.!?;:,()\[\]{}\"\n]", re.DOTALL)
+
+
+def _random_texts(seed: int, pieces: tuple[str, ...], count: int, most: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, most))) for _ in range(count)]
+
+
+def test_clause_tail_is_the_text_after_the_last_break() -> None:
+    pieces = ("a", "bc", " ", "  ", ".", "!", "?", ";", ":", ",", "(", ")", "[", "]", "{", "}",
+              '"', "\n", "'", "-", "é", "\t", "x y")
+    for window in _random_texts(1, pieces, 20000, 12):
+        cut = _LAST_CLAUSE_BREAK.match(window)
+        expected = window if cut is None else window[cut.end():]
+        assert match._clause_tail(window) == expected, window
+
+
+def _plain_hints(lowtext: str) -> list[int]:
+    return sorted(m.start() for hint in casualties._HINTS
+                  for m in re.finditer(f"(?={re.escape(hint)})", lowtext))
+
+
+def test_anchored_hints_at_the_edges_and_sharing_an_anchor() -> None:
+    # hints at the very start and end, overlapping hints, two hints on one anchor letter
+    texts = ["kill", "injur", "lives", "livesthdied", "slewound", "harmaim", "harmurder",
+             "drownd", "unaccounted", "loss of life", "oss of li", "ss of lives", "xecut",
+             "execut", "corpses", "orpses", "inj", "jur", "fatalit", "assassinassassin",
+             "slayslainslew", "die", "die ", "dies", "dea", "death", "deadeath"]
+    pieces = tuple({*casualties._HINTS, *(h[:2] for h in casualties._HINTS),
+                    *(h[1:] for h in casualties._HINTS), " ", "x", "s", "d", "e"})
+    for text in [*texts, *_random_texts(2, pieces, 20000, 6)]:
+        assert casualties._hint_positions(text) == _plain_hints(text), text
+
+
+def test_every_hint_is_searched_once() -> None:
+    anchored = [h for h, _ in casualties._ANCHORED_HINTS]
+    stems = ["die ", "dies", "died", "dead", "death"]
+    searched = [*anchored, *casualties._PLAIN_HINTS, *stems]
+    assert sorted(searched) == sorted(casualties._HINTS)
+    for hint, offset in casualties._ANCHORED_HINTS:
+        assert 0 <= offset < len(hint)
+
+
+def _watches() -> list[Watch]:
+    shipped = load_config(ROOT / "config" / "watcher.toml", {})
+    return [shipped.watch("armenia-azerbaijan")]
+
+
+def _plain_foreign_only(sentences: match._Sentences, start: int) -> bool:
+    text = sentences.folded.text
+    s0 = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    m = re.compile(r"[.!?\n]").search(text, start)
+    s1 = m.start() if m else len(text)
+    named = any(s0 <= e < s1 for e in sentences.entity_starts)
+    return not named and sentences.attribution.names_in(sentences.folded, s0, s1)
+
+
+def test_foreign_only_in_and_out_of_text_order() -> None:
+    pieces = ("Russia", "Kyiv", "Armenia", "shelling", "north korea", " ", ". ", "! ", "? ",
+              "\n", "x", "troops", ",", "south", "sudan")
+    rng = random.Random(3)
+    for watch in _watches():
+        compiled = match.compile_watch(watch)
+        attribution = compiled.attribution
+        assert attribution is not None
+        for text in _random_texts(4, pieces, 3000, 14):
+            folded = match._fold_mapped(text)
+            entities, _, _ = match._find_all(compiled, folded)
+            positions = list(range(len(folded.text) + 1))
+            ordered = sorted(rng.sample(positions, min(len(positions), 6)))
+            shuffled = rng.sample(positions, min(len(positions), 6))
+            for starts in (ordered, shuffled, ordered + ordered):
+                sentences = match._Sentences(folded, attribution, entities)
+                for start in starts:
+                    assert sentences.foreign_only(start) == \
+                        _plain_foreign_only(sentences, start), (text, starts, start)

@@ -1,0 +1,302 @@
+"""Story index snapshots (dumps / loads), doc_ids and remove, on an invented stream."""
+
+from __future__ import annotations
+
+import marshal
+import random
+import struct
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.story_articles import BAR_SHOOTING, BAR_SHOOTING_FOLLOWUP
+from watcher.stories import Assignment, StoryDoc, StoryError, StoryIndex
+
+T0 = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+
+# Small caps and periods, so that a short stream halves document frequencies, refreshes IDF,
+# remembers, forgets and caps stories, and pushes out undated articles.
+CONFIG: dict[str, Any] = {
+    "window": timedelta(hours=20),
+    "df_half_life": 60,
+    "idf_refresh": 16,
+    "max_undated": 4,
+    "max_remembered": 8,
+    "story_memory": timedelta(days=3),
+}
+
+_FIRST = ["Maren", "Tobias", "Ilse", "Darnell", "Priya", "Oskar", "Lucia", "Femi", "Greta",
+          "Hamid", "Yuki", "Bruno"]
+_LAST = ["Vantrell", "Okonkwo", "Haldane", "Presswick", "Marlowe", "Quinterro", "Ashgrove",
+         "Delacourt", "Brannigan", "Sokolova", "Whitlock", "Ferreira", "Nakagawa", "Lindqvist"]
+_TOWNS = ["Pinecrest", "Harlow Bay", "Eastfield", "Corrigan", "Millhaven", "Stonebridge",
+          "Larkspur", "Redwater"]
+_EVENTS = [
+    ("warehouse fire", ["flames", "firefighters", "smoke", "roof", "blaze", "hydrant"]),
+    ("bridge collapse", ["girder", "engineers", "span", "river", "inspection", "rubble"]),
+    ("bank robbery", ["teller", "getaway", "masked", "vault", "cash", "surveillance"]),
+    ("flash flood", ["rainfall", "creek", "sandbags", "evacuation", "basement", "gauge"]),
+    ("chemical spill", ["tanker", "fumes", "hazmat", "residue", "shelter", "drainage"]),
+    ("stadium stampede", ["gates", "crowd", "turnstile", "stewards", "crush", "tickets"]),
+]
+_FILLER = ["officials", "reported", "afternoon", "residents", "nearby", "statement", "county",
+           "investigators", "witnesses", "emergency", "crews", "hospital", "update", "later"]
+
+
+def _story_text(rng: random.Random, n: int, town: str, person: tuple[str, str],
+                event: tuple[str, list[str]], own: list[str]) -> str:
+    kind, words = event
+    lines = [f"{person[0]} {person[1]} was at the {kind} in {town} when it began, "
+             f"{rng.choice(_FILLER)} said."]
+    for _ in range(n):
+        pool = rng.sample(words, 3) + rng.sample(own, 2) + rng.sample(_FILLER, 4)
+        rng.shuffle(pool)
+        lines.append(f"{person[1]} and the {' '.join(pool)} in {town}.")
+    return "\n".join(lines)
+
+
+def invented_stream(n_stories: int = 70, seed: int = 11) -> list[StoryDoc]:
+    """Stories of 1-6 articles (other outlets' reports, wire copies with a dateline, updates
+    under the same URL, follow-ups days later, some undated), in publication order."""
+    rng = random.Random(seed)
+    dated: list[tuple[float, StoryDoc]] = []
+    undated: list[StoryDoc] = []
+    for s in range(n_stories):
+        town = rng.choice(_TOWNS)
+        person = (rng.choice(_FIRST), rng.choice(_LAST))
+        event = rng.choice(_EVENTS)
+        own = [f"{rng.choice('bdgkmprtvz')}{rng.choice('aeiou')}{rng.choice('lnrst')}"
+               f"{rng.choice('aeiou')}{rng.choice('bdgkmprtvz')}{s}" for _ in range(4)]
+        start = s * 2.5 + rng.random()
+        title = f"{person[1]} caught up in {event[0]} in {town}"
+        base = _story_text(rng, 5, town, person, event, own)
+        url = f"https://news{s % 5}.example/{s}"
+        for k in range(rng.randint(1, 6)):
+            hours = start + (rng.uniform(40, 80) if rng.random() < 0.2 else rng.uniform(0, 8))
+            variant = rng.random()
+            if k == 0 or variant < 0.4:
+                text, t = _story_text(rng, rng.randint(3, 6), town, person, event, own), title
+                doc_url = ""
+            elif variant < 0.6:
+                text, t, doc_url = f"{town.upper()} (AP) - {base}", title + " | Wire", ""
+            elif variant < 0.75:
+                text, t, doc_url = base + "\nA later update added details.", title, url
+            else:
+                text, t, doc_url = base, f"Update: {title}", url
+            d = StoryDoc(f"s{s}-{k}", t, text, T0 + timedelta(hours=hours), f"o{k}.example",
+                         doc_url)
+            if rng.random() < 0.08:
+                undated.append(StoryDoc(d.id, d.title, d.text, None, d.source, d.canonical_url))
+            else:
+                dated.append((hours, d))
+    dated.sort(key=lambda hd: hd[0])
+    stream = [d for _, d in dated]
+    for i, d in enumerate(undated):  # spread through the stream
+        stream.insert((i * 37) % len(stream), d)
+    return stream
+
+
+STREAM = invented_stream()
+
+
+def state(index: StoryIndex) -> Any:
+    """The decoded snapshot payload: the whole state, comparable (marshal's bytes are not: they
+    depend on reference counts)."""
+    return marshal.loads(index.dumps()[10:])
+
+
+def feed(index: StoryIndex, docs: list[StoryDoc]) -> list[Assignment]:
+    """As the pipeline does: expire up to each dated article, then assign it."""
+    out = []
+    for d in docs:
+        if d.published is not None:
+            index.expire(d.published)
+        out.append(index.assign(d))
+    return out
+
+
+def test_the_invented_stream_exercises_every_path() -> None:
+    index = StoryIndex(**CONFIG)
+    got, remembered = [], []
+    for d in STREAM:
+        got += feed(index, [d])
+        remembered.append(index.remembered_count)
+    kinds = {a.kind for a in got}
+    assert kinds == {"new_story", "joined", "revision"}
+    assert sum(a.kind == "revision" for a in got) >= 10
+    assert sum(a.kind == "joined" for a in got) >= 10
+    assert max(remembered) == CONFIG["max_remembered"]  # the cap was reached
+    assert any(d.published is None for d in STREAM)
+
+
+@pytest.mark.parametrize("split", [1, 37, 90, 150, 211, len(STREAM) - 5])
+def test_a_loaded_snapshot_continues_exactly_as_the_uninterrupted_index(split: int) -> None:
+    whole = StoryIndex(**CONFIG)
+    expected = feed(whole, STREAM)
+    first = StoryIndex(**CONFIG)
+    assert feed(first, STREAM[:split]) == expected[:split]
+    loaded = StoryIndex.loads(first.dumps(), **CONFIG)
+    assert state(loaded) == state(first)  # the whole state came back
+    assert (len(loaded), loaded.story_count, loaded.remembered_count) == (
+        len(first), first.story_count, first.remembered_count)
+    assert loaded.doc_ids() == first.doc_ids()
+    for doc_id in first.doc_ids():
+        assert loaded.assignment(doc_id) == first.assignment(doc_id)
+    rest = feed(loaded, STREAM[split:])
+    assert rest == expected[split:]
+    assert state(loaded) == state(whole)
+
+
+def test_a_snapshot_of_an_empty_index_loads() -> None:
+    blob = StoryIndex(**CONFIG).dumps()
+    loaded = StoryIndex.loads(blob, **CONFIG)
+    assert len(loaded) == 0 and loaded.doc_ids() == set()
+    assert feed(loaded, STREAM[:50]) == feed(StoryIndex(**CONFIG), STREAM[:50])
+
+
+def test_restored_and_new_articles_after_loading() -> None:
+    """The pipeline's use: load, restore what the store gained since, remove what it lost."""
+    whole = StoryIndex(**CONFIG)
+    expected = feed(whole, STREAM)
+    split = 120
+    first = StoryIndex(**CONFIG)
+    feed(first, STREAM[:split])
+    loaded = StoryIndex.loads(first.dumps(), **CONFIG)
+    for d, a in zip(STREAM[split:split + 10], expected[split:split + 10], strict=True):
+        loaded.restore(d, a.story_id, a.duplicate_of)
+    assert {d.id for d in STREAM[split:split + 10]} <= loaded.doc_ids()
+    later = [a.story_id for a in feed(loaded, STREAM[split + 10:])]
+    assert later == [a.story_id for a in expected[split + 10:]]
+
+
+def _blob() -> bytes:
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:100])
+    return index.dumps()
+
+
+def _rewrap(payload: Any, version: int = 1) -> bytes:
+    body = marshal.dumps(payload)
+    return struct.pack("<4sHI", b"WSIX", version, zlib.crc32(body)) + body
+
+
+def test_a_corrupt_snapshot_is_refused() -> None:
+    blob = bytearray(_blob())
+    blob[len(blob) // 2] ^= 0x40
+    with pytest.raises(StoryError, match="corrupt story index snapshot"):
+        StoryIndex.loads(bytes(blob), **CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "not a story index snapshot"),
+        (b"PK\x03\x04" + bytes(40), "bad magic"),
+        (b"WSIX\x02\x00" + bytes(40), "snapshot format 2, this version reads 1"),
+        (_rewrap((1, 2, 3)), "unexpected layout"),
+        (_rewrap(compile("1", "x", "eval")), "unexpected layout"),  # a code object: refused
+        (b"WSIX\x01\x00" + struct.pack("<I", zlib.crc32(b"\xff")) + b"\xff", "corrupt"),
+    ],
+)
+def test_what_is_not_a_snapshot_of_this_format_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(StoryError, match=message):
+        StoryIndex.loads(data, **CONFIG)
+
+
+def test_a_truncated_snapshot_is_refused() -> None:
+    blob = _blob()
+    with pytest.raises(StoryError, match="corrupt story index snapshot"):
+        StoryIndex.loads(blob[: len(blob) - 100], **CONFIG)
+
+
+def test_a_snapshot_with_a_damaged_payload_but_a_valid_checksum_is_refused() -> None:
+    payload = list(marshal.loads(_blob()[10:]))
+    assert len(payload[4]) == 4 * len(payload[5]) > 0  # the articles' serials, and ids
+    payload[4] = payload[4][:-4]  # one article serial fewer than the other columns
+    with pytest.raises(StoryError, match="corrupt story index snapshot"):
+        StoryIndex.loads(_rewrap(tuple(payload)), **CONFIG)
+
+
+def test_a_snapshot_holding_other_objects_than_its_own_is_refused() -> None:
+    payload = list(marshal.loads(_blob()[10:]))
+    payload[2] = {"term": compile("1", "x", "eval")}  # a code object among the frequencies
+    with pytest.raises(StoryError, match=r"corrupt story index snapshot.*unexpected"):
+        StoryIndex.loads(_rewrap(tuple(payload)), **CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"window": timedelta(hours=21)}, "window"),
+        ({"join_threshold": 0.2}, "join_threshold"),
+        ({"story_memory": timedelta(days=4)}, "story_memory"),
+    ],
+)
+def test_a_snapshot_made_with_other_settings_is_refused(change: dict[str, Any],
+                                                        named: str) -> None:
+    with pytest.raises(StoryError, match=f"another window or other tunables: {named}"):
+        StoryIndex.loads(_blob(), **{**CONFIG, **change})
+
+
+def test_loads_checks_its_arguments() -> None:
+    with pytest.raises(StoryError, match="snapshot must be bytes"):
+        StoryIndex.loads("WSIX", **CONFIG)  # type: ignore[arg-type]
+    with pytest.raises(StoryError, match="unknown tunable"):
+        StoryIndex.loads(_blob(), **CONFIG, join_treshold=0.2)
+
+
+# ---
+# doc_ids and remove
+# ---
+
+
+def test_doc_ids_are_the_articles_in_the_window() -> None:
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:60])
+    ids = index.doc_ids()
+    assert len(ids) == len(index) > 0
+    assert all(index.assignment(i) is not None for i in ids)
+    assert {d.id for d in STREAM[:60]} > ids  # some expired
+
+
+T1 = datetime(2024, 5, 4, 9, 0, tzinfo=UTC)
+BAR_TITLE = "Two men wounded in shooting outside Millbrook bar"
+
+
+def test_remove_drops_an_article_as_expiry_would() -> None:
+    index = StoryIndex(story_memory=timedelta(days=30))
+    index.assign(StoryDoc("bar", BAR_TITLE, BAR_SHOOTING, T1, "a.example", "https://a.example/1"))
+    assert index.remove("bar") is True
+    assert index.remove("bar") is False and index.remove("never-seen") is False
+    assert len(index) == 0 and index.assignment("bar") is None and index.doc_ids() == set()
+    assert (index.story_count, index.remembered_count) == (0, 1)  # remembered, as on expiry
+    # the URL is free again, and a follow-up still finds the remembered story
+    follow = index.assign(StoryDoc("arrest", "Police arrest suspect in Blue Anchor bar shooting",
+                                   BAR_SHOOTING_FOLLOWUP, T1 + timedelta(days=5), "b.example",
+                                   "https://a.example/1"))
+    assert (follow.story_id, follow.kind) == ("bar", "joined")
+
+
+def test_removing_an_undated_article_frees_its_place() -> None:
+    index = StoryIndex(max_undated=2)
+    for i in range(3):
+        index.assign(StoryDoc(f"u{i}", f"Undated item {i}", f"Unrelated words number {i}.", None,
+                              "c.example"))
+    assert index.doc_ids() == {"u1", "u2"}
+    assert index.remove("u1")
+    index.assign(StoryDoc("u3", "Undated item 3", "Unrelated words number 3.", None, "c.example"))
+    assert index.doc_ids() == {"u2", "u3"}
+    assert state(StoryIndex.loads(index.dumps(), max_undated=2)) == state(index)
+
+
+def test_remove_then_snapshot_continues_exactly() -> None:
+    a = StoryIndex(**CONFIG)
+    b = StoryIndex(**CONFIG)
+    feed(a, STREAM[:100])
+    feed(b, STREAM[:100])
+    for doc_id in sorted(a.doc_ids())[::3]:
+        assert a.remove(doc_id) and b.remove(doc_id)
+    b = StoryIndex.loads(b.dumps(), **CONFIG)
+    assert feed(a, STREAM[100:]) == feed(b, STREAM[100:])
