@@ -124,7 +124,80 @@ def test_chunked_ingest_gives_the_results_of_one_chunk(
         for s in (s1, s2):
             data = s.load_story_index()
             assert data is not None
-            assert StoryIndex.loads(data).doc_ids() == s.window_ids(NOW - timedelta(hours=72))
+            index = StoryIndex.loads(data, **pipeline.STORY_MEMORY)
+            assert index.doc_ids() == s.window_assignments(NOW - timedelta(hours=72)).keys()
     finally:
         s1.close()
         s2.close()
+
+
+def test_a_run_failing_half_way_stores_nothing(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles are stored only once every chunk is decided: after a failure in a later chunk,
+    the next run finds every item new again (none is marked seen without being matched)."""
+    real = pipeline._assign_stories
+    calls = []
+
+    def fails_on_the_third_chunk(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_assign_stories", fails_on_the_third_chunk)
+    with pytest.raises(RuntimeError):
+        _ingest(tmp_path, "failing", 1, monkeypatch)
+    store = Store(f"sqlite:///{tmp_path}/failing.db")
+    try:
+        assert store.count("articles") == 0
+        assert store.load_story_index() is None
+    finally:
+        store.close()
+    monkeypatch.setattr(pipeline, "_assign_stories", real)
+    again, s = _ingest(tmp_path, "failing", 1, monkeypatch)
+    try:
+        assert again.new_articles == 6 * 4 + 2 and len(again.candidates) == 26
+    finally:
+        s.close()
+
+
+def test_a_copy_of_an_article_joining_a_story_in_the_same_run_gets_that_story(
+    tmp_path: Any,
+) -> None:
+    from .story_articles import BAR_SHOOTING, BAR_SHOOTING_FOLLOWUP
+
+    def feed(items: list[tuple[str, str, str]]) -> bytes:
+        return rss([{"title": t, "link": link, "guid": link,
+                     "pubDate": "Fri, 01 May 2026 10:00:00 +0200", "description": text}
+                    for t, link, text in items])
+
+    jobs: list[ParseJob] = [
+        ("a", "https://a.example/rss", feed([("Two wounded in Millbrook bar shooting",
+                                              "https://a.example/bar", BAR_SHOOTING)]),
+         HEADERS, NOW),
+        ("b", "https://b.example/rss", feed([("Arrest after Millbrook bar shooting",
+                                              "https://wire.example/arrest",
+                                              BAR_SHOOTING_FOLLOWUP)]), HEADERS, NOW),
+        ("c", "https://c.example/rss", feed([("Millbrook man arrested",
+                                              "https://wire.example/arrest?utm_source=rss",
+                                              BAR_SHOOTING_FOLLOWUP)]), HEADERS, NOW),
+    ]
+    cfg = Config(path=None, feeds=tuple(FeedConfig(j[0], j[1]) for j in jobs))
+    store = Store(f"sqlite:///{tmp_path}/copy.db")
+    try:
+        got = ingest_step(cfg, store, _batch(jobs), NOW)
+        assert (got.new_articles, got.duplicates) == (2, 1)
+        stories = {r["feed"]: r["story_id"] for r in _rows(store)}
+        assert stories["a"] == stories["b"] == stories["c"]
+    finally:
+        store.close()
+
+
+def _rows(store: Store) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from watcher.store import articles
+
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(articles)).mappings()]

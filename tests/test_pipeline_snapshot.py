@@ -50,7 +50,7 @@ ARTICLES = [
 
 def stored_with_index(store: Store, articles: list[Article]) -> StoryIndex:
     """Assign and store `articles` as a run would, saving the snapshot; the index it saved."""
-    index = StoryIndex()
+    index = StoryIndex(**pipeline.STORY_MEMORY)
     rows = []
     for a in articles:
         got = index.assign(doc(a))
@@ -68,8 +68,15 @@ def test_store_keeps_one_snapshot(store: Store) -> None:
     assert store.count("story_index") == 1
 
 
-def test_next_run_starts_from_the_snapshot(store: Store) -> None:
+def test_next_run_starts_from_the_snapshot(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     saved = stored_with_index(store, ARTICLES)
+
+    def no_rebuild(*args: object) -> None:
+        raise AssertionError("the index was rebuilt from the texts")
+
+    monkeypatch.setattr(store, "iter_window", no_rebuild)
     loaded = pipeline.load_story_index(CFG, store, NOW)
     assert loaded.doc_ids() == saved.doc_ids() == {"bar", "peru", "driveby"}
     # the loaded index is the saved one, not a rebuild: it assigns exactly as the saved one
@@ -85,7 +92,8 @@ def test_snapshot_is_reconciled_with_the_store(store: Store) -> None:
     store.add_articles([(chile, "story-of-another-run", None)])
     # and retention deleted one that the snapshot still holds
     store.prune(NOW - timedelta(hours=25))
-    assert store.window_ids(NOW - timedelta(hours=72)) == {"peru", "driveby", "chile"}
+    assert store.window_assignments(NOW - timedelta(hours=72)).keys() == {
+        "peru", "driveby", "chile"}
     index = pipeline.load_story_index(CFG, store, NOW)
     assert index.doc_ids() == {"peru", "driveby", "chile"}
     assert index.assignment("chile").story_id == "story-of-another-run"
@@ -122,3 +130,31 @@ def test_snapshot_of_another_window_is_not_used(
         index = pipeline.load_story_index(cfg, store, NOW)
     assert "rebuilding it from the store" in caplog.text
     assert index.doc_ids() == {"peru", "driveby"}
+
+
+def test_an_article_another_run_decided_otherwise_takes_the_stored_story(store: Store) -> None:
+    """Two runs saw `follow` as new; the other run's insert came first and put it in the bar
+    shooting's story, while this run's index (saved last) holds it as a story of its own."""
+    index = StoryIndex(**pipeline.STORY_MEMORY)
+    for a in ARTICLES:
+        store.add_articles([(a, index.assign(doc(a)).story_id, None)])
+    follow = art("follow", "Arrest after Millbrook bar shooting", BAR_SHOOTING_FOLLOWUP, 1)
+    bar_story = index.assignment("bar").story_id
+    store.add_articles([(follow, bar_story, None)])  # the other run's decision
+    index.restore(doc(follow), "follow")  # this run's own view, saved last
+    pipeline.save_story_index(store, index, NOW)
+    loaded = pipeline.load_story_index(CFG, store, NOW)
+    assert loaded.assignment("follow").story_id == bar_story
+
+
+def test_a_failed_snapshot_save_does_not_fail_the_run(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError("value too long for type bytea")
+
+    monkeypatch.setattr(store, "save_story_index", broken)
+    with caplog.at_level(logging.WARNING, logger="watcher"):
+        stored_with_index(store, ARTICLES)
+    assert "story index snapshot not saved (ValueError" in caplog.text
+    assert store.count("articles") == 3

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections import deque
+from collections.abc import Generator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -32,6 +33,8 @@ ParseJob = tuple[str, str, bytes, Mapping[str, str], datetime]
 # 0.2-0.3 s to start, about what parsing 4 MB of feeds costs on one core.
 MIN_POOL_BYTES = 8 * 1024 * 1024
 MAX_WORKERS = 8
+# Feeds submitted to the pool ahead of the one the caller waits for, per worker.
+AHEAD_PER_WORKER = 32
 
 
 def default_workers() -> int:
@@ -68,13 +71,14 @@ def iter_parse_feeds(
     start_method: str = "forkserver",
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
-) -> Iterator[ParsedFeed]:
+) -> Generator[ParsedFeed, None, None]:
     """`parse_feed` of each job, yielded in the order of `jobs` as soon as it (and every one
     before it) is ready: the caller works on the first feeds while the workers parse the rest.
 
     `known` maps a feed name to the ids of its articles already stored (entries with those ids
     are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). Each job is
-    one task, all submitted at once: the workers never wait for the caller. Runs serially in
+    one task; `AHEAD_PER_WORKER` tasks per worker are kept submitted, so the workers go on while
+    the caller works, and results wait for a slow caller only that far ahead. Runs serially in
     this process under the same conditions as `parse_feeds`; if the pool cannot start or a
     worker dies, what is left is parsed serially (logged as a warning). A caller that stops
     early cancels the jobs not yet started."""
@@ -92,16 +96,21 @@ def iter_parse_feeds(
             ctx.set_forkserver_preload(["watcher.parsepool"])
         pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx)
         try:
-            futures: list[Future[ParsedFeed] | None] = [
+            ahead = max(AHEAD_PER_WORKER * n_workers, 1)
+            queued: deque[Future[ParsedFeed]] = deque(
                 pool.submit(_parse_known, job, known.get(job[0], frozenset()), max_items,
-                            max_chars) for job in jobs]
-            for i, fut in enumerate(futures):
-                assert fut is not None
-                futures[i] = None  # the caller decides how long a result is kept
-                result = fut.result()
+                            max_chars) for job in jobs[:ahead])
+            submitted = len(queued)
+            while queued:
+                result = queued.popleft().result()
+                if submitted < len(jobs):  # keep the workers busy, never far ahead
+                    job = jobs[submitted]
+                    queued.append(pool.submit(_parse_known, job, known.get(job[0], frozenset()),
+                                              max_items, max_chars))
+                    submitted += 1
                 done += 1
                 yield result
-        finally:
+        finally:  # a caller that stops early (or fails) does not wait for the rest
             pool.shutdown(wait=True, cancel_futures=True)
     except (BrokenProcessPool, OSError) as exc:
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from watcher.models import (
 from watcher.parse import ParsedFeed
 from watcher.parsepool import ParseJob, iter_parse_feeds
 from watcher.routing import DeliveryRules, rules_for
-from watcher.store import OutboxRow, Store, StoreError, WindowRow
+from watcher.store import OutboxRow, Store, WindowRow
 from watcher.stories import StoryDoc, StoryError, StoryIndex
 from watcher.transports import (
     ConsoleTransport,
@@ -257,21 +258,23 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
 
     known = store.ids_by_feed([job[0] for job in jobs])
     acc = _Ingested(first_poll=first_poll)
-    index: StoryIndex | None = None
     chunk: list[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]] = []
     chunk_items = 0
-    parsed_feeds = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
-                                    max_chars=cfg.fetch.max_article_chars)
-    for slot, parsed in zip(pending, parsed_feeds, strict=True):
-        chunk.append((slot, parsed))
-        chunk_items += len(parsed.articles)
-        if chunk_items >= INGEST_CHUNK_ARTICLES:
-            index = _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc, index)
-            chunk, chunk_items = [], 0
-    index = _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc, index)
-    if index is not None:
-        save_story_index(store, index, now)
+    with closing(iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
+                                  max_chars=cfg.fetch.max_article_chars)) as parsed_feeds:
+        for slot, parsed in zip(pending, parsed_feeds, strict=True):
+            chunk.append((slot, parsed))
+            chunk_items += len(parsed.articles)
+            if chunk_items >= INGEST_CHUNK_ARTICLES:
+                _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
+                chunk, chunk_items = [], 0
+        _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
+    # Stored at once, after everything is decided: a run that fails half-way stores nothing, and
+    # the next one parses the same bodies again (nothing is marked seen without being matched).
+    store.add_articles(acc.rows)
     store.save_feed_states([st for st in new_states if st is not None])
+    if acc.index is not None:
+        save_story_index(store, acc.index, now)
 
     final = [replace(o, new=acc.new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
     return IngestResult(
@@ -286,8 +289,8 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     )
 
 
-# Parsed articles are deduplicated, grouped into stories and stored this many at a time, while
-# the parse workers go on with the next feeds: memory holds a chunk, not the whole batch.
+# Parsed articles are deduplicated and grouped into stories this many at a time, while the parse
+# workers go on with the next feeds.
 INGEST_CHUNK_ARTICLES = 2000
 
 
@@ -296,6 +299,10 @@ class _Ingested:
     """What `ingest_step` adds up over its chunks."""
 
     first_poll: set[str]  # feeds polled for the first time (their old items are not candidates)
+    rows: list[tuple[Article, str, str | None]] = field(default_factory=list)  # to store
+    ids: set[str] = field(default_factory=set)  # ids decided by earlier chunks
+    urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
+    index: StoryIndex | None = None  # loaded by the first chunk that needs it
     candidates: list[Candidate] = field(default_factory=list)
     new_per_feed: dict[str, int] = field(default_factory=dict)
     new_stories: int = 0
@@ -310,11 +317,11 @@ def _ingest_chunk(
     cfg: Config, store: Store,
     chunk: Sequence[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]],
     outcomes: list[FeedOutcome | None], new_states: list[FeedState | None], now: datetime,
-    acc: _Ingested, index: StoryIndex | None,
-) -> StoryIndex | None:
-    """Identity, stories and storage for the articles of some parsed feeds (see `ingest_step`).
-    Earlier chunks are stored before a later one is classified, so an item seen twice in one
-    run is still one item. Returns the story index, loaded by the first chunk that needs it."""
+    acc: _Ingested,
+) -> None:
+    """Identity and stories for the articles of some parsed feeds (see `ingest_step`), added to
+    `acc`. Articles of earlier chunks count as known, so an item seen twice in one run is still
+    one item, wherever the chunks are cut."""
     parsed_articles: list[Article] = []
     for (i_out, i_state, parsed_state, prev, r), parsed in chunk:
         if parsed.capped:
@@ -333,19 +340,25 @@ def _ingest_chunk(
         parsed_articles.extend(parsed.articles)
         outcomes[i_out] = FeedOutcome(r.feed, "ok", articles=len(parsed.articles))
     if not parsed_articles:
-        return index
+        return
 
-    known_ids = store.known_ids([a.id for a in parsed_articles])
+    known_ids = store.known_ids([a.id for a in parsed_articles]) | (
+        acc.ids & {a.id for a in parsed_articles})
     unknown = [a for a in parsed_articles if a.id not in known_ids]
-    known_urls = {
-        url: KnownItem(k.id, k.story_id)
-        for url, k in store.by_canonical_url(list({a.canonical_url for a in unknown})).items()
-    }
+    urls = list({a.canonical_url for a in unknown})
+    known_urls = {url: acc.urls[url] for url in urls if url in acc.urls}
+    known_urls.update({url: KnownItem(k.id, k.story_id) for url, k in store.by_canonical_url(
+        [u for u in urls if u not in known_urls]).items()})
     decisions = classify(parsed_articles, known_ids, known_urls)
     decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
-    decisions, index = _assign_stories(cfg, store, decisions, now, index)
-    store.add_articles([(d.article, d.story_id, d.duplicate_of)
-                        for d in decisions if d.kind != "seen"])
+    decisions, acc.index = _assign_stories(cfg, store, decisions, now, acc.index)
+    for d in decisions:
+        if d.kind == "seen":
+            continue
+        acc.rows.append((d.article, d.story_id, d.duplicate_of))
+        acc.ids.add(d.article.id)
+        if d.article.canonical_url and d.article.canonical_url not in acc.urls:
+            acc.urls[d.article.canonical_url] = KnownItem(d.article.id, d.story_id)
     for d in decisions:
         if d.kind in ("new", "joined"):
             acc.new_per_feed[d.article.feed] = acc.new_per_feed.get(d.article.feed, 0) + 1
@@ -355,7 +368,6 @@ def _ingest_chunk(
         acc.new_stories += d.kind == "new"
         acc.duplicates += d.kind == "duplicate"
         acc.seen += d.kind == "seen"
-    return index
 
 
 def _full_text(
@@ -397,6 +409,9 @@ def _assign_stories(
     out: list[Decision] = []
     for d in decisions:
         if d.kind == "duplicate":  # a copy under a known URL: held as a rebuild would hold it
+            original = index.assignment(d.duplicate_of) if d.duplicate_of else None
+            if original is not None:  # in this batch: its story was only decided just now
+                d = replace(d, story_id=original.story_id)
             index.restore(_story_doc(d.article), d.story_id, d.duplicate_of)
         if d.kind != "new":
             out.append(d)
@@ -423,21 +438,24 @@ def load_story_index(cfg: Config, store: Store, now: datetime) -> StoryIndex:
     index: StoryIndex | None = None
     if data is not None:
         try:
-            index = StoryIndex.loads(data, window=window)
+            index = StoryIndex.loads(data, window=window, **STORY_MEMORY)
         except StoryError as exc:
             log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
     if index is None:
-        index = StoryIndex(window=window)
+        index = StoryIndex(window=window, **STORY_MEMORY)
         for r in store.iter_window(now - window):
             index.restore(_window_doc(r), r.story_id, r.duplicate_of)
         index.expire(now)
         return index
     index.expire(now)
-    stored = store.window_ids(now - window)
-    held = index.doc_ids()
-    for gone in held - stored:
-        index.remove(gone)
-    missing = stored - held
+    stored = store.window_assignments(now - window)
+    for doc_id in index.doc_ids():
+        got = index.assignment(doc_id)
+        if (got is None or doc_id not in stored
+                or stored[doc_id] != (got.story_id, got.duplicate_of)):
+            # pruned, or decided otherwise by a concurrent run whose insert came first
+            index.remove(doc_id)
+    missing = stored.keys() - index.doc_ids()
     if missing:
         for r in store.window_rows(sorted(missing)):
             index.restore(_window_doc(r), r.story_id, r.duplicate_of)
@@ -445,12 +463,19 @@ def load_story_index(cfg: Config, store: Store, now: datetime) -> StoryIndex:
     return index
 
 
+# How long the index remembers a story whose articles all left the window (a follow-up days later
+# still joins it), and how many such stories at most: what the snapshot carries beyond the window.
+STORY_MEMORY: dict[str, Any] = {"story_memory": timedelta(days=14), "max_remembered": 20_000}
+
+
 def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
-    """Save the index for the next run. A failure costs the next run a rebuild, nothing else."""
+    """Save the index for the next run. It is a cache: a failure costs the next run a rebuild
+    from the store (or the restore of what the older snapshot lacks), nothing else."""
     try:
         store.save_story_index(index.dumps(), len(index), now)
-    except StoreError as exc:
-        log.warning("story index snapshot not saved (%s); the next run rebuilds it", exc)
+    except Exception as exc:
+        log.warning("story index snapshot not saved (%s: %s); the next run rebuilds it",
+                    type(exc).__name__, exc)
 
 
 def _window_doc(r: WindowRow) -> StoryDoc:

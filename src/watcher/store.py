@@ -431,11 +431,13 @@ class Store:
                 yield WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
                                 _aware(r.published) or since, r.story_id, r.duplicate_of)
 
-    def window_ids(self, since: datetime) -> set[str]:
-        """Ids of the articles published since `since` (the story window), without their texts."""
+    def window_assignments(self, since: datetime) -> dict[str, tuple[str, str | None]]:
+        """id -> (story_id, duplicate_of) of the articles published since `since` (the story
+        window), without their texts."""
         with self.engine.connect() as conn:
-            return set(conn.execute(
-                select(articles.c.id).where(articles.c.published >= _naive(since))).scalars())
+            return {r.id: (r.story_id, r.duplicate_of) for r in conn.execute(
+                select(articles.c.id, articles.c.story_id, articles.c.duplicate_of)
+                .where(articles.c.published >= _naive(since)))}
 
     def window_rows(self, ids: Sequence[str]) -> list[WindowRow]:
         """The `WindowRow`s of these articles (those still stored), oldest first."""
