@@ -50,6 +50,11 @@ def enqueue(store: Store, alerts: list[Alert], now: datetime) -> list[Alert]:
     return pipeline.enqueue_step(store, alerts, now)
 
 
+@task(name="mark-matched", cache_policy=NO_CACHE)
+def mark_matched(store: Store, ingested: pipeline.IngestResult) -> None:
+    pipeline.mark_matched_step(store, ingested)
+
+
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
 def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
     transport = runtime.make_transport(cfg)
@@ -83,9 +88,11 @@ def poll_feeds(
         alerts = match(c, s, quote(ingested.candidates)) + feed_health(c, s, now)
         if dry_run:
             pipeline.show_dry_run(alerts)
+            mark_matched(s, quote(ingested))
             summary = pipeline.summarize(cfg, ingested, alerts, pipeline.DeliveryReport(), True)
         else:
             added = enqueue(s, quote(alerts), now)
+            mark_matched(s, quote(ingested))
             delivery = deliver(c, s)
             summary = pipeline.summarize(cfg, ingested, added, delivery, False)
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from watcher.config import Config, parse_config
-from watcher.pipeline import deliver_step, run_cycle
+from watcher.pipeline import deliver_step, fetch_step, ingest_step, run_cycle
 from watcher.store import Store
 from watcher.transports import ConsoleTransport, SlackTransport
 
@@ -224,3 +224,40 @@ def test_an_article_that_breaks_scoring_is_logged_and_the_run_goes_on(
     summary = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
     assert summary.new_articles == 2 and summary.alerts == 1 and summary.delivery.sent == 1
     assert "cannot score article" in caplog.text and "a scoring bug" in caplog.text
+
+
+def test_a_run_stopped_before_matching_leaves_its_articles_to_the_next_run(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """The articles are stored before matching; a run killed in between (here: it stops after
+    ingest_step) must not cost their alerts: the next run, with nothing new to fetch, matches
+    them and alerts once. A run matching them again later queues nothing more."""
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    stopped = ingest_step(cfg, store, fetch_step(cfg, store, NOW), NOW)
+    assert stopped.new_articles == 1 and len(stopped.candidates) == 1
+    assert [a.id for a, _ in store.pending_matches()] == [stopped.candidates[0].article.id]
+    # a run within the claim lease leaves them alone: the stopped run may still be going
+    soon = run_cycle(cfg, store, transport, now=NOW + timedelta(seconds=60), sleep=no_sleep)
+    assert soon.alerts == 0 and len(store.pending_matches()) == 1
+    later = NOW + timedelta(seconds=cfg.slack.claim_lease + 60)
+    after = run_cycle(cfg, store, transport, now=later, sleep=no_sleep)
+    assert after.new_articles == 0 and after.alerts == 1 and after.delivery.sent == 1
+    assert store.pending_matches() == []
+    again = run_cycle(cfg, store, transport, now=later, sleep=no_sleep)
+    assert again.alerts == 0 and len(alert_messages(slack)) == 1
+
+
+def test_pending_articles_too_old_to_alert_are_just_marked_matched(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5)]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    ingest_step(cfg, store, fetch_step(cfg, store, NOW), NOW)
+    later = NOW + timedelta(hours=cfg.poll.max_age_hours + 1)
+    summary = run_cycle(cfg, store, SlackTransport(slack.token, base_url=slack.url), now=later,
+                        sleep=no_sleep)
+    assert summary.alerts == 0 and store.pending_matches() == []

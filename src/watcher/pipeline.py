@@ -270,8 +270,11 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
                 chunk, chunk_items = [], 0
         _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
     # Stored at once, after everything is decided: a run that fails half-way stores nothing, and
-    # the next one parses the same bodies again (nothing is marked seen without being matched).
-    store.add_articles(acc.rows)
+    # the next one parses the same bodies again. The candidates are stored as waiting for
+    # matching until their alerts are queued (`mark_matched_step`): those of an earlier run
+    # that stopped in between are matched now.
+    _earlier_candidates(cfg, store, acc, now)
+    store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates})
     store.save_feed_states([st for st in new_states if st is not None])
     if acc.index is not None:
         save_story_index(store, acc.index, now)
@@ -287,6 +290,31 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         full_text=acc.full_text,
         capped=acc.capped,
     )
+
+
+def _earlier_candidates(cfg: Config, store: Store, acc: _Ingested, now: datetime) -> None:
+    """Add to `acc` the candidates an earlier run stored but did not get to match: it stopped
+    before queueing their alerts. A run stored them at its start time (`fetched`); those of
+    the last `[slack] claim_lease` seconds may belong to a run still going, and are left to it
+    (as an alert claimed by a run is). Those now too old to alert on are marked matched."""
+    mine = {c.article.id for c in acc.candidates}
+    lease = now - timedelta(seconds=cfg.slack.claim_lease)
+    earlier = [(a, story) for a, story in store.pending_matches()
+               if a.fetched < lease and a.id not in mine]
+    if not earlier:
+        return
+    cutoff = now - timedelta(hours=cfg.poll.max_age_hours)
+    recent = [(a, story) for a, story in earlier if a.published >= cutoff]
+    store.mark_matched([a.id for a, _ in earlier if a.published < cutoff])
+    if recent:
+        log.info("%d articles stored by an earlier run that stopped before matching them are "
+                 "matched now", len(recent))
+    acc.candidates.extend(Candidate(a, story) for a, story in recent)
+
+
+def mark_matched_step(store: Store, ingest: IngestResult) -> None:
+    """The run's candidates are matched and their alerts queued: no longer pending."""
+    store.mark_matched([c.article.id for c in ingest.candidates])
 
 
 # Parsed articles are deduplicated and grouped into stories this many at a time, while the parse
@@ -971,8 +999,10 @@ def run_cycle(
     alerts = match_step(cfg, store, ingest.candidates) + ops_step(cfg, store, now)
     if dry_run:
         show_dry_run(alerts)
+        mark_matched_step(store, ingest)
         return summarize(cfg, ingest, alerts, DeliveryReport(), dry_run=True)
     added = enqueue_step(store, alerts, now)
+    mark_matched_step(store, ingest)
     delivery = deliver_step(store, transport, max_attempts=cfg.slack.max_send_attempts,
                             min_interval=cfg.slack.min_interval, sleep=sleep,
                             claim_lease=cfg.slack.claim_lease,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -75,10 +76,14 @@ articles = Table(
     Column("fetched", DateTime, nullable=False),
     Column("story_id", String(64), nullable=False),
     Column("duplicate_of", String(64)),
+    # true while the article waits for matching (set with the insert, cleared once its alerts are
+    # queued): a run that stops in between leaves it to the next run, never lost
+    Column("pending_match", Boolean),
     Index("ix_articles_canonical_url", "canonical_url"),
     Index("ix_articles_story_id", "story_id"),
     Index("ix_articles_published", "published"),
     Index("ix_articles_feed", "feed"),
+    Index("ix_articles_pending_match", "pending_match"),
 )
 
 stories = Table(
@@ -290,10 +295,12 @@ class Store:
                     out.setdefault(r.canonical_url, KnownArticle(r.id, r.story_id, r.feed))
         return out
 
-    def add_articles(self, new: Sequence[tuple[Article, str, str | None]]) -> int:
+    def add_articles(self, new: Sequence[tuple[Article, str, str | None]],
+                     pending: Set[str] = frozenset()) -> int:
         """Insert (article, story_id, duplicate_of) rows and open or touch their stories.
         Returns how many were inserted; an id already present (a concurrent run, or earlier in
-        `new`) is skipped and does not touch its story.
+        `new`) is skipped and does not touch its story. Ids in `pending` are stored as waiting
+        for matching (`pending_matches`, `mark_matched`).
 
         On SQLite and PostgreSQL the rows go in batches (`INSERT ... ON CONFLICT DO NOTHING
         RETURNING id`, then one upsert per story: `articles` raised by the story's inserted
@@ -301,7 +308,7 @@ class Store:
         first), in one transaction, rows in key order so that concurrent runs take their locks
         in the same order. Other databases insert row by row."""
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
-            return self._add_articles_rowwise(new)
+            return self._add_articles_rowwise(new, pending)
         first: dict[str, tuple[Article, str, str | None]] = {}
         for row in new:
             first.setdefault(row[0].id, row)  # a repeated id: the first wins, as row by row
@@ -314,7 +321,8 @@ class Store:
                 .returning(articles.c.id)
             ordered = sorted(first)
             for i in range(0, len(ordered), _BATCH):
-                batch = [_article_row(*first[aid]) for aid in ordered[i:i + _BATCH]]
+                batch = [_article_row(*first[aid], pending=aid in pending)
+                         for aid in ordered[i:i + _BATCH]]
                 inserted.update(conn.execute(stmt, batch).scalars())
             if not inserted:
                 return 0
@@ -342,14 +350,15 @@ class Store:
                 conn.execute(upsert, story_rows[i:i + _BATCH])
         return len(inserted)
 
-    def _add_articles_rowwise(self, new: Sequence[tuple[Article, str, str | None]]) -> int:
+    def _add_articles_rowwise(self, new: Sequence[tuple[Article, str, str | None]],
+                              pending: Set[str] = frozenset()) -> int:
         inserted = 0
         with self.engine.begin() as conn:
             for article, story_id, duplicate_of in new:
                 try:
                     with conn.begin_nested():
-                        conn.execute(insert(articles).values(
-                            **_article_row(article, story_id, duplicate_of)))
+                        conn.execute(insert(articles).values(**_article_row(
+                            article, story_id, duplicate_of, pending=article.id in pending)))
                 except IntegrityError:
                     continue
                 inserted += 1
@@ -430,6 +439,22 @@ class Store:
             for r in result:
                 yield WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
                                 _aware(r.published) or since, r.story_id, r.duplicate_of)
+
+    def pending_matches(self) -> list[tuple[Article, str]]:
+        """(article, story_id) of the articles stored as waiting for matching and not marked
+        matched since: left by a run that stopped before queueing their alerts (or running now)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(articles).where(articles.c.pending_match.is_(True))
+                                .order_by(articles.c.fetched, articles.c.id)).mappings().all()
+        return [(_row_article(r), r["story_id"]) for r in rows]
+
+    def mark_matched(self, ids: Sequence[str]) -> None:
+        """These articles' alerts are queued (or they need none): no longer pending."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                conn.execute(update(articles).where(articles.c.id.in_(chunk))
+                             .where(articles.c.pending_match.is_(True))
+                             .values(pending_match=None))
 
     def window_assignments(self, since: datetime) -> dict[str, tuple[str, str | None]]:
         """id -> (story_id, duplicate_of) of the articles published since `since` (the story
@@ -618,11 +643,7 @@ class Store:
                     .order_by(articles.c.published, articles.c.id)
                 ).mappings().all()
                 for r in rows:
-                    out.setdefault(r["story_id"], []).append(Article(
-                        id=r["id"], feed=r["feed"], guid=r["guid"], url=r["url"],
-                        canonical_url=r["canonical_url"], title=r["title"], text=r["text"],
-                        published=_aware(r["published"]) or datetime.now(UTC),
-                        fetched=_aware(r["fetched"]) or datetime.now(UTC)))
+                    out.setdefault(r["story_id"], []).append(_row_article(r))
         return out
 
     def _rows(self, query: Any) -> list[OutboxRow]:
@@ -691,12 +712,20 @@ def _orig(exc: OperationalError) -> str:
 _BATCH = 1000  # rows per executemany call of `Store.add_articles`
 
 
-def _article_row(article: Article, story_id: str, duplicate_of: str | None) -> dict[str, Any]:
+def _article_row(article: Article, story_id: str, duplicate_of: str | None, *,
+                 pending: bool = False) -> dict[str, Any]:
     return {"id": article.id, "feed": article.feed, "guid": article.guid, "url": article.url,
             "canonical_url": article.canonical_url, "title": article.title,
             "text": article.text, "published": _naive(article.published),
             "fetched": _naive(article.fetched), "story_id": story_id,
-            "duplicate_of": duplicate_of}
+            "duplicate_of": duplicate_of, "pending_match": True if pending else None}
+
+
+def _row_article(r: Any) -> Article:
+    return Article(id=r["id"], feed=r["feed"], guid=r["guid"], url=r["url"],
+                   canonical_url=r["canonical_url"], title=r["title"], text=r["text"],
+                   published=_aware(r["published"]) or datetime.now(UTC),
+                   fetched=_aware(r["fetched"]) or datetime.now(UTC))
 
 
 def _dialect_insert(dialect: str) -> Callable[[Table], Any]:

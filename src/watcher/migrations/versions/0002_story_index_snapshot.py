@@ -1,4 +1,4 @@
-"""story index snapshot; articles indexed by feed
+"""story index snapshot; articles indexed by feed, marked while they wait for matching
 
 Revision ID: 0002
 Revises: 0001
@@ -26,10 +26,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pending_match", sa.Boolean(), nullable=True))
         batch_op.create_index("ix_articles_feed", ["feed"], unique=False)
+        batch_op.create_index("ix_articles_pending_match", ["pending_match"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.drop_index("ix_articles_pending_match")
         batch_op.drop_index("ix_articles_feed")
+        batch_op.drop_column("pending_match")
     op.drop_table("story_index")
