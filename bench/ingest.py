@@ -388,7 +388,8 @@ def _install_timers(timings: dict[str, float]) -> None:
     """Time the pipeline's steps (parsing runs inside ingest_step, overlapping its other work)."""
     from watcher import pipeline
 
-    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run"):
+    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
+                 "enqueue_step", "mark_matched_step"):
         fn = getattr(pipeline, name, None)
         if fn is not None:
             setattr(pipeline, name, _timed(name, fn, timings))
