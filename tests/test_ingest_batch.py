@@ -1,5 +1,5 @@
 """Batched ingestion: Store.add_articles in bulk gives what row-by-row inserts gave, and
-parse_feeds applies parse_feed's per-feed limits."""
+iter_parse_feeds applies parse_feed's per-feed limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from watcher.models import Article
 from watcher.parse import parse_feed
-from watcher.parsepool import ParseJob, parse_feeds
+from watcher.parsepool import ParseJob, iter_parse_feeds
 from watcher.store import Store, stories
 
 from .feedserver import rss
@@ -96,5 +96,6 @@ def test_parse_feeds_applies_the_per_feed_limits(workers: int) -> None:
     expected = [parse_feed(*j, max_items=5, max_chars=40) for j in jobs]
     assert all(p.capped == 7 and len(p.articles) == 5 for p in expected)
     assert all(len(a.text) <= 40 for p in expected for a in p.articles)
-    got = parse_feeds(jobs, None, workers=workers, min_pool_bytes=0, max_items=5, max_chars=40)
+    got = list(iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0, max_items=5,
+                                max_chars=40))
     assert got == expected

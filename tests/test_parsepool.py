@@ -1,4 +1,4 @@
-"""parse_feeds: the same results as parse_feed in a loop, on a process pool or without one."""
+"""iter_parse_feeds: the same results as parse_feed in a loop, on a process pool or without one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from watcher import parsepool
 from watcher.parse import ParsedFeed, parse_feed
-from watcher.parsepool import ParseJob, parse_feeds
+from watcher.parsepool import ParseJob, iter_parse_feeds
 
 from .feedserver import rss
 
@@ -50,7 +50,7 @@ def _knowing_some(jobs: list[ParseJob]) -> dict[str, set[str]]:
 def test_pool_gives_the_serial_results() -> None:
     jobs = _jobs()
     known = _knowing_some(jobs)
-    got = parse_feeds(jobs, known, workers=2, min_pool_bytes=0)
+    got = list(iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0))
     assert got == _serial(jobs, known)
     assert [p.known for p in got[:6]] == [2] * 6 and all(len(p.articles) == 3 for p in got[:6])
     assert got[6].error_kind == "not_a_feed" and got[7].error_kind == "not_a_feed"
@@ -58,9 +58,10 @@ def test_pool_gives_the_serial_results() -> None:
 
 def test_pool_without_known_ids_and_with_everything_known() -> None:
     jobs = _jobs(3)
-    assert parse_feeds(jobs, None, workers=2, min_pool_bytes=0) == [parse_feed(*j) for j in jobs]
+    got = list(iter_parse_feeds(jobs, None, workers=2, min_pool_bytes=0))
+    assert got == [parse_feed(*j) for j in jobs]
     known = {job[0]: {a.id for a in parse_feed(*job).articles} for job in jobs}
-    got = parse_feeds(jobs, known, workers=2, min_pool_bytes=0)
+    got = list(iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0))
     assert all(p.articles == () for p in got) and [p.known for p in got[:3]] == [5, 5, 5]
     assert got == _serial(jobs, known)
 
@@ -81,15 +82,15 @@ def test_small_batches_run_serially_without_starting_processes(
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
     jobs = _jobs(n)[:n]
     known = _knowing_some(jobs)
-    assert parse_feeds(jobs, known, workers=workers,
-                       min_pool_bytes=min_pool_bytes) == _serial(jobs, known)
+    assert list(iter_parse_feeds(jobs, known, workers=workers,
+                       min_pool_bytes=min_pool_bytes)) == _serial(jobs, known)
 
 
 def test_default_threshold_keeps_a_few_small_feeds_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
     jobs = _jobs()
     assert sum(len(j[2]) for j in jobs) < parsepool.MIN_POOL_BYTES
-    assert parse_feeds(jobs, workers=2) == [parse_feed(*j) for j in jobs]
+    assert list(iter_parse_feeds(jobs, workers=2)) == [parse_feed(*j) for j in jobs]
 
 
 _parse_known = parsepool._parse_known
@@ -107,7 +108,7 @@ def test_a_worker_dying_half_way_leaves_the_rest_to_this_process(
 ) -> None:
     jobs = _jobs()
     monkeypatch.setattr(parsepool, "_parse_known", _dies_on_feed_3)
-    got = parse_feeds(jobs, workers=2, min_pool_bytes=0, start_method="fork")
+    got = list(iter_parse_feeds(jobs, workers=2, min_pool_bytes=0, start_method="fork"))
     assert got == [parse_feed(*j) for j in jobs]
     assert "parse pool failed" in caplog.text
 

@@ -135,12 +135,12 @@ def test_weighted_counts_integral_and_general_paths_agree() -> None:
 
 def test_features_find_title_persons_not_teams_or_places() -> None:
     text = (
-        "San Diego Chargers defensive tackle Jamal Williams was arrested early Sunday, "
-        "the California Highway Patrol said.\nWilliams was pulled over on a freeway in "
-        "San Diego, and the Chargers said they were aware of the arrest."
+        "Port Ellison Harriers midfielder Dario Kessling was detained late Friday, the "
+        "Ellison County sheriff's office said.\nKessling was stopped on a ring road near "
+        "Port Ellison, and the Harriers said they had been told of the detention."
     )
-    f = extract_features("Chargers' Jamal Williams arrested", text)
-    assert f.focal == frozenset({"william"})
+    f = extract_features("Harriers' Dario Kessling detained", text)
+    assert f.focal == frozenset({"kessling"})
 
 
 @pytest.mark.parametrize(

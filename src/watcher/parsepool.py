@@ -22,7 +22,7 @@ from datetime import datetime
 
 from watcher.parse import MAX_TEXT, ParsedFeed, parse_feed
 
-__all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "iter_parse_feeds", "parse_feeds"]
+__all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "iter_parse_feeds"]
 
 log = logging.getLogger("watcher")
 
@@ -46,22 +46,6 @@ def default_workers() -> int:
     return max(1, min(cpus, MAX_WORKERS))
 
 
-def parse_feeds(
-    jobs: Sequence[ParseJob],
-    known: Mapping[str, Set[str]] | None = None,
-    workers: int | None = None,
-    *,
-    min_pool_bytes: int = MIN_POOL_BYTES,
-    start_method: str = "forkserver",
-    max_items: int | None = None,
-    max_chars: int = MAX_TEXT,
-) -> list[ParsedFeed]:
-    """Every result of `iter_parse_feeds`, as a list in the order of `jobs`."""
-    return list(iter_parse_feeds(jobs, known, workers, min_pool_bytes=min_pool_bytes,
-                                 start_method=start_method, max_items=max_items,
-                                 max_chars=max_chars))
-
-
 def iter_parse_feeds(
     jobs: Sequence[ParseJob],
     known: Mapping[str, Set[str]] | None = None,
@@ -79,7 +63,8 @@ def iter_parse_feeds(
     are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). Each job is
     one task; `AHEAD_PER_WORKER` tasks per worker are kept submitted, so the workers go on while
     the caller works, and results wait for a slow caller only that far ahead. Runs serially in
-    this process under the same conditions as `parse_feeds`; if the pool cannot start or a
+    this process (no pool started) when `workers` (default: `default_workers()`) is 1, there is
+    a single job, or the bodies add up to less than `min_pool_bytes`; if the pool cannot start or a
     worker dies, what is left is parsed serially (logged as a warning). A caller that stops
     early cancels the jobs not yet started."""
     known = known or {}

@@ -328,7 +328,6 @@ class _Ingested:
 
     first_poll: set[str]  # feeds polled for the first time (their old items are not candidates)
     rows: list[tuple[Article, str, str | None]] = field(default_factory=list)  # to store
-    ids: set[str] = field(default_factory=set)  # ids decided by earlier chunks
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
     index: StoryIndex | None = None  # loaded by the first chunk that needs it
     candidates: list[Candidate] = field(default_factory=list)
@@ -348,7 +347,7 @@ def _ingest_chunk(
     acc: _Ingested,
 ) -> None:
     """Identity and stories for the articles of some parsed feeds (see `ingest_step`), added to
-    `acc`. Articles of earlier chunks count as known, so an item seen twice in one run is still
+    `acc`. The URLs of earlier chunks count as known, so an item seen twice in one run is still
     one item, wherever the chunks are cut."""
     parsed_articles: list[Article] = []
     for (i_out, i_state, parsed_state, prev, r), parsed in chunk:
@@ -370,8 +369,8 @@ def _ingest_chunk(
     if not parsed_articles:
         return
 
-    known_ids = store.known_ids([a.id for a in parsed_articles]) | (
-        acc.ids & {a.id for a in parsed_articles})
+    # (ids are per feed and a feed is in one chunk: earlier chunks never hold these ids)
+    known_ids = store.known_ids([a.id for a in parsed_articles])
     unknown = [a for a in parsed_articles if a.id not in known_ids]
     urls = list({a.canonical_url for a in unknown})
     known_urls = {url: acc.urls[url] for url in urls if url in acc.urls}
@@ -381,13 +380,10 @@ def _ingest_chunk(
     decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
     decisions, acc.index = _assign_stories(cfg, store, decisions, now, acc.index)
     for d in decisions:
-        if d.kind == "seen":
-            continue
-        acc.rows.append((d.article, d.story_id, d.duplicate_of))
-        acc.ids.add(d.article.id)
-        if d.article.canonical_url and d.article.canonical_url not in acc.urls:
-            acc.urls[d.article.canonical_url] = KnownItem(d.article.id, d.story_id)
-    for d in decisions:
+        if d.kind != "seen":
+            acc.rows.append((d.article, d.story_id, d.duplicate_of))
+            if d.article.canonical_url and d.article.canonical_url not in acc.urls:
+                acc.urls[d.article.canonical_url] = KnownItem(d.article.id, d.story_id)
         if d.kind in ("new", "joined"):
             acc.new_per_feed[d.article.feed] = acc.new_per_feed.get(d.article.feed, 0) + 1
             acc.new_articles += 1

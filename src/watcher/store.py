@@ -429,16 +429,12 @@ class Store:
     def iter_window(self, since: datetime, batch: int = 1000) -> Iterator[WindowRow]:
         """What `window_articles` returns, as `WindowRow`s (the columns the story index needs),
         read `batch` rows at a time: the texts of the whole window are never all in memory."""
-        cols = (articles.c.id, articles.c.feed, articles.c.canonical_url, articles.c.title,
-                articles.c.text, articles.c.published, articles.c.story_id,
-                articles.c.duplicate_of)
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=batch).execute(
-                select(*cols).where(articles.c.published >= _naive(since))
+                select(*_WINDOW_COLS).where(articles.c.published >= _naive(since))
                 .order_by(articles.c.published, articles.c.id))
             for r in result:
-                yield WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
-                                _aware(r.published) or since, r.story_id, r.duplicate_of)
+                yield _window_row(r)
 
     def pending_matches(self) -> list[tuple[Article, str]]:
         """(article, story_id) of the articles stored as waiting for matching and not marked
@@ -467,15 +463,10 @@ class Store:
     def window_rows(self, ids: Sequence[str]) -> list[WindowRow]:
         """The `WindowRow`s of these articles (those still stored), oldest first."""
         out: list[WindowRow] = []
-        cols = (articles.c.id, articles.c.feed, articles.c.canonical_url, articles.c.title,
-                articles.c.text, articles.c.published, articles.c.story_id,
-                articles.c.duplicate_of)
         with self.engine.connect() as conn:
             for chunk in _chunks(ids, 500):
-                for r in conn.execute(select(*cols).where(articles.c.id.in_(chunk))):
-                    out.append(WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
-                                         _aware(r.published) or datetime.now(UTC), r.story_id,
-                                         r.duplicate_of))
+                out.extend(_window_row(r) for r in conn.execute(
+                    select(*_WINDOW_COLS).where(articles.c.id.in_(chunk))))
         out.sort(key=lambda w: (w.published, w.id))
         return out
 
@@ -719,6 +710,17 @@ def _article_row(article: Article, story_id: str, duplicate_of: str | None, *,
             "text": article.text, "published": _naive(article.published),
             "fetched": _naive(article.fetched), "story_id": story_id,
             "duplicate_of": duplicate_of, "pending_match": True if pending else None}
+
+
+# the columns of a `WindowRow` (what the story index needs of an article)
+_WINDOW_COLS = (articles.c.id, articles.c.feed, articles.c.canonical_url, articles.c.title,
+                articles.c.text, articles.c.published, articles.c.story_id,
+                articles.c.duplicate_of)
+
+
+def _window_row(r: Any) -> WindowRow:
+    return WindowRow(r.id, r.feed, r.canonical_url, r.title, r.text,
+                     _aware(r.published) or datetime.now(UTC), r.story_id, r.duplicate_of)
 
 
 def _row_article(r: Any) -> Article:

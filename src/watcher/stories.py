@@ -536,9 +536,9 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     Besides weighted term counts and shingles, the capitalised words give: proper nouns (words
     capitalised mid-sentence, weighted up); a Bloom mask of the capitalised words of the title
     and the lead; and the persons the title names. A person is a capitalised pair in the body
-    ("Jamal Williams") whose second word also stands alone there ("Williams was pulled over")
-    and never after "the" ("the Chargers": a team). Places and organisations ("San Diego",
-    "Highway Patrol") are rarely shortened that way. Headline-like lines (a title repeated in
+    ("Dario Kessling") whose second word also stands alone there ("Kessling was stopped") and
+    never after "the" ("the Harriers": a team). Places and organisations ("Port Ellison",
+    "County Sheriff") are rarely shortened that way. Headline-like lines (a title repeated in
     the body) say nothing through capitals."""
     tun = tunables or _DEFAULT_TUNABLES
     get = _TOKEN_CACHE.get
