@@ -96,6 +96,6 @@ def test_parse_feeds_applies_the_per_feed_limits(workers: int) -> None:
     expected = [parse_feed(*j, max_items=5, max_chars=40) for j in jobs]
     assert all(p.capped == 7 and len(p.articles) == 5 for p in expected)
     assert all(len(a.text) <= 40 for p in expected for a in p.articles)
-    got = list(iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0, max_items=5,
-                                max_chars=40))
+    got = [p for p, _ in iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0,
+                                           max_items=5, max_chars=40)]
     assert got == expected

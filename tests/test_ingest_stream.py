@@ -65,7 +65,7 @@ def _serial(jobs: list[ParseJob], known: dict[str, set[str]]) -> list[ParsedFeed
 def test_stream_gives_the_serial_results_in_order(workers: int) -> None:
     jobs = _jobs()
     known = _known(jobs)
-    got = list(iter_parse_feeds(jobs, known, workers=workers, min_pool_bytes=0))
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=workers, min_pool_bytes=0)]
     want = _serial(jobs, known)
     assert got == want
     assert [p.known for p in got] == [2 if i % 2 == 0 else 0 for i in range(len(jobs))]
@@ -77,7 +77,7 @@ def test_stream_stopped_early_cancels_the_rest() -> None:
     stream = iter_parse_feeds(jobs, workers=2, min_pool_bytes=0)
     first = next(stream)
     stream.close()  # returns promptly: the jobs not started are cancelled
-    assert first == parse_feed(*jobs[0])
+    assert first == (parse_feed(*jobs[0]), ())
 
 
 def test_a_broken_pool_leaves_the_rest_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +88,8 @@ def test_a_broken_pool_leaves_the_rest_to_this_process(monkeypatch: pytest.Monke
             raise BrokenProcessPool("no processes here")
 
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", Broken)
-    assert list(iter_parse_feeds(jobs, workers=2, min_pool_bytes=0)) == _serial(jobs, {})
+    got = [p for p, _ in iter_parse_feeds(jobs, workers=2, min_pool_bytes=0)]
+    assert got == _serial(jobs, {})
 
 
 def _batch(jobs: list[ParseJob]) -> FetchBatch:
@@ -201,3 +202,38 @@ def _rows(store: Store) -> list[dict[str, Any]]:
 
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(articles)).mappings()]
+
+
+def test_ingest_uses_the_story_features_the_parse_step_derived(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index takes each article's features from the parse step (the workers, on a pool)
+    instead of deriving them again, and decides exactly as when it derives them itself."""
+    from watcher import stories
+
+    monkeypatch.setattr(parsepool, "MIN_POOL_BYTES", 0)  # the pool, even for small bodies
+    plain, s1 = _ingest(tmp_path, "plain", 4, monkeypatch)
+    real = stories.extract_features
+    in_index: list[str] = []
+
+    def counted(title: str, text: str, *args: Any) -> Any:
+        in_index.append(title)
+        return real(title, text, *args)
+
+    monkeypatch.setattr(stories, "extract_features", counted)
+    fed, s2 = _ingest(tmp_path, "fed", 4, monkeypatch)
+    try:
+        assert in_index == []
+        assert fed == plain
+        assert {r["id"]: (r["story_id"], r["duplicate_of"]) for r in _rows(s2)} == \
+            {r["id"]: (r["story_id"], r["duplicate_of"]) for r in _rows(s1)}
+        # without them (as after a full-text fetch replaced the article), the index derives them
+        parse_only = pipeline.iter_parse_feeds
+        monkeypatch.setattr(pipeline, "iter_parse_feeds", lambda *a, **k: (
+            (parsed, ()) for parsed, _ in parse_only(*a, **k)))
+        bare, s3 = _ingest(tmp_path, "bare", 4, monkeypatch)
+        assert len(in_index) == 36 and bare == plain
+        s3.close()
+    finally:
+        s1.close()
+        s2.close()

@@ -10,6 +10,7 @@ import pytest
 from watcher import parsepool
 from watcher.parse import ParsedFeed, parse_feed
 from watcher.parsepool import ParseJob, iter_parse_feeds
+from watcher.stories import StoryTunables, extract_features
 
 from .feedserver import rss
 
@@ -50,7 +51,7 @@ def _knowing_some(jobs: list[ParseJob]) -> dict[str, set[str]]:
 def test_pool_gives_the_serial_results() -> None:
     jobs = _jobs()
     known = _knowing_some(jobs)
-    got = list(iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0))
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0)]
     assert got == _serial(jobs, known)
     assert [p.known for p in got[:6]] == [2] * 6 and all(len(p.articles) == 3 for p in got[:6])
     assert got[6].error_kind == "not_a_feed" and got[7].error_kind == "not_a_feed"
@@ -58,10 +59,10 @@ def test_pool_gives_the_serial_results() -> None:
 
 def test_pool_without_known_ids_and_with_everything_known() -> None:
     jobs = _jobs(3)
-    got = list(iter_parse_feeds(jobs, None, workers=2, min_pool_bytes=0))
+    got = [p for p, _ in iter_parse_feeds(jobs, None, workers=2, min_pool_bytes=0)]
     assert got == [parse_feed(*j) for j in jobs]
     known = {job[0]: {a.id for a in parse_feed(*job).articles} for job in jobs}
-    got = list(iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0))
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=0)]
     assert all(p.articles == () for p in got) and [p.known for p in got[:3]] == [5, 5, 5]
     assert got == _serial(jobs, known)
 
@@ -82,15 +83,16 @@ def test_small_batches_run_serially_without_starting_processes(
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
     jobs = _jobs(n)[:n]
     known = _knowing_some(jobs)
-    assert list(iter_parse_feeds(jobs, known, workers=workers,
-                       min_pool_bytes=min_pool_bytes)) == _serial(jobs, known)
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=workers,
+                                          min_pool_bytes=min_pool_bytes)]
+    assert got == _serial(jobs, known)
 
 
 def test_default_threshold_keeps_a_few_small_feeds_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
     jobs = _jobs()
     assert sum(len(j[2]) for j in jobs) < parsepool.MIN_POOL_BYTES
-    assert list(iter_parse_feeds(jobs, workers=2)) == [parse_feed(*j) for j in jobs]
+    assert [p for p, _ in iter_parse_feeds(jobs, workers=2)] == [parse_feed(*j) for j in jobs]
 
 
 _parse_known = parsepool._parse_known
@@ -108,10 +110,27 @@ def test_a_worker_dying_half_way_leaves_the_rest_to_this_process(
 ) -> None:
     jobs = _jobs()
     monkeypatch.setattr(parsepool, "_parse_known", _dies_on_feed_3)
-    got = list(iter_parse_feeds(jobs, workers=2, min_pool_bytes=0, start_method="fork"))
+    got = [p for p, _ in iter_parse_feeds(jobs, workers=2, min_pool_bytes=0, start_method="fork")]
     assert got == [parse_feed(*j) for j in jobs]
     assert "parse pool failed" in caplog.text
 
 
 def test_default_workers_is_at_least_one() -> None:
     assert 1 <= parsepool.default_workers() <= parsepool.MAX_WORKERS
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_story_features_come_with_each_article(workers: int) -> None:
+    jobs = _jobs()
+    tunables = StoryTunables(title_weight=2.0, lead_words=5)  # not the defaults: they are passed
+    got = list(iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0,
+                                story_features=tunables))
+    assert [p for p, _ in got] == [parse_feed(*j) for j in jobs]
+    for parsed, features in got:
+        assert len(features) == len(parsed.articles)
+        assert list(features) == [extract_features(a.title, a.text, tunables)
+                                  for a in parsed.articles]
+        if parsed.articles:
+            assert list(features) != [extract_features(a.title, a.text)
+                                      for a in parsed.articles]
+    assert sum(len(f) for _, f in got) == 30

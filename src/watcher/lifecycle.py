@@ -17,9 +17,14 @@ their latest figures are shown side by side (`by_source`), never merged.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
+from watcher import casualties
 from watcher.casualties import extract_casualties
 from watcher.models import Alert, Article, CasualtyFigure, SourcedFigure
 
@@ -53,6 +58,21 @@ def toll_of(article: Article) -> tuple[SourcedFigure, CasualtyFigure] | None:
         return None
     return SourcedFigure("killed", k.count, k.qualifier, article.feed, article.url,
                          article.published), k
+
+
+@cache
+def toll_rules() -> str:
+    """The version of the rules behind `toll_of`: a digest of the casualty extractor's source
+    and this module's, so a toll stored by other rules (`Store.save_tolls`) is read again.
+    Without the sources (a frozen install), a version of this process only: nothing stored is
+    trusted, every toll is read again."""
+    digest = hashlib.sha256()
+    try:
+        for module in (casualties.__file__, __file__):
+            digest.update(Path(module or "").read_bytes())
+    except OSError:
+        digest.update(os.urandom(16))
+    return digest.hexdigest()[:16]
 
 
 def series(articles: Sequence[Article]) -> list[SourcedFigure]:
@@ -133,4 +153,4 @@ def change(
 
 
 __all__ = ["Announced", "Change", "announced", "by_source", "change", "current_toll", "series",
-           "toll_of"]
+           "toll_of", "toll_rules"]

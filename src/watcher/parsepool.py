@@ -6,7 +6,9 @@ one interpreter runs on one core. `iter_parse_feeds` gives the same results as c
 enough to repay starting one. The caller passes, per feed, the ids already stored (one store
 query for the whole batch, made before: a worker cannot use the store), so that only new entries
 cost cleaning; results come back in order while the workers go on, so the caller's own work on
-the first feeds (deduplication, stories, storage) overlaps the parsing of the rest.
+the first feeds (deduplication, stories, storage) overlaps the parsing of the rest. Asked to, the
+workers also derive each new article's story features (`watcher.stories.extract_features`), the
+costliest part of story grouping, so that the caller only has to look them up in its index.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
 from watcher.parse import MAX_TEXT, ParsedFeed, parse_feed
+from watcher.stories import DocFeatures, StoryTunables, extract_features
 
-__all__ = ["MIN_POOL_BYTES", "ParseJob", "default_workers", "iter_parse_feeds"]
+__all__ = ["MIN_POOL_BYTES", "ParseJob", "Parsed", "default_workers", "iter_parse_feeds"]
 
 log = logging.getLogger("watcher")
 
 # (feed name, URL fetched, body, response headers, fetch time): parse_feed's arguments.
 ParseJob = tuple[str, str, bytes, Mapping[str, str], datetime]
+# parse_feed's result, and the story features of its articles (in order; empty unless asked for)
+Parsed = tuple[ParsedFeed, tuple[DocFeatures, ...]]
 
 # Below this many body bytes in a batch the pool is not started: a worker process costs some
 # 0.2-0.3 s to start, about what parsing 4 MB of feeds costs on one core.
@@ -55,12 +60,16 @@ def iter_parse_feeds(
     start_method: str = "forkserver",
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
-) -> Generator[ParsedFeed, None, None]:
-    """`parse_feed` of each job, yielded in the order of `jobs` as soon as it (and every one
-    before it) is ready: the caller works on the first feeds while the workers parse the rest.
+    story_features: StoryTunables | None = None,
+) -> Generator[Parsed, None, None]:
+    """`parse_feed` of each job, with the story features of its articles, yielded in the order
+    of `jobs` as soon as it (and every one before it) is ready: the caller works on the first
+    feeds while the workers parse the rest.
 
     `known` maps a feed name to the ids of its articles already stored (entries with those ids
-    are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). Each job is
+    are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). With
+    `story_features` (the tunables of the story index), the features of each article are
+    `extract_features(a.title, a.text, story_features)`; without, an empty tuple. Each job is
     one task; `AHEAD_PER_WORKER` tasks per worker are kept submitted, so the workers go on while
     the caller works, and results wait for a slow caller only that far ahead. Runs serially in
     this process (no pool started) when `workers` (default: `default_workers()`) is 1, there is
@@ -72,7 +81,8 @@ def iter_parse_feeds(
     total = sum(len(job[2]) for job in jobs)
     if n_workers < 2 or len(jobs) < 2 or total < min_pool_bytes:
         for job in jobs:
-            yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars)
+            yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
+                               story_features)
         return
     done = 0  # results handed out
     try:
@@ -82,16 +92,16 @@ def iter_parse_feeds(
         pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx)
         try:
             ahead = max(AHEAD_PER_WORKER * n_workers, 1)
-            queued: deque[Future[ParsedFeed]] = deque(
+            queued: deque[Future[Parsed]] = deque(
                 pool.submit(_parse_known, job, known.get(job[0], frozenset()), max_items,
-                            max_chars) for job in jobs[:ahead])
+                            max_chars, story_features) for job in jobs[:ahead])
             submitted = len(queued)
             while queued:
                 result = queued.popleft().result()
                 if submitted < len(jobs):  # keep the workers busy, never far ahead
                     job = jobs[submitted]
                     queued.append(pool.submit(_parse_known, job, known.get(job[0], frozenset()),
-                                              max_items, max_chars))
+                                              max_items, max_chars, story_features))
                     submitted += 1
                 done += 1
                 yield result
@@ -101,10 +111,15 @@ def iter_parse_feeds(
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
                     type(exc).__name__, exc, len(jobs) - done)
     for job in jobs[done:]:
-        yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars)
+        yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
+                               story_features)
 
 
-def _parse_known(job: ParseJob, known: Set[str], max_items: int | None,
-                 max_chars: int) -> ParsedFeed:
-    return parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in known},
-                      max_items=max_items, max_chars=max_chars)
+def _parse_known(job: ParseJob, known: Set[str], max_items: int | None, max_chars: int,
+                 story_features: StoryTunables | None) -> Parsed:
+    parsed = parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in known},
+                        max_items=max_items, max_chars=max_chars)
+    if story_features is None:
+        return parsed, ()
+    return parsed, tuple(extract_features(a.title, a.text, story_features)
+                         for a in parsed.articles)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from watcher import health, lifecycle
 from watcher.assess import Assessment, assess
@@ -31,14 +31,14 @@ from watcher.models import (
     CasualtyFigure,
     FeedState,
     FetchResult,
+    Qualifier,
     SourcedFigure,
     Watch,
 )
-from watcher.parse import ParsedFeed
-from watcher.parsepool import ParseJob, iter_parse_feeds
+from watcher.parsepool import Parsed, ParseJob, iter_parse_feeds
 from watcher.routing import DeliveryRules, rules_for
 from watcher.store import OutboxRow, Store, WindowRow
-from watcher.stories import StoryDoc, StoryError, StoryIndex
+from watcher.stories import DocFeatures, StoryDoc, StoryError, StoryIndex, StoryTunables
 from watcher.transports import (
     ConsoleTransport,
     DeliveryError,
@@ -258,13 +258,15 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
 
     known = store.ids_by_feed([job[0] for job in jobs])
     acc = _Ingested(first_poll=first_poll)
-    chunk: list[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]] = []
+    chunk: list[tuple[tuple[int, int, FeedState, FeedState, FetchResult], Parsed]] = []
     chunk_items = 0
+    # the workers also derive the articles' story features, the costliest part of grouping
     with closing(iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
-                                  max_chars=cfg.fetch.max_article_chars)) as parsed_feeds:
+                                  max_chars=cfg.fetch.max_article_chars,
+                                  story_features=STORY_TUNABLES)) as parsed_feeds:
         for slot, parsed in zip(pending, parsed_feeds, strict=True):
             chunk.append((slot, parsed))
-            chunk_items += len(parsed.articles)
+            chunk_items += len(parsed[0].articles)
             if chunk_items >= INGEST_CHUNK_ARTICLES:
                 _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
                 chunk, chunk_items = [], 0
@@ -342,7 +344,7 @@ class _Ingested:
 
 def _ingest_chunk(
     cfg: Config, store: Store,
-    chunk: Sequence[tuple[tuple[int, int, FeedState, FeedState, FetchResult], ParsedFeed]],
+    chunk: Sequence[tuple[tuple[int, int, FeedState, FeedState, FetchResult], Parsed]],
     outcomes: list[FeedOutcome | None], new_states: list[FeedState | None], now: datetime,
     acc: _Ingested,
 ) -> None:
@@ -350,7 +352,8 @@ def _ingest_chunk(
     `acc`. The URLs of earlier chunks count as known, so an item seen twice in one run is still
     one item, wherever the chunks are cut."""
     parsed_articles: list[Article] = []
-    for (i_out, i_state, parsed_state, prev, r), parsed in chunk:
+    features: dict[str, tuple[Article, DocFeatures]] = {}
+    for (i_out, i_state, parsed_state, prev, r), (parsed, feats) in chunk:
         if parsed.capped:
             acc.capped += parsed.capped
             log.warning("feed %s: %d items beyond [fetch] max_items = %d left out", r.feed,
@@ -365,6 +368,8 @@ def _ingest_chunk(
         new_states[i_state] = parsed_state
         acc.seen += parsed.known  # entries the parser left out: the store already had them
         parsed_articles.extend(parsed.articles)
+        if feats:  # derived by the parse step (see `iter_parse_feeds`)
+            features.update((a.id, (a, f)) for a, f in zip(parsed.articles, feats, strict=True))
         outcomes[i_out] = FeedOutcome(r.feed, "ok", articles=len(parsed.articles))
     if not parsed_articles:
         return
@@ -378,7 +383,7 @@ def _ingest_chunk(
         [u for u in urls if u not in known_urls]).items()})
     decisions = classify(parsed_articles, known_ids, known_urls)
     decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
-    decisions, acc.index = _assign_stories(cfg, store, decisions, now, acc.index)
+    decisions, acc.index = _assign_stories(cfg, store, decisions, now, acc.index, features)
     for d in decisions:
         if d.kind != "seen":
             acc.rows.append((d.article, d.story_id, d.duplicate_of))
@@ -419,28 +424,38 @@ def _full_text(
 def _assign_stories(
     cfg: Config, store: Store, decisions: list[Decision], now: datetime,
     index: StoryIndex | None = None,
+    features: Mapping[str, tuple[Article, DocFeatures]] | None = None,
 ) -> tuple[list[Decision], StoryIndex | None]:
     """Story grouping: each new article joins a story of the window or opens one. The index's
     state lives in the store (`load_story_index`), so it survives restarts and is shared by every
     run; a re-published copy of an article (a revision) counts as a duplicate. Returns the
     index too, for the caller to save once the articles are stored (a snapshot never runs ahead
     of the store); None when there was nothing to assign. `index`: the one an earlier chunk of
-    this run loaded, else it is loaded here."""
+    this run loaded, else it is loaded here. `features`: article id -> (the article, its story
+    features) as the parse workers derived them; used for that very article only (a full-text
+    fetch replaces an article, and its features are derived again)."""
     if not any(d.kind == "new" for d in decisions):
         return decisions, index
     if index is None:
         index = load_story_index(cfg, store, now)
+    derived = features or {}
+
+    def features_of(art: Article) -> DocFeatures | None:
+        got = derived.get(art.id)
+        return got[1] if got is not None and got[0] is art else None
+
     out: list[Decision] = []
     for d in decisions:
         if d.kind == "duplicate":  # a copy under a known URL: held as a rebuild would hold it
             original = index.assignment(d.duplicate_of) if d.duplicate_of else None
             if original is not None:  # in this batch: its story was only decided just now
                 d = replace(d, story_id=original.story_id)
-            index.restore(_story_doc(d.article), d.story_id, d.duplicate_of)
+            index.restore(_story_doc(d.article), d.story_id, d.duplicate_of,
+                          features=features_of(d.article))
         if d.kind != "new":
             out.append(d)
             continue
-        got = index.assign(_story_doc(d.article))
+        got = index.assign(_story_doc(d.article), features=features_of(d.article))
         if got.kind == "joined":
             out.append(replace(d, kind="joined", story_id=got.story_id))
         elif got.kind == "revision":
@@ -490,6 +505,8 @@ def load_story_index(cfg: Config, store: Store, now: datetime) -> StoryIndex:
 # How long the index remembers a story whose articles all left the window (a follow-up days later
 # still joins it), and how many such stories at most: what the snapshot carries beyond the window.
 STORY_MEMORY: dict[str, Any] = {"story_memory": timedelta(days=14), "max_remembered": 20_000}
+# The tunables of the pipeline's index (the parse workers derive story features with them).
+STORY_TUNABLES = StoryTunables(**STORY_MEMORY)
 
 
 def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
@@ -607,31 +624,14 @@ def _story_updates(
 ) -> list[Alert]:
     """Updates for stories that already have a story alert (see `match_step`)."""
     watches = {w.name: (w, cw) for w, cw in compiled}
-    stored = store.story_articles(list({story for _, story in follow_ups}))
-    tolls: dict[str, SourcedFigure | None] = {}  # article id -> its current killed figure
-    evidence: dict[SourcedFigure, CasualtyFigure] = {}
+    series_of = _story_tolls(store, list({story for _, story in follow_ups}))
+    full: dict[str, Article | None] = {}  # id -> the stored article, read when a toll is the news
 
-    def toll_of(art: Article) -> SourcedFigure | None:
-        if art.id not in tolls:
-            found = lifecycle.toll_of(art)
-            if found is not None:
-                evidence[found[0]] = found[1]
-            tolls[art.id] = found[0] if found else None
-        return tolls[art.id]
-
-    series_of: dict[str, list[SourcedFigure]] = {}
-    article_of: dict[SourcedFigure, Article] = {}
-
-    def story_series(story_id: str) -> list[SourcedFigure]:
-        if story_id not in series_of:
-            figs = []
-            for a in stored.get(story_id, []):
-                f = toll_of(a)
-                if f is not None:
-                    figs.append(f)
-                    article_of[f] = a
-            series_of[story_id] = figs
-        return series_of[story_id]
+    def source_article(figure: SourcedFigure) -> Article | None:
+        aid = series_of.ids.get(figure)
+        if aid is not None and aid not in full:
+            full[aid] = store.articles_by_id([aid]).get(aid)
+        return full.get(aid) if aid is not None else None
 
     out: list[Alert] = []
     # One look per (watch, story) and run, at the story as it now stands: its new articles'
@@ -649,7 +649,7 @@ def _story_updates(
             continue
         rank = {n: i for i, n in enumerate(names)}
         verdict, art = max(verdicts, key=lambda v: rank.get(v[0].severity or "", -1))
-        series = story_series(story_id)
+        series = series_of.series.get(story_id, [])
         change = lifecycle.change(state, verdict.severity, names, series,
                                   min_increase=watch.toll_update_min,
                                   min_percent=watch.toll_update_percent)
@@ -659,9 +659,11 @@ def _story_updates(
                 parent.severity
             killed = None
             if change.toll is not None:
-                killed = evidence.get(change.toll)
-                if "severity" not in change.reasons:  # the report of the new toll is the news
-                    art = article_of.get(change.toll, art)
+                reported = source_article(change.toll)
+                found = lifecycle.toll_of(reported) if reported is not None else None
+                killed = found[1] if found is not None else None  # with its evidence
+                if "severity" not in change.reasons and reported is not None:
+                    art = reported  # the report of the new toll is the news
             out.append(replace(
                 parent,
                 alert_id=alert_id_for(watch_name, f"{story_id}\0update\0{severity}\0"
@@ -688,6 +690,47 @@ def _story_updates(
                 reports=lifecycle.by_source(series), broadcast=False,
             ))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Tolls:
+    series: Mapping[str, list[SourcedFigure]]  # story id -> its tolls, oldest first
+    ids: Mapping[SourcedFigure, str]  # a toll -> the id of the article that reported it
+
+
+# Articles whose toll is read at once (their texts are held meanwhile).
+TOLL_BATCH = 2000
+
+
+def _story_tolls(store: Store, story_ids: Sequence[str]) -> _Tolls:
+    """The death tolls the stories' stored articles report (`lifecycle.toll_of`). An article's
+    toll is read once and stored with it (`Store.save_tolls`): only articles not read yet, or read
+    by other rules (`lifecycle.toll_rules`), have their text read and scanned again."""
+    rules = lifecycle.toll_rules()
+    stored = store.story_tolls(story_ids)
+    stale = [t.id for ts in stored.values() for t in ts if t.rules != rules]
+    read: dict[str, tuple[int | None, str | None]] = {}
+    for start in range(0, len(stale), TOLL_BATCH):
+        arts = store.articles_by_id(stale[start:start + TOLL_BATCH])
+        for aid, art in arts.items():
+            found = lifecycle.toll_of(art)
+            read[aid] = (found[0].count, found[0].qualifier) if found else (None, None)
+        store.save_tolls({aid: read[aid] for aid in arts}, rules)
+    series: dict[str, list[SourcedFigure]] = {}
+    ids: dict[SourcedFigure, str] = {}
+    for story_id, tolls in stored.items():
+        figs = series.setdefault(story_id, [])
+        for t in tolls:
+            if t.id not in read and t.rules != rules:
+                continue  # an article pruned since it was listed
+            killed, qualifier = read.get(t.id, (t.killed, t.qualifier))
+            if killed is None:
+                continue
+            fig = SourcedFigure("killed", killed, cast(Qualifier, qualifier), t.feed, t.url,
+                                t.published)
+            figs.append(fig)
+            ids[fig] = t.id
+    return _Tolls(series, ids)
 
 
 def _latest_killed(alerts: Sequence[Alert]) -> CasualtyFigure | None:

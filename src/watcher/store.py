@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -79,6 +80,11 @@ articles = Table(
     # true while the article waits for matching (set with the insert, cleared once its alerts are
     # queued): a run that stops in between leaves it to the next run, never lost
     Column("pending_match", Boolean),
+    # the article's current death toll as the casualty rules read it (`save_tolls`): `toll_rules`
+    # names the rules' version (NULL: not read yet), `toll_killed` is NULL when it states none
+    Column("toll_rules", String(16)),
+    Column("toll_killed", Integer),
+    Column("toll_qualifier", String(20)),
     Index("ix_articles_canonical_url", "canonical_url"),
     Index("ix_articles_story_id", "story_id"),
     Index("ix_articles_published", "published"),
@@ -154,6 +160,19 @@ class KnownArticle:
     id: str
     story_id: str
     feed: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToll:
+    """An article's death toll as stored (`Store.story_tolls`), with what its provenance needs."""
+
+    id: str
+    feed: str
+    url: str
+    published: datetime
+    rules: str | None  # the version of the casualty rules that read it; None: not read yet
+    killed: int | None  # None: the article states no current toll
+    qualifier: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,21 +263,33 @@ class Store:
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
         """Upsert feed states (update, else insert; an insert that loses a race with another run
-        becomes an update), in one transaction."""
+        becomes an update), in one transaction: the stored feeds are updated in one batch."""
+        rows: list[dict[str, Any]] = []
+        for s in states:
+            values = asdict(s)
+            for key in ("first_polled", "last_success", "retry_at"):
+                if values[key] is not None:
+                    values[key] = _naive(values[key])
+            rows.append(values)
+        if not rows:
+            return
         with self.engine.begin() as conn:
-            for s in states:
-                values = asdict(s)
-                for key in ("first_polled", "last_success", "retry_at"):
-                    if values[key] is not None:
-                        values[key] = _naive(values[key])
-                where = feeds.c.name == s.name
-                if conn.execute(update(feeds).where(where).values(**values)).rowcount:
-                    continue
+            stored: set[str] = set()
+            for chunk in _chunks([r["name"] for r in rows], 500):
+                stored.update(conn.execute(select(feeds.c.name).where(feeds.c.name.in_(chunk)))
+                              .scalars())
+            old = [{f"v_{k}": v for k, v in r.items()} for r in rows if r["name"] in stored]
+            if old:
+                conn.execute(update(feeds).where(feeds.c.name == bindparam("v_name"))
+                             .values({k: bindparam(f"v_{k}") for k in rows[0] if k != "name"}),
+                             old)
+            for values in (r for r in rows if r["name"] not in stored):
                 try:
                     with conn.begin_nested():
                         conn.execute(insert(feeds).values(**values))
                 except IntegrityError:
-                    conn.execute(update(feeds).where(where).values(**values))
+                    conn.execute(update(feeds).where(feeds.c.name == values["name"])
+                                 .values(**values))
 
     # -- articles and stories ---
     def known_ids(self, ids: Sequence[str]) -> set[str]:
@@ -636,6 +667,44 @@ class Store:
                 for r in rows:
                     out.setdefault(r["story_id"], []).append(_row_article(r))
         return out
+
+    def story_tolls(self, story_ids: Sequence[str]) -> dict[str, list[StoredToll]]:
+        """story_id -> the stored tolls of its articles (as `story_articles`: copies included,
+        oldest first), without their texts."""
+        out: dict[str, list[StoredToll]] = {}
+        c = articles.c
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                for r in conn.execute(
+                    select(c.story_id, c.id, c.feed, c.url, c.published, c.toll_rules,
+                           c.toll_killed, c.toll_qualifier)
+                    .where(c.story_id.in_(chunk)).order_by(c.published, c.id)
+                ):
+                    out.setdefault(r.story_id, []).append(StoredToll(
+                        r.id, r.feed, r.url, _aware(r.published) or datetime.now(UTC),
+                        r.toll_rules, r.toll_killed, r.toll_qualifier))
+        return out
+
+    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
+        """The stored articles with these ids (those still stored)."""
+        out: dict[str, Article] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                for r in conn.execute(select(articles).where(articles.c.id.in_(chunk))).mappings():
+                    out[r["id"]] = _row_article(r)
+        return out
+
+    def save_tolls(self, tolls: Mapping[str, tuple[int | None, str | None]], rules: str) -> None:
+        """Record the death toll (count and qualifier, or None and None) read from each article
+        by version `rules` of the casualty rules, so that later runs need not read it again."""
+        if not tolls:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(articles).where(articles.c.id == bindparam("t_id"))
+                         .values(toll_rules=rules, toll_killed=bindparam("t_killed"),
+                                 toll_qualifier=bindparam("t_qualifier")),
+                         [{"t_id": aid, "t_killed": k, "t_qualifier": q}
+                          for aid, (k, q) in tolls.items()])
 
     def _rows(self, query: Any) -> list[OutboxRow]:
         with self.engine.connect() as conn:

@@ -58,13 +58,14 @@ import sys
 import unicodedata
 import zlib
 from array import array
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain, compress, repeat
-from operator import add, and_, itemgetter, mul, not_, or_, truediv
+from operator import add, and_, is_, itemgetter, mul, or_, truediv
 from typing import Any, Literal
 
 __all__ = [
@@ -359,6 +360,7 @@ _STOPWORDS = frozenset(
 # clause marker (both stay attached to the word before: "said." -> b"said\x01"), and everything
 # else into a space. bytes.translate + split run in C; each distinct token is analysed once.
 _END, _CLAUSE, _CAPITAL, _THE = 1, 2, 4, 8  # token flags
+_NAMED = 16  # capitalised, and an index term
 
 
 def _byte_table() -> bytes:
@@ -401,7 +403,7 @@ def _term_of(word: str) -> str:
 
 
 _CACHE_MAX = 300_000
-# token -> (index term or "", CRC-32 of the folded word, Bloom bit of the term or -1, flags)
+# token -> (index term or "", CRC-32 of the folded word, its low byte, flags)
 _TOKEN_CACHE: dict[bytes, tuple[str, int, int, int]] = {}
 
 
@@ -424,7 +426,10 @@ def _token_info(token: bytes) -> tuple[str, int, int, int]:
     if folded == "the":
         flags |= _THE
     term = _term_of(folded) if folded else ""
-    info = (term, zlib.crc32(folded.encode()), _term_bit(term) if term else -1, flags)
+    if term and flags & _CAPITAL:
+        flags |= _NAMED
+    crc = zlib.crc32(folded.encode())
+    info = (term, crc, crc & _LOW, flags)
     _TOKEN_CACHE[token] = info
     return info
 
@@ -495,8 +500,17 @@ _LOW = 0xFF
 _HIGH = 0xFFFFFF00  # a shingle value is 32 bits: 24 of the shingle's hash, 8 of its first word
 
 
-def _shingles(ids: Sequence[int]) -> tuple[int, array[int]]:
-    """A consistent sample of the hashed word 3-shingles of a text, from its word ids.
+def _sample_table(m: int) -> bytes:
+    """A bytes.translate table: a low byte b to 1 when b is 0 modulo m (a power of two), else 0."""
+    return bytes(0 if b & (m - 1) else 1 for b in range(256))
+
+
+_SAMPLE_TABLES = {1 << k: _sample_table(1 << k) for k in range(9)}
+
+
+def _shingles(ids: Sequence[int], lows: Sequence[int] | None = None) -> tuple[int, array[int]]:
+    """A consistent sample of the hashed word 3-shingles of a text, from its word ids (and their
+    low bytes, `lows`, when known).
 
     A shingle is kept when its first word's id is 0 modulo the rate m (a power of two chosen
     from the text's length, at most 256). The kept value (32 bits) is 24 bits of the shingle's
@@ -507,13 +521,14 @@ def _shingles(ids: Sequence[int]) -> tuple[int, array[int]]:
     m = 1
     while n // (2 * m) >= SHINGLE_SAMPLE_MIN and m < _LOW:
         m *= 2
+    low = bytes(map(and_, ids, repeat(_LOW)) if lows is None else lows)
     triples: Iterable[tuple[int, int, int]] = zip(ids, ids[1:], ids[2:], strict=False)
-    firsts: Iterable[int] = ids[:n]
+    firsts: Iterable[int] = low  # (zip and map stop at the shortest: the n triples)
     if m > 1:
-        keep = list(map(not_, map(and_, firsts, repeat(m - 1))))
+        keep = low.translate(_SAMPLE_TABLES[m])  # id % m == 0: its low byte % m == 0
         triples = compress(triples, keep)
-        firsts = compress(firsts, keep)
-    values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), map(and_, firsts, repeat(_LOW)))
+        firsts = compress(low, keep)
+    values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), firsts)
     return m, array("I", set(values))
 
 
@@ -545,33 +560,33 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     title_infos = _infos(get, _tokens(clean_title(title)))
     title_terms: set[str] = set()
     tmask = 0
-    for term, _, bit, flags in title_infos:
-        if term and flags & _CAPITAL:
+    for term, _, _, flags in title_infos:
+        if flags & _NAMED:
             title_terms.add(term)
-            tmask |= 1 << bit
+            tmask |= 1 << _term_bit(term)
     lines = _clean_lines(text)
     raws = [_tokens(line) for line in lines]
     infos = _infos(get, list(chain.from_iterable(raws)))
-    terms: tuple[str, ...] = ()
-    ids: tuple[int, ...] = ()
+    terms: Sequence[str] = ()
+    ids: Sequence[int] = ()
+    lows: Sequence[int] = ()
+    flags_of: Sequence[int] = ()
+    capitals: list[int] = []  # the capitalised tokens with an index term
     if infos:
-        terms, ids, _, all_flags = zip(*infos, strict=True)
-        capitals = [
-            i for i in compress(range(len(infos)), map(and_, all_flags, repeat(_CAPITAL)))
-            if terms[i]
-        ]
-    else:
-        capitals = []
-    proper: set[str] = set()
+        terms, ids, lows, flags_of = zip(*infos, strict=True)
+        capitals = list(compress(range(len(infos)), map(and_, flags_of, repeat(_NAMED))))
     lead_mask = tmask
+    for i in capitals:
+        if i >= tun.name_lead_words:
+            break
+        lead_mask |= 1 << _term_bit(terms[i])
+    proper: set[str] = set()
     pairs: list[tuple[str, str]] = []
     alone: set[str] = set()
     the: set[str] = set()
     ages: list[str] = []
-    name_lead = tun.name_lead_words
     start = 0  # the line's first token
     c = 0  # the line's first capital in `capitals`
-    n_caps = len(capitals)
     for line, raw in zip(lines, raws, strict=True):
         if not raw:
             continue
@@ -579,44 +594,42 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
         if "old" in line or "Old" in line or "OLD" in line:
             ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(raw))]
         first = c
-        while c < n_caps and capitals[c] < end:
-            c += 1
-        if first < c:
-            # a title repeated in the body: mostly capitals, or many and no closing punctuation
-            n_line = c - first
-            headline = n_line * 5 >= 3 * len(raw) or (
-                n_line * 5 >= 2 * len(raw) and not infos[end - 1][3] & _END
-            )
-            paired: set[int] = set()
+        c = bisect_left(capitals, end, c)
+        # a title repeated in the body (mostly capitals, or many and no closing punctuation)
+        # says nothing through capitals
+        n_line = c - first
+        if n_line and not (n_line * 5 >= 3 * len(raw) or (
+            n_line * 5 >= 2 * len(raw) and not flags_of[end - 1] & _END
+        )):
+            paired: list[int] = []
             for i in capitals[first:c]:
-                term, _, bit, _ = infos[i]
-                if i < name_lead:
-                    lead_mask |= 1 << bit
-                if headline or i == start:
+                if i == start:
                     continue
-                prev_term, _, _, prev = infos[i - 1]
+                prev = flags_of[i - 1]
                 if prev & _END:
                     continue  # a sentence start
+                term = terms[i]
                 if prev & _THE:
                     the.add(term)
                 if prev & _CLAUSE or not prev & _CAPITAL:
                     proper.add(term)  # after a lower-case word, a number or a comma
-                elif prev_term:
-                    pairs.append((prev_term, term))
-                    paired.add(i - 1)
-                    paired.add(i)
-            if not headline:
-                alone.update(infos[i][0] for i in capitals[first:c] if i not in paired)
+                elif prev & _NAMED:
+                    pairs.append((terms[i - 1], term))
+                    paired += (i - 1, i)
+            if paired:
+                alone.update(terms[i] for i in capitals[first:c] if i not in paired)
+            else:
+                alone.update(map(terms.__getitem__, capitals[first:c]))
         start = end
     lead = tun.lead_words
-    title_list = [info[0] for info in title_infos]
     counts = _weighted_counts(
-        ((title_list, tun.title_weight), (terms[:lead], tun.lead_weight),
-         (terms[lead:], tun.body_weight), (ages, tun.lead_weight))
+        ((list(map(itemgetter(0), title_infos)), tun.title_weight),
+         (terms[:lead], tun.lead_weight), (terms[lead:], tun.body_weight),
+         (ages, tun.lead_weight))
     )
     alone -= the
     persons = frozenset(p for _, p in pairs if p in alone and p in title_terms)
-    rate, shingles = _shingles(ids)
+    rate, shingles = _shingles(ids, lows)
     return DocFeatures(counts, frozenset(proper), rate, shingles, persons, lead_mask, tmask)
 
 
@@ -856,7 +869,7 @@ class StoryIndex:
         d = self._docs.get(doc_id)
         return d.assignment if d is not None else None
 
-    def assign(self, doc: StoryDoc) -> Assignment:
+    def assign(self, doc: StoryDoc, features: DocFeatures | None = None) -> Assignment:
         """Decide the story of `doc` and add it to the index. An id already in the window gets
         its earlier assignment back (and nothing changes)."""
         self._check(doc)
@@ -864,7 +877,8 @@ class StoryIndex:
         if known is not None:
             return known.assignment
         ts = None if doc.published is None else _timestamp(doc.published)
-        feats = extract_features(doc.title, doc.text, self.tunables)
+        feats = features if features is not None else extract_features(doc.title, doc.text,
+                                                                        self.tunables)
         terms, weights = self._vector(feats)
         query = dict(zip(terms, weights, strict=True))
         scored = self._score(query, self._candidates(terms, weights))
@@ -884,7 +898,8 @@ class StoryIndex:
         self._add(doc, ts, feats, terms, weights, story, assignment)
         return assignment
 
-    def restore(self, doc: StoryDoc, story_id: str, duplicate_of: str | None = None) -> None:
+    def restore(self, doc: StoryDoc, story_id: str, duplicate_of: str | None = None,
+                features: DocFeatures | None = None) -> None:
         """Put back an article decided in an earlier run (on restart), without re-deciding.
         Restore in publication order, then call `expire` with the current time."""
         self._check(doc)
@@ -893,7 +908,8 @@ class StoryIndex:
         if doc.id in self._docs:
             return
         ts = None if doc.published is None else _timestamp(doc.published)
-        feats = extract_features(doc.title, doc.text, self.tunables)
+        feats = features if features is not None else extract_features(doc.title, doc.text,
+                                                                        self.tunables)
         terms, weights = self._vector(feats)
         story = self._stories.get(story_id) or self._remembered.get(story_id) or _Story(story_id)
         kind: Kind
@@ -1171,14 +1187,13 @@ class StoryIndex:
         terms = list(counts)
         cache = self._idf_cache
         idfs = list(map(cache.get, terms))
-        if not all(idfs):  # a None (an idf is > 0.1); as _idf, inline
-            log = math.log
+        if not all(idfs):  # a None (an idf is > 0.1): idf = ln(scale / (df + 1)) + 0.1
             scale = self._df_total + t.df_prior + 1.0
-            dget = self._df.get
-            for i, idf in enumerate(idfs):
-                if idf is None:
-                    term = terms[i]
-                    idfs[i] = cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
+            missing = list(compress(terms, map(is_, idfs, repeat(None))))
+            dfs = map(add, map(self._df.get, missing, repeat(0)), repeat(1.0))
+            cache.update(zip(missing, map(add, map(math.log, map(truediv, repeat(scale), dfs)),
+                                          repeat(0.1)), strict=False))
+            idfs = list(map(cache.__getitem__, terms))
         self._df.update(terms)
         self._df_total += 1
         tget = _TF_CACHE.get
@@ -1198,13 +1213,6 @@ class StoryIndex:
         top_terms, top_weights = zip(*top, strict=True)
         norm = math.sqrt(sum(map(mul, top_weights, top_weights))) or 1.0
         return top_terms, array("f", map(truediv, top_weights, repeat(norm)))
-
-    def _idf(self, term: str) -> float:
-        """IDF from the document frequencies (cached until the next refresh)."""
-        total = self._df_total + self.tunables.df_prior
-        idf = math.log((total + 1.0) / (self._df.get(term, 0) + 1.0)) + 0.1
-        self._idf_cache[term] = idf
-        return idf
 
     def _counted(self) -> None:
         """One more article in the document frequencies: halve them every half-life."""

@@ -1,0 +1,84 @@
+"""A story's death tolls are read from each stored article once: the toll is stored with the
+article (`Store.save_tolls`), and read again only under other casualty rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from watcher import lifecycle, pipeline
+from watcher.models import Article
+from watcher.store import Store
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+# (id, text, the toll lifecycle.toll_of reads from it)
+REPORTS = [
+    ("a", "Shelling of a border village killed 4 people overnight, officials said.", 4),
+    ("b", "Officials said the talks would resume next week in the capital.", None),
+    ("c", "The toll from the border shelling rose to 9, the ministry said on Friday.", 9),
+    ("d", "At least 11 people were killed in the shelling, a regional governor said.", 11),
+]
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
+def art(aid: str, text: str, hours_ago: float) -> Article:
+    t = NOW - timedelta(hours=hours_ago)
+    return Article(id=aid, feed=f"feed-{aid}", guid=aid, url=f"https://{aid}.example/a",
+                   canonical_url=f"https://{aid}.example/a", title="Border shelling", text=text,
+                   published=t, fetched=t)
+
+
+def stored(store: Store) -> list[Article]:
+    arts = [art(aid, text, 10 - i) for i, (aid, text, _) in enumerate(REPORTS)]
+    store.add_articles([(a, "s1", None) for a in arts])
+    store.add_articles([(art("other", REPORTS[0][1], 1), "s2", None)])
+    return arts
+
+
+def test_the_tolls_are_those_toll_of_reads_and_are_stored(store: Store) -> None:
+    arts = stored(store)
+    assert [f.count for a in arts if (t := lifecycle.toll_of(a)) for f in [t[0]]] == [4, 9, 11]
+    got = pipeline._story_tolls(store, ["s1"])
+    assert got.series["s1"] == lifecycle.series(store.story_articles(["s1"])["s1"])
+    assert [(f.count, f.source) for f in got.series["s1"]] == [(4, "feed-a"), (9, "feed-c"),
+                                                             (11, "feed-d")]
+    assert {got.ids[f] for f in got.series["s1"]} == {"a", "c", "d"}
+    rows = store.story_tolls(["s1", "s2"])
+    assert [(t.id, t.killed, t.rules) for t in rows["s1"]] == [
+        (aid, toll, lifecycle.toll_rules()) for aid, _, toll in REPORTS]
+    assert [t.rules for t in rows["s2"]] == [None]  # not asked for: not read
+
+
+def test_a_stored_toll_is_not_read_again_unless_the_rules_changed(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stored(store)
+    first = pipeline._story_tolls(store, ["s1"])
+    read: list[str] = []
+    real = lifecycle.toll_of
+
+    def counting(a: Article) -> object:
+        read.append(a.id)
+        return real(a)
+
+    monkeypatch.setattr(lifecycle, "toll_of", counting)
+    again = pipeline._story_tolls(store, ["s1"])
+    assert read == [] and again.series == first.series and again.ids == first.ids
+    monkeypatch.setattr(lifecycle, "toll_rules", lambda: "other-rules")
+    changed = pipeline._story_tolls(store, ["s1"])
+    assert sorted(read) == ["a", "b", "c", "d"] and changed.series == first.series
+    assert {t.rules for t in store.story_tolls(["s1"])["s1"]} == {"other-rules"}
+
+
+def test_toll_rules_name_the_casualty_rules() -> None:
+    rules = lifecycle.toll_rules()
+    assert len(rules) == 16 and rules == lifecycle.toll_rules()
