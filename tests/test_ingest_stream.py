@@ -237,3 +237,39 @@ def test_ingest_uses_the_story_features_the_parse_step_derived(
     finally:
         s1.close()
         s2.close()
+
+
+def test_the_snapshot_is_saved_once_the_articles_it_lacks_add_up(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that adds a few articles leaves the saved snapshot as it is (the next run restores
+    them from the store); once the articles it lacks reach SNAPSHOT_BACKLOG, it is saved."""
+    from sqlalchemy import select
+
+    from watcher.store import story_index
+
+    monkeypatch.setattr(pipeline, "SNAPSHOT_BACKLOG", 8)
+    store = Store(f"sqlite:///{tmp_path}/lag.db")
+
+    def saved() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(story_index.c.articles)).scalar_one())
+
+    def run(feed: int) -> pipeline.IngestResult:
+        job = (f"feed-{feed}", f"https://x{feed}.example/rss", _body(feed, 3), HEADERS, NOW)
+        cfg = Config(path=None, feeds=(FeedConfig(job[0], job[1]),))
+        return ingest_step(cfg, store, _batch([job]), NOW)
+
+    try:
+        run(0)
+        assert saved() == 3  # no snapshot yet: saved
+        run(1)
+        assert saved() == 3  # 3 articles behind: left as it is
+        run(2)
+        assert saved() == 3  # 3 restored at load + 3 new = 6 behind
+        loaded = pipeline.load_story_index(Config(path=None), store, NOW)
+        assert loaded.doc_ids() == store.window_assignments(NOW - timedelta(hours=72)).keys()
+        run(3)
+        assert saved() == 12  # 9 + 3 >= 8: saved
+    finally:
+        store.close()
