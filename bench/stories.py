@@ -1,9 +1,10 @@
 """Story grouping benchmark: articles/s assigned with 100,000 articles in the window, and memory.
 
-    .venv/bin/python bench/stories.py                 # every scenario (about 15 minutes)
+    .venv/bin/python bench/stories.py                 # every scenario (about 18 minutes)
     .venv/bin/python bench/stories.py --quick         # 10x smaller, a smoke run
     .venv/bin/python bench/stories.py --scenarios window,baseline --json /tmp/stories.json
     .venv/bin/python bench/stories.py --scenarios window --baseline-ref HEAD   # against HEAD
+    .venv/bin/python bench/stories.py --scenarios window,features --quick
 
 With --baseline-ref REF, each scenario also runs on src/watcher/stories.py as of git REF, at the
 same time (two child processes, one per core, under the same load), and the ratios are printed
@@ -21,7 +22,12 @@ Scenarios (each in its own child process, so every peak RSS is its own):
   window     default tunables. Fill the window (N articles), then measure the next N/2 with the
              window full, then replay the dev set (../shared/corpus/stories/dev.jsonl, when
              present) at the end of the stream. Reports articles/s (CPU time of expire + assign;
-             text generation excluded), peak RSS, and what the index holds.
+             text generation excluded), peak RSS, and what the index holds; `decisions`, a
+             digest of every assignment (story, kind, revised article, similarity to 4 places):
+             with --baseline-ref, `same_decisions` says whether both versions decided alike.
+  features   the window scenario with each article's story features derived before the clock
+             starts (`extract_features`) and passed to `assign`, as the pipeline's parse workers
+             provide them: what the story grouping itself costs the pipeline's main process.
   history    memory against history: the same window, streams of 1.5 N and 3 N articles (twice
              the history); story memory 1 day, so that the remembered summaries reach their
              steady state within the run. RSS and the index's contents at both points.
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import importlib.util
 import itertools
 import json
@@ -258,33 +265,45 @@ def contents(index: StoryIndex) -> dict[str, int]:
 
 
 class Runner:
-    def __init__(self, index: StoryIndex) -> None:
+    """Feeds an index as the pipeline does. With `features`, each article's story features are
+    derived before the clock starts and passed to `assign`, as the pipeline's parse workers
+    provide them (the index then only weighs, looks up and decides)."""
+
+    def __init__(self, index: StoryIndex, features: bool = False) -> None:
         self.index = index
+        self.features = features
         self.cpu = 0.0
         self.count = 0
         self.kinds: dict[str, int] = {}
+        # every decision (story, kind, revised article, similarity to 4 places), to compare runs
+        self.decisions = hashlib.sha1()
 
     def feed(self, docs: Iterator[StoryDoc], n: int) -> float:
         """Assign `n` articles; CPU seconds spent in expire + assign."""
         spent = 0.0
         batch = 0
+        tunables = self.index.tunables
         for doc in itertools.islice(docs, n):
+            features = (_STORIES.extract_features(doc.title, doc.text, tunables)
+                        if self.features else None)
             t0 = time.process_time()
             if batch == 0 and doc.published is not None:
                 self.index.expire(doc.published)
-            a = self.index.assign(doc)
+            a = self.index.assign(doc) if features is None else self.index.assign(doc, features)
             spent += time.process_time() - t0
             self.kinds[a.kind] = self.kinds.get(a.kind, 0) + 1
+            self.decisions.update(f"{doc.id} {a.story_id} {a.kind} {a.duplicate_of} "
+                                  f"{round(a.similarity, 4)}\n".encode())
             batch = (batch + 1) % BATCH
         self.cpu += spent
         self.count += n
         return spent
 
 
-def scenario_window(n: int, seed: int) -> dict[str, Any]:
+def scenario_window(n: int, seed: int, features: bool = False) -> dict[str, Any]:
     synth = Synth(seed, n)
     docs = synth.stream(int(n * 1.5) + 10)
-    runner = Runner(StoryIndex(WINDOW))
+    runner = Runner(StoryIndex(WINDOW), features)
     fill = runner.feed(docs, n)
     out: dict[str, Any] = {"window_docs": n, "fill_articles_per_s": n / fill,
                            "rss_after_fill_mb": rss_mb(), "after_fill": contents(runner.index)}
@@ -304,7 +323,14 @@ def scenario_window(n: int, seed: int) -> dict[str, Any]:
         out["dev_replay_articles"] = len(dev)
         out["dev_replay_articles_per_s"] = len(dev) / spent
     out["peak_rss_mb"] = peak_mb()
+    out["kb_per_article"] = round(out["rss_after_measure_mb"] * 1024 / len(runner.index), 2)
+    out["decisions"] = f"{runner.count} articles, sha1 {runner.decisions.hexdigest()[:16]}"
     return out
+
+
+def scenario_features(n: int, seed: int) -> dict[str, Any]:
+    """The window scenario with the story features derived outside the measured time."""
+    return scenario_window(n, seed, features=True)
 
 
 def scenario_history(n: int, seed: int) -> dict[str, Any]:
@@ -387,8 +413,9 @@ def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
     return out
 
 
-SCENARIOS = {"window": scenario_window, "history": scenario_history,
-             "snapshot": scenario_snapshot, "baseline": scenario_baseline}
+SCENARIOS = {"window": scenario_window, "features": scenario_features,
+             "history": scenario_history, "snapshot": scenario_snapshot,
+             "baseline": scenario_baseline}
 
 
 def _ratios(current: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
@@ -406,7 +433,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--window-docs", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="window of 10,000 articles")
-    ap.add_argument("--scenarios", default="window,history,snapshot,baseline")
+    ap.add_argument("--scenarios", default="window,features,history,snapshot,baseline")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--baseline-ref", metavar="REF",
@@ -456,6 +483,9 @@ def main() -> int:
                 base = json.loads(outputs["baseline"][0])
                 results[f"{name}_baseline"] = base
                 results[f"{name}_ratios"] = _ratios(results[name], base)
+                if "decisions" in base:
+                    results[f"{name}_ratios"]["same_decisions"] = (
+                        base["decisions"] == results[name]["decisions"])
             print(f"== {name} at {args.baseline_ref} (run at the same time)")
             print(json.dumps(results[f"{name}_baseline"], indent=2))
             if f"{name}_ratios" in results:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
+
+import pytest
 
 from watcher import casualties, match
 from watcher.config import load_config
-from watcher.models import Watch
+from watcher.models import CasualtyFigure, CasualtyReport, RuleHit, Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +59,28 @@ def test_every_hint_is_searched_once() -> None:
     assert sorted(searched) == sorted(casualties._HINTS)
     for hint, offset in casualties._ANCHORED_HINTS:
         assert 0 <= offset < len(hint)
+
+
+def test_lowercase_is_str_lower() -> None:
+    pieces = ("’", "“", "”", "—", "–", "‘", "\x01", "\x03", "\x06", "A", "b", "É", "Σ", "ΑΣ",
+              "İ", "ß", " ", "\n", "'", "x", "DIDN", "T", "ǅ")
+    for text in _random_texts(5, pieces, 30000, 10):
+        assert casualties._lowercase(text) == text.lower(), text
+
+
+def test_slot_init_builds_the_same_frozen_instances() -> None:
+    hit = RuleHit("escalation:x", "x", "X", 3, 4, 1.5)
+    assert (hit.rule, hit.term, hit.matched, hit.start, hit.end, hit.weight, hit.note) == \
+        ("escalation:x", "x", "X", 3, 4, 1.5, "")
+    assert hit == RuleHit(rule="escalation:x", term="x", matched="X", start=3, end=4, weight=1.5)
+    assert replace(hit, note="n").note == "n"
+    with pytest.raises(FrozenInstanceError):
+        hit.note = "n"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RuleHit("escalation:x", "x", "X", 3, 4)  # type: ignore[call-arg]
+    figure = CasualtyFigure("killed", 3, "exact", True, (0, 9), "3 killed.")
+    assert (figure.count_high, figure.reason) == (None, "")
+    assert CasualtyReport((figure,), figure, None).missing is None
 
 
 def _watches() -> list[Watch]:

@@ -223,6 +223,63 @@ def test_attribution_prechecks_match_the_regexes() -> None:
                 assert attribution.names_in(folded, start, end) == expected, text
 
 
+def test_attribution_tries_match_the_plain_alternations() -> None:
+    # the committed forms: one alternative per name, in OTHER_COUNTRIES order
+    for watch in _watches():
+        attribution = match.compile_watch(watch).attribution
+        assert attribution is not None
+        names = "(?:" + "|".join(
+            r"[\s-]+".join(re.escape(w) for w in n.split()) for n in match.OTHER_COUNTRIES
+            if attribution.anywhere.fullmatch(n)) + ")"
+        plain = (
+            (attribution.before, re.compile(rf"(?:^|\s){names}(?:'?s)?\s+$")),
+            (attribution.after,
+             re.compile(rf"\s+(?:of|in|on|against|by|from)\s+(?:the\s+)?{names}\b")),
+            (attribution.anywhere, re.compile(rf"\b{names}\b")),
+        )
+        for text in _random_texts(9, 20000):
+            folded = match.fold(text)
+            for new, old in plain:
+                for pos in (0, min(2, len(folded))):
+                    assert (new.search(folded, pos) is None) == (old.search(folded, pos) is None)
+                    assert (new.match(folded, pos) is None) == (old.match(folded, pos) is None)
+
+
+_CONTEXT_PIECES = (
+    "no ", "not ", "never ", "didn't ", "cannot ", "without ", "denied ", "rejected claims of ",
+    "refuted ", "not only ", "was not reported", " were not confirmed", "heavy ", "deadly ",
+    "2016 ", "1990s ", "April ", "Russian ", "Kyiv ", "of Ukraine ", "Armenia ", "shelling ",
+    "attack ", "killed ", "troops ", "the ", "a quiet village ", "said ", ", ", ". ", "; ", "\n",
+    "(", ")", '"', "-", "’", " ",
+)
+
+
+def test_context_is_unchanged(old_match: types.ModuleType) -> None:
+    """Negation, denial, past episode, another country and intensity at every word of random
+    texts full of cues, clause breaks and long stretches (windows cut inside words)."""
+    rng = random.Random(10)
+    texts = ["".join(rng.choice(_CONTEXT_PIECES) for _ in range(rng.randint(1, 40)))
+             for _ in range(1500)]
+    for watch in _watches()[:2]:
+        new_cw, old_cw = match.compile_watch(watch), old_match.compile_watch(watch)
+        for text in texts:
+            new_folded, old_folded = match._fold_mapped(text), old_match._fold_mapped(text)
+            assert new_folded.text == old_folded.text
+            folded = new_folded.text
+            new_entities = match._find_all(new_cw, new_folded)[0]
+            old_entities = old_match._find(old_cw.entities, old_folded)  # the baseline's API
+            for word in re.finditer(r"\w+", folded):
+                start, end = word.span()
+                for escalation in (True, False):
+                    new = match._context(
+                        folded, start, end, escalation, new_cw.attribution,
+                        match._Sentences(new_folded, new_cw.attribution, new_entities))
+                    old = old_match._context(
+                        folded, start, end, escalation, old_cw.attribution,
+                        old_match._Sentences(folded, old_cw.attribution, old_entities))
+                    assert tuple(new) == tuple(old), (text, start, end, escalation)
+
+
 def test_intensifier_precheck_matches_the_regex() -> None:
     for text in _random_texts(3, 30000):
         for before in (text, text + " ", text + " x "):

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate, compress, islice, repeat
+from operator import attrgetter
 
 from watcher.models import CasualtyFigure, CasualtyKind, CasualtyReport, Qualifier
 
@@ -327,6 +328,7 @@ _TOKEN_RE = re.compile(
     r"|[#&]\w+;|\S)"
 )
 _DIGITS_RE = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+_DIGIT_RE = re.compile(r"\d")
 _DIGIT_RANGE_RE = re.compile(r"(\d+)[-–](\d+)")
 _DECIMAL_RE = re.compile(r"\d+\.\d+")
 
@@ -472,12 +474,14 @@ _TRIAL_HINTS = _words("trial tribunal sentenced sentencing convicted conviction 
                       "acquitted acquittal imprisonment testify testified testifies court years")
 _RECORD_HINTS = _words("carried masterminded behind news known infamous")
 _MONTH_WORDS = frozenset(_MONTHS) | frozenset(m + "." for m in _MONTHS)
+_INFO_WORDS = _MARKER_WORDS | _MONTH_WORDS | _TRIAL_HINTS | _RECORD_HINTS  # see _sentence_info
 _WORD_RE = re.compile(r"[a-z0-9'.]+")
 # Words of 4+ letters; the group holds the initial when it is a capital (one pass for both counts).
 _LONG_WORD_RE = re.compile(r"\b(?:([A-Z])|[^\W\d_])[^\W\d_]{3}")
 _NEGATION_HINTS = ("no ", "nobody", "none", "no-one", "not ", "n't", "without")
-# Whether a text range holds one of them: one search (the engine stops only at "n" and "w").
-_NEGATION_HINT_RE = re.compile("|".join(map(re.escape, _NEGATION_HINTS)))
+# Whether a text range holds one of them: one search (the engine stops only at "n" and "w"; the
+# alternatives after "n" grouped, see _alternation).
+_NEGATION_HINT_RE = re.compile(_alternation(*map(re.escape, _NEGATION_HINTS)))
 # "[.!?][.!?]*" rather than "[.!?]+": a leading character set lets the engine skip ahead.
 _SENT_BREAK_RE = re.compile(r"[.!?][.!?]*[\"'”’)\]]*(?=\s+[\"“'‘(\[]?[A-Z0-9])")
 
@@ -512,6 +516,10 @@ _BACKGROUND_RE = re.compile(
 )
 _BACKGROUND_HINTS = ("reaction", "response", "retaliat", "revenge", "reprisal", "avenge",
                      "previous", "earlier", "prior", "similar", "last ", "after")
+# Whether a text range holds one of them, or one of those _BACKGROUND_AFTER_RE needs: one search
+# (over the short windows these are searched in, faster than one `in` test per hint).
+_BACKGROUND_HINT_RE = re.compile(_alternation(*map(re.escape, _BACKGROUND_HINTS)))
+_BACKGROUND_AFTER_HINT_RE = re.compile(_alternation("similar", "previous", "earlier", "prior"))
 # After the trigger, in the same clause: "were killed in a similar attack".
 _BACKGROUND_AFTER_RE = re.compile(
     r"[^,;.]{0,40}?\b(?:in|during)\s+(?:a|an|the)\s+(?:similar|previous|earlier|prior)\s+"
@@ -629,7 +637,7 @@ class _Doc:
         self.lowtext = lowtext
         self.spans = spans = _split_sentences(text, hints)  # (char lo, char hi, paragraph)
         self.headline = _headline_flags(text, spans)
-        raw: list[str] = []
+        chunks: list[str] = []  # each token with the whitespace before it
         end: list[int] = []  # char offset after each token (it starts at end - len(raw))
         sent_of: list[int] = []
         sents: list[tuple[int, int, int]] = []
@@ -637,20 +645,23 @@ class _Doc:
         n_hints = len(hints)
         i = 0
         for s, (clo, chi, par) in enumerate(spans):
-            lo = len(raw)
+            lo = len(chunks)
             i = bisect_left(hints, clo, i)
             if i < n_hints and hints[i] < chi:
                 relevant.append(s)
-                chunks = _TOKEN_RE.findall(text, clo, chi)
-                end += islice(accumulate(map(len, chunks), initial=clo), 1, None)
-                raw += map(str.lstrip, chunks)
-                sent_of += repeat(s, len(chunks))
-            sents.append((lo, len(raw), par))
+                found = _TOKEN_RE.findall(text, clo, chi)
+                end += islice(accumulate(map(len, found), initial=clo), 1, None)
+                chunks += found
+                sent_of += repeat(s, len(found))
+            sents.append((lo, len(chunks), par))
         self.relevant = relevant
-        self.raw = raw
-        # one lower() for all tokens: they hold no whitespace, and a space (neither cased nor
-        # case-ignorable) keeps each token's lower-casing its own (Greek final sigma included)
-        self.low = " ".join(raw).lower().split(" ") if raw else []
+        # A token holds no whitespace (nor does its lower-casing): splitting the chunks joined
+        # by spaces gives the tokens, one per chunk. One lower-casing for all of them:
+        # whitespace, neither cased nor case-ignorable, keeps each token's lower-casing its own
+        # (Greek final sigma included).
+        joined = " ".join(chunks)
+        self.raw = raw = joined.split()
+        self.low = _lowercase(joined).split()
         self.end = end
         self.sent_of = sent_of
         self.sents = sents
@@ -705,8 +716,9 @@ class _Doc:
 # letters around it, so every position is tried; then every hint with that anchor letter is
 # checked at the match (two can share one anchor: "slew" and "wound" in "slewound"). The other
 # hints (no letter rare enough that stopping at it costs less than a scan of its own) are searched
-# for one by one; "die " / "dies" / "died" and "dead" / "death" are found through their common
-# start, then told apart by what follows (one scan of the text, not three).
+# for one by one; "die " / "dies" / "died" and "dead" / "death" are found by one regex led by
+# their common "d" (a literal first character: the engine's fastest scan), each match checked by
+# what follows.
 _ANCHORED_HINTS = (  # (hint, offset of its anchor letter)
     ("kill", 0), ("injur", 2), ("wound", 0), ("casualt", 0), ("lives", 2), ("bodies", 0),
     ("corpses", 3), ("murder", 0), ("massacr", 0), ("slew", 3), ("execut", 1), ("perish", 0),
@@ -725,7 +737,23 @@ _ANCHOR_RE = re.compile("|".join(
 ))
 _PLAIN_HINTS = tuple(h for h in _HINTS if h not in ("die ", "dies", "died", "dead", "death")
                      and h not in dict(_ANCHORED_HINTS))
-_STEM_HINTS = (("die", (" ", "s", "d")), ("dea", ("d", "th")))
+
+
+def _shared_start(words: tuple[str, ...]) -> str:
+    start = words[0]
+    while not all(w.startswith(start) for w in words):
+        start = start[:-1]
+    return start
+
+
+# The plain hints grouped by their first three letters, each group with the start its hints share
+# ("sla" for "slain" and "slay"): one scan tells whether any of them occurs.
+_PLAIN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (_shared_start(group), group)
+    for group in (tuple(h for h in _PLAIN_HINTS if h[:3] == start)
+                  for start in dict.fromkeys(h[:3] for h in _PLAIN_HINTS))
+)
+_STEM_RE = re.compile(r"d(?=ie[ sd]|ea(?:d|th))")
 
 
 def _hint_positions(lowtext: str) -> list[int]:
@@ -737,17 +765,15 @@ def _hint_positions(lowtext: str) -> list[int]:
             pos = anchor - off
             if pos >= 0 and lowtext.startswith(hint, pos):
                 found.append(pos)
-    for hint in compress(_PLAIN_HINTS, map(lowtext.__contains__, _PLAIN_HINTS)):
-        pos = lowtext.find(hint)
-        while pos != -1:
-            found.append(pos)
-            pos = lowtext.find(hint, pos + 1)
-    for stem, endings in _STEM_HINTS:
-        pos = lowtext.find(stem)
-        while pos != -1:
-            if lowtext.startswith(endings, pos + 3):
+    for start, hints in _PLAIN_GROUPS:
+        if start not in lowtext:
+            continue
+        for hint in hints:
+            pos = lowtext.find(hint)
+            while pos != -1:
                 found.append(pos)
-            pos = lowtext.find(stem, pos + 1)
+                pos = lowtext.find(hint, pos + 1)
+    found.extend(map(re.Match.start, _STEM_RE.finditer(lowtext)))
     found.sort()
     return found
 
@@ -900,15 +926,20 @@ def _days_before(dateline: tuple[int | None, int, int], year: int | None, month:
 def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
     """Time expressions of sentence s (with char offsets), and trial / past-record cues."""
     lo_char, hi_char = doc.sent_span(s)
-    sent = doc.text[lo_char:hi_char]
     lsent = doc.lowtext[lo_char:hi_char]
-    found: list[tuple[int, int, int, str, str]] = []  # (priority, start, end, kind, text)
     a_tok, b_tok, _ = doc.sents[s]
-    words = set(doc.low[a_tok:b_tok]) if b_tok > a_tok else set(_WORD_RE.findall(lsent))
+    # the sentence's words that the guards below look for (one pass over its words): a guard set
+    # is disjoint from the sentence's words when it is disjoint from these
+    words = _INFO_WORDS.intersection(
+        doc.low[a_tok:b_tok] if b_tok > a_tok else _WORD_RE.findall(lsent))
     has_digits = "19" in lsent or "20" in lsent
-    hit = _MARKER_WORDS.intersection(words)
-    for prio, (kind, guards, rx) in enumerate(_MARKER_PATTERNS if hit or has_digits else ()):
-        if (guards.isdisjoint(hit)) if guards else not has_digits:
+    if not words and not has_digits:
+        return _NO_INFO  # every guard below fails: no time expression, trial or record
+    sent = doc.text[lo_char:hi_char]
+    found: list[tuple[int, int, int, str, str]] = []  # (priority, start, end, kind, text)
+    any_marker = has_digits or not _MARKER_WORDS.isdisjoint(words)
+    for prio, (kind, guards, rx) in enumerate(_MARKER_PATTERNS if any_marker else ()):
+        if (guards.isdisjoint(words)) if guards else not has_digits:
             continue
         for m in rx.finditer(lsent):
             a = m.start()
@@ -927,8 +958,11 @@ def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
     for mw in months:
         if mw.group() not in _MONTHS:
             continue
-        w_lo = max(0, mw.start() - 12)
-        for m in _DATE_RE.finditer(sent, w_lo, min(len(sent), mw.end() + 14)):
+        w_lo, w_hi = max(0, mw.start() - 12), min(len(sent), mw.end() + 14)
+        if _DIGIT_RE.search(sent, w_lo, w_hi) is None and \
+                "in" not in lsent[max(0, w_lo - 3):mw.start()]:
+            continue  # a date holding the month word has a digit or "in" before it: none here
+        for m in _DATE_RE.finditer(sent, w_lo, w_hi):
             if m.start() <= mw.start() < m.end():
                 found.append((len(_MARKER_PATTERNS), m.start() + lo_char, m.end() + lo_char,
                               "date", m.group()))
@@ -994,12 +1028,14 @@ def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
     markers.sort()
     trial = None if _TRIAL_HINTS.isdisjoint(words) else _TRIAL_RE.search(sent)
     record = None if _RECORD_HINTS.isdisjoint(words) else _RECORD_RE.search(sent)
+    # positional (faster than keywords): markers, trial, record, has_recent
     return _SentInfo(
-        markers=tuple(markers),
-        trial=trial.group() if trial else "",
-        record=record.group() if record else "",
-        has_recent=any(mk[2] == "recent" for mk in markers),
+        tuple(markers), trial.group() if trial else "", record.group() if record else "",
+        any(mk[2] == "recent" for mk in markers),
     )
+
+
+_NO_INFO = _SentInfo((), "", "", False)  # shared: a _SentInfo is never mutated
 
 
 # ---
@@ -1105,7 +1141,8 @@ _QUANTITY_START = (
 
 def _match_seq(low: list[str], i: int, hi: int, seq: tuple[str, ...]) -> bool:
     n = len(seq)
-    return i + n <= hi and tuple(low[i:i + n]) == seq
+    # the second word first: callers have mostly checked the first, and most fail at the second
+    return i + n <= hi and (n < 2 or low[i + 1] == seq[1]) and tuple(low[i:i + n]) == seq
 
 
 def _parse_quantity(doc: _Doc, i: int, hi: int) -> _Quantity | None:
@@ -1282,7 +1319,8 @@ def _parse_item(doc: _Doc, i: int, hi: int, obj: bool) -> _Item | None:
             if nouns and _is_person_singular(doc, k - 1):
                 return _Item(1, None, "exact", False, i, k, nouns, form="def")
         return None
-    q = _parse_quantity(doc, i, hi)
+    # _parse_quantity's own first test, saving the call for most words
+    q = _parse_quantity(doc, i, hi) if w in _QUANTITY_START or w[0].isdigit() else None
     if q is not None:
         k = q.end
         form = "num"
@@ -1619,10 +1657,11 @@ class _Extractor:
         count, high, qual, vague, cat = _total(items)
         if any(it.total_hint for it in items):
             toll = True
+        # positional (faster than keywords): kind, count, high, qualifier, vague, negation, toll,
+        # category, trig, lo, hi, sent, local_reason
         self.cands.append(_Cand(
-            kind=kind, count=count, high=high, qualifier=qual, vague=vague, negation=False,
-            toll=toll, category=cat, trig=trig, lo=min(lo, trig), hi=max(hi, trig + 1),
-            sent=self.doc.sent_of[trig], local_reason=reason,
+            kind, count, high, qual, vague, False, toll, cat, trig, min(lo, trig),
+            max(hi, trig + 1), self.doc.sent_of[trig], reason,
         ))
 
     def one(self, count: int = 1) -> list[_Item]:
@@ -1723,18 +1762,17 @@ class _Extractor:
         doc = self.doc
         a = doc.start(lo)
         b = doc.start(t)
-        lwin = doc.lowtext[max(a, b - 90):b]
-        if any(map(lwin.__contains__, _BACKGROUND_HINTS)):
+        if _BACKGROUND_HINT_RE.search(doc.lowtext, max(a, b - 90), b):  # a hint in the window
             window = doc.text[max(a, b - 90):b]
             for m in _BACKGROUND_RE.finditer(window):
                 gap = window[m.end():]
                 if len(gap) <= 40 and "," not in gap:
                     return f"earlier incident ({m.group()})"
         s_end = doc.spans[doc.sent_of[t]][1]
-        if not any(map(doc.lowtext[doc.end[t]:min(s_end, doc.end[t] + 80)].__contains__,
-                       ("similar", "previous", "earlier", "prior"))):
+        e = doc.end[t]
+        if not _BACKGROUND_AFTER_HINT_RE.search(doc.lowtext, e, min(s_end, e + 80)):
             return ""
-        after = _BACKGROUND_AFTER_RE.match(doc.text, doc.end[t], s_end)
+        after = _BACKGROUND_AFTER_RE.match(doc.text, e, s_end)
         if after:
             return f"earlier incident ({after.group().strip()})"
         return ""
@@ -1996,8 +2034,11 @@ def _judge(doc: _Doc, c: _Cand) -> None:
         c.current, c.reason = False, f"an actor's past record ({info.record})"
         return
     if info.markers:
-        a, b = doc.start(c.lo), doc.end[c.hi - 1]
-        best = min(info.markers, key=lambda mk: _marker_distance(doc.text, a, b, mk))
+        if len(info.markers) == 1:
+            best = info.markers[0]
+        else:
+            a, b = doc.start(c.lo), doc.end[c.hi - 1]
+            best = min(info.markers, key=lambda mk: _marker_distance(doc.text, a, b, mk))
         kind, matched = best[2], best[3]
         if kind in _MARKER_REASON:
             c.current, c.reason = False, f"{_MARKER_REASON[kind]} ({matched.strip()})"
@@ -2083,7 +2124,9 @@ def _current_tolls(doc: _Doc, cands: list[_Cand]) -> dict[str, CasualtyFigure | 
             (head if headline[c.sent] else body).append(c)
     tolls: dict[str, CasualtyFigure | None] = {}
     for kind, (body, head, zeros) in groups.items():
-        fig = _combine(doc, body) or _combine(doc, head)
+        fig = _combine(doc, body) if body else None  # (_combine of no candidates is None)
+        if fig is None and head:
+            fig = _combine(doc, head)
         if fig is None and zeros:
             zeros.sort(key=lambda c: (headline[c.sent], c.trig))
             fig = _figure(doc, zeros[0])
@@ -2091,7 +2134,37 @@ def _current_tolls(doc: _Doc, cands: list[_Cand]) -> dict[str, CasualtyFigure | 
     return tolls
 
 
+# Caseless punctuation common in news text, and a stand-in ASCII control character for each.
+_CASELESS = tuple(zip("’“”—–‘", "\x01\x02\x03\x04\x05\x06", strict=True))
+
+
+def _lowercase(text: str) -> str:
+    """``text.lower()``, faster when curly quotes or dashes are all that is not ASCII.
+
+    ``str.lower`` of a string holding any non-ASCII character takes a path about ten times
+    slower than of an ASCII one. These characters have no case and do not change the case of
+    their neighbours (only a Greek sigma looks at its context, and it is not ASCII), so they
+    are swapped for stand-ins unused in the text, the ASCII string lowered, and swapped back."""
+    if text.isascii():
+        return text.lower()
+    swapped = text
+    used: list[tuple[str, str]] = []
+    for char, stand_in in _CASELESS:
+        if char in swapped:
+            if stand_in in text:
+                return text.lower()
+            swapped = swapped.replace(char, stand_in)
+            used.append((char, stand_in))
+    if not swapped.isascii():
+        return text.lower()
+    lowered = swapped.lower()
+    for char, stand_in in used:
+        lowered = lowered.replace(stand_in, char)
+    return lowered
+
+
 _EMPTY = CasualtyReport(figures=(), killed=None, injured=None, missing=None)
+_CAND_ORDER = attrgetter("trig", "kind")
 
 
 def extract_casualties(text: str) -> CasualtyReport:
@@ -2103,7 +2176,7 @@ def extract_casualties(text: str) -> CasualtyReport:
     """
     if not text:
         return _EMPTY
-    lowtext = text.lower()
+    lowtext = _lowercase(text)
     hints = _hint_positions(lowtext)
     if not hints:
         return _EMPTY
@@ -2115,7 +2188,7 @@ def extract_casualties(text: str) -> CasualtyReport:
         return _EMPTY
     for c in cands:
         _judge(doc, c)
-    cands.sort(key=lambda c: (c.trig, c.kind))
+    cands.sort(key=_CAND_ORDER)
     figures = tuple(_figure(doc, c) for c in cands)
     tolls = _current_tolls(doc, cands)
     return CasualtyReport(

@@ -90,7 +90,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from watcher.models import MatchResult, RuleHit, Severity, Watch
@@ -281,7 +281,18 @@ def _pad(folded: str) -> str:
     return " " + _NOT_KEPT.sub(" ", folded)
 
 
+# The commonest non-ASCII characters of news text, each folding to one ASCII character: replaced
+# first, by str.replace (a C loop), which leaves most articles ASCII (no per-run folding then).
+_COMMON_FOLDS = tuple((c, _SPECIAL[c]) for c in "’“”—–‘")
+
+
 def _fold_mapped(text: str) -> _Folded:
+    if not text.isascii():
+        # each replacement is one char for one char and is that char's own fold: the offsets
+        # stay the same and the rest of the text folds as it would have
+        for char, folded_char in _COMMON_FOLDS:
+            if char in text:
+                text = text.replace(char, folded_char)
     if text.isascii():
         lower = text.lower()
         return _Folded(lower, _pad(lower))
@@ -659,10 +670,12 @@ _INTENSIFIER_BEFORE = re.compile(
 )
 
 
-def _may_intensify(before: str) -> bool:
+def _may_intensify(before: str, words: list[str] | None = None) -> bool:
     """Cheap pre-check for _INTENSIFIER_BEFORE: an intensifier followed by whitespace ends one of
-    the last two whitespace-separated words (the regex allows one word between it and the end)."""
-    words = before.rsplit(None, 2)
+    the last two whitespace-separated words (the regex allows one word between it and the end).
+    ``words``: ``before.rsplit(None, 2)`` when the caller has it."""
+    if words is None:
+        words = before.rsplit(None, 2)
     if not words:
         return False
     return words[-1].endswith(INTENSIFIERS) or (len(words) > 1 and words[-2].endswith(INTENSIFIERS))
@@ -720,20 +733,26 @@ class _Attribution:
     multi: tuple[frozenset[str], ...]
     last_words: frozenset[str]
     multi_first: frozenset[str]  # the first word of every name in ``multi``
+    first_words: frozenset[str]  # ``single | multi_first``
 
-    def adjacent(self, folded: str, before: str, end: int) -> bool:
+    def adjacent(
+        self, folded: str, before: str, end: int, words: list[str] | None = None
+    ) -> bool:
+        """``words``: ``before.rsplit(None, 2)`` when the caller has it."""
         return bool(
-            (self._may_end_before(before) and self.before.search(before))
+            (self._may_end_before(before, words) and self.before.search(before))
             or self.after.match(folded, end, end + 60)
         )
 
-    def _may_end_before(self, before: str) -> bool:
+    def _may_end_before(self, before: str, words: list[str] | None = None) -> bool:
         # ``before`` must end in whitespace after a name's last word (+ "'s" / "s"): that word is
-        # the text after the last whitespace and after the last hyphen of the stripped text
-        stripped = before.rstrip()
-        if len(stripped) == len(before) or not stripped:
+        # the last of its whitespace-separated ``words`` (``before.rsplit(None, 2)``), after its
+        # last hyphen
+        if words is None:
+            words = before.rsplit(None, 2)
+        if not words or not before[-1].isspace():
             return False
-        word = stripped.rsplit(None, 1)[-1].rpartition("-")[2]
+        word = words[-1].rpartition("-")[2]
         names = self.last_words
         return (
             word in names
@@ -749,6 +768,8 @@ class _Attribution:
         character is a space or one of ``.,;:!?``, and the sentence has no ``.!?``."""
         sentence = folded.padded[start + 1 : end + 1]
         words = sentence.replace(",", " ").replace(";", " ").replace(":", " ").split()
+        if self.first_words.isdisjoint(words):
+            return False  # the common case, in one test
         if not self.single.isdisjoint(words):
             return True
         if not self.multi_first.isdisjoint(words):
@@ -768,8 +789,11 @@ def _attribution(entities: _RuleSet) -> _Attribution | None:
             others.append(name)
     if not others:
         return None
-    alternatives = (r"[\s-]+".join(re.escape(w) for w in n.split()) for n in others)
-    names = "(?:" + "|".join(alternatives) + ")"
+    # one trie of the names (each pattern below is only tested for a match, so the order of
+    # the alternatives does not matter); the words of a name match across spaces and hyphens
+    names = "(?:" + _trie_regex(
+        tuple(atom for w in n.split() for atom in (*_literal(w), r"[\s-]+"))[:-1] for n in others
+    ) + ")"
     return _Attribution(
         before=re.compile(rf"(?:^|\s){names}(?:'?s)?\s+$"),
         after=re.compile(rf"\s+(?:of|in|on|against|by|from)\s+(?:the\s+)?{names}\b"),
@@ -778,6 +802,7 @@ def _attribution(entities: _RuleSet) -> _Attribution | None:
         multi=tuple(frozenset(n.split()) for n in others if len(n.split()) > 1),
         last_words=frozenset(n.split()[-1] for n in others),
         multi_first=frozenset(n.split()[0] for n in others if len(n.split()) > 1),
+        first_words=frozenset(n.split()[0] for n in others),
     )
 
 
@@ -793,7 +818,7 @@ class _Sentences:
     ):
         self.folded = folded
         self.attribution = attribution
-        self.entity_starts = sorted(e.fstart for e in entities)
+        self.entity_starts = sorted(e.fstart for e in entities) if entities else []
         self.cache: dict[int, bool] = {}
         # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or the text's
         # end); occurrences come in text order, so the next one is mostly in it or after it
@@ -826,36 +851,43 @@ def _context(
 ) -> _Context:
     """Negation, denial, past episode and, for escalation terms, another country's war and
     intensity of the term at folded[start:end]."""
-    negation = _negation(folded, start, end)
+    # followed by "was/were... not reported" (the finds are a cheap pre-check)
+    stop = end + _LOOKBEHIND_CHARS
+    if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
+            _POST_NEGATION.match(folded, end, stop) is not None:
+        return _VOID_NEGATED
+    clause = _clause_before(folded, start, _LOOKBEHIND_CHARS)
+    negation = _negation(clause)
     if negation == NEGATED:
         return _VOID_NEGATED
-    before = _clause_before(folded, start, _PREFIX_CHARS)
+    # == _clause_before(folded, start, _PREFIX_CHARS): the clause tail of the shorter window is
+    # the longer one's, cut to that length (the same last break, or none in the shorter window)
+    before = clause[-_PREFIX_CHARS:]
     if ("19" in before or "20" in before) and _PAST_BEFORE.search(before):
         return _VOID_PAST
     if not escalation:
         return _plain(negation)
+    words = before.rsplit(None, 2)  # the last words before the term, for the two pre-checks
     if attribution is not None and (
-        attribution.adjacent(folded, before, end)
+        attribution.adjacent(folded, before, end, words)
         or (sentences is not None and sentences.foreign_only(start))
     ):
         return _VOID_OTHER_COUNTRY
-    if _may_intensify(before) and _INTENSIFIER_BEFORE.search(before):
+    if _may_intensify(before, words) and _INTENSIFIER_BEFORE.search(before):
         return _Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR)
     return _plain(negation)
 
 
-def _negation(folded: str, start: int, end: int) -> str:
-    """How the term at folded[start:end] is qualified in its own clause: ``NEGATED`` (the text
-    says it did not happen), ``DENIED`` (a claim of it is denied) or "" (neither)."""
-    stop = end + _LOOKBEHIND_CHARS
-    if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
-            _POST_NEGATION.match(folded, end, stop) is not None:
-        return NEGATED
-    window = folded[max(0, start - _LOOKBEHIND_CHARS) : start]
-    if _CUE_FAST.search(window) is None:
+def _negation(clause: str) -> str:
+    """How a term is qualified by its clause before it (``_clause_before``, up to
+    ``_LOOKBEHIND_CHARS``): ``NEGATED`` (the text says it did not happen), ``DENIED`` (a claim
+    of it is denied) or "" (neither).
+
+    A negator or a denial among its tokens is a ``_CUE_FAST`` match in the clause (a token
+    starts after a non-word char or at the clause's start), so a clause without one is ""."""
+    if _CUE_FAST.search(clause) is None:
         return ""
-    window = _clause_tail(window)
-    tokens = list(_TOKEN.finditer(window))
+    tokens = list(_TOKEN.finditer(clause))
     first = max(0, len(tokens) - SHORT_NEGATION_WINDOW)
     for i, tok in enumerate(tokens[first:], first):
         word = tok.group()
@@ -864,7 +896,7 @@ def _negation(folded: str, start: int, end: int) -> str:
             if not (word == "not" and following == "only"):
                 return NEGATED
     if tokens:
-        recent = window[tokens[max(0, len(tokens) - DENIAL_WINDOW)].start() :]
+        recent = clause[tokens[max(0, len(tokens) - DENIAL_WINDOW)].start() :]
         if _DENIAL.search(recent):
             return DENIED
     return ""
@@ -919,7 +951,12 @@ def _find_all(
             if end == -1 or space < last[i]:
                 continue
             rules = rule_sets[i]
-            index = rules.term_index(m.group(t))
+            matched = m.group(t)
+            # rules.term_index(matched), its common case first: a form with single spaces (a
+            # dict key) or, failing that, a prefix or several spaces
+            index = rules.exact.get(matched)
+            if index is None:
+                index = rules.term_index(matched)
             last[i] = end
             if index is None:  # cannot happen: the trie only matches configured forms
                 continue
@@ -928,10 +965,15 @@ def _find_all(
             if fend != term_end - 1 and text[term_end - 1] != "'":
                 fend = term_end - 1  # " s" after an alias that is not a possessive "'s"
             if starts is None or ends is None:  # folded.span(fstart, fend), inlined
-                found[i].append(_Occurrence(index, fstart, fend, fstart, fend))
+                occurrence = (index, fstart, fend, fstart, fend)
             else:
-                found[i].append(_Occurrence(index, fstart, fend, starts[fstart], ends[fend - 1]))
+                occurrence = (index, fstart, fend, starts[fstart], ends[fend - 1])
+            found[i].append(_new_occurrence(_Occurrence, occurrence))
     return found
+
+
+# _Occurrence(*values) without the Python-level __new__ of a NamedTuple (2x faster)
+_new_occurrence = tuple.__new__
 
 
 def _scan_keys(scan: re.Pattern[str]) -> tuple[tuple[int, int, int], ...]:
@@ -965,19 +1007,26 @@ def _escalation_hits(
 ) -> tuple[list[RuleHit], float]:
     hits: list[RuleHit] = []
     per_term: dict[int, list[tuple[float, _Occurrence, str]]] = {}
+    weights = rules.weights
     for occ, ctx in zip(found, contexts, strict=True):
         if ctx.void:
             hits.append(_hit(rules, occ, original, 0.0, ctx.void))
-            continue
-        far = not entities or not _near(occ, entities, proximity)
-        value = rules.weights[occ.term] * ctx.factor * (FAR_FACTOR if far else 1.0)
-        note = _join2(ctx.note, "far from entity") if far else ctx.note
-        per_term.setdefault(occ.term, []).append((value, occ, note))
+        elif entities and _near(occ, entities, proximity):
+            value = weights[occ.term] * ctx.factor
+            per_term.setdefault(occ.term, []).append((value, occ, ctx.note))
+        else:  # far from every entity
+            value = weights[occ.term] * ctx.factor * FAR_FACTOR
+            per_term.setdefault(occ.term, []).append(
+                (value, occ, _join2(ctx.note, "far from entity")))
     total = 0.0
     for items in per_term.values():
-        # best (nearest) first
-        ranked = sorted(items, key=_by_value) if len(items) > 1 else items
-        for i, (value, occ, note) in enumerate(ranked):
+        if len(items) == 1:  # the common case: no repeat (value * REPEAT_DECAY**0 is value)
+            value, occ, note = items[0]
+            total += value
+            hits.append(_hit(rules, occ, original, value, note))
+            continue
+        # best (nearest) first; equal values in text order (the order of `found`: a stable sort)
+        for i, (value, occ, note) in enumerate(sorted(items, key=_VALUE, reverse=True)):
             contribution = value * REPEAT_DECAY**i
             total += contribution
             hits.append(
@@ -986,10 +1035,7 @@ def _escalation_hits(
     return hits, total
 
 
-def _by_value(item: tuple[float, _Occurrence, str]) -> tuple[float, int]:
-    return -item[0], item[1].start
-
-
+_VALUE = itemgetter(0)
 _HIT_ORDER = attrgetter("start", "end", "rule")
 
 
@@ -1055,9 +1101,12 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     folded = _fold_mapped(original)
 
     entity_found, esc_found, de_found = _find_all(compiled, folded)
-    entity_hits = [_hit(compiled.entities, occ, original, 0.0) for occ in entity_found]
-    present = {compiled.entities.groups[occ.term] for occ in entity_found}
-    groups = tuple(g for g in watch.entities if g in present) if present else ()
+    entity_hits: list[RuleHit] = []
+    groups: tuple[str, ...] = ()
+    if entity_found:
+        entity_hits = [_hit(compiled.entities, occ, original, 0.0) for occ in entity_found]
+        present = {compiled.entities.groups[occ.term] for occ in entity_found}
+        groups = tuple(g for g in watch.entities if g in present)
 
     attribution = compiled.attribution
     sentences = None if attribution is None or not esc_found \
@@ -1071,12 +1120,15 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     esc_hits, esc_total = _escalation_hits(
         compiled.escalation, esc_found, esc_contexts, entity_found, original, watch.proximity
     )
-    counted_esc = [o for o, c in zip(esc_found, esc_contexts, strict=True) if not c.void]
-    de_hits, de_total = _deescalation_hits(
-        compiled.deescalation, de_found, folded, counted_esc, original
-    )
+    de_hits: list[RuleHit] = []
+    de_total = 0.0
+    if de_found:
+        counted_esc = [o for o, c in zip(esc_found, esc_contexts, strict=True) if not c.void]
+        de_hits, de_total = _deescalation_hits(
+            compiled.deescalation, de_found, folded, counted_esc, original
+        )
 
-    every = (*entity_hits, *esc_hits, *de_hits)
+    every = (*entity_hits, *esc_hits, *de_hits) if entity_hits or de_hits else esc_hits
     hits = tuple(sorted(every, key=_HIT_ORDER))
     # positional (faster than keywords): watch, score, severity, entities, hits
     if len(groups) < watch.min_entities:

@@ -16,6 +16,8 @@ How a decision is made:
 2. *Features* (:func:`extract_features`): content-word counts (title and lead words weighted up,
    words capitalised mid-sentence weighted up, ages folded into one token: "16yo", light plural
    stemming); a consistent sample of hashed word 3-shingles; and the persons the title names.
+   They depend on the text and the tunables only: another process may derive them and pass them
+   to `assign` / `restore` (``features=``), with the same result.
 3. *Weights*: TF-IDF over each article's top terms. Document frequencies count the recent
    vocabulary (halved every ``df_half_life`` articles); a prior of pseudo-articles keeps a young
    index from calling every shared word common.
@@ -64,8 +66,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from itertools import chain, compress, repeat
-from operator import add, and_, is_, itemgetter, mul, or_, truediv
+from itertools import chain, compress, filterfalse, islice, repeat
+from operator import add, and_, eq, gt, is_, itemgetter, mul, or_, sub, truediv
 from typing import Any, Literal
 
 __all__ = [
@@ -304,17 +306,25 @@ def _is_date_line(line: str) -> bool:
 def _clean_lines(text: str) -> list[str]:
     out: list[str] = []
     for raw in _ascii_quotes(text).splitlines():
-        words = raw.split()
-        n = len(words)
-        if n <= 3 and not (words and words[-1].endswith((".", '"'))):
+        # words one space apart, as " ".join(raw.split()); in ASCII, the only whitespace
+        # splitlines leaves besides spaces is a tab or \x1f
+        if raw.isascii() and "\t" not in raw and "\x1f" not in raw:
+            line = raw
+            while "  " in line:
+                line = line.replace("  ", " ")
+            if line[:1] == " " or line[-1:] == " ":
+                line = line.strip(" ")
+        else:
+            line = " ".join(raw.split())
+        n = line.count(" ") + 1 if line else 0  # words
+        if n <= 3 and not line.endswith((".", '"')):
             continue  # empty, navigation, a lone "UPDATE:", a section name
-        line = " ".join(words)
         if n <= 25:  # stamps, bylines and footers are short
             if n <= 12 and _is_date_line(line):
                 continue
             if _is_boilerplate(line, n):
                 continue
-        if len(out) < 3:
+        if len(out) < 3 and "-" in line:  # (a dateline ends in a dash)
             line = _DATELINE.sub("", line, count=1)
             if not line:
                 continue
@@ -445,6 +455,19 @@ def _infos(get: Callable[[bytes], _Info | None], tokens: list[bytes]) -> list[_I
     return found  # type: ignore[return-value]  # no None in it
 
 
+def _after_table(keep: Callable[[int], bool]) -> bytes:
+    """A bytes.translate table: the flags of a token to 1 when `keep(flags)`, else 0 (flags of
+    tokens after a sentence end: 0)."""
+    return bytes(int(not f & _END and keep(f)) for f in range(256))
+
+
+# the flags of the token before a capitalised word: it is after "the"; after a lower-case word,
+# a number or a comma (a proper noun); after another capitalised word (a pair: a name)
+_AFTER_THE = _after_table(lambda f: bool(f & _THE))
+_AFTER_LOWER = _after_table(lambda f: bool(f & _CLAUSE or not f & _CAPITAL))
+_AFTER_NAME = _after_table(lambda f: not (f & _CLAUSE or not f & _CAPITAL) and bool(f & _NAMED))
+
+
 def _tokens(line: str) -> list[bytes]:
     return line.encode("utf-8", "replace").translate(_BYTE_TABLE).split()
 
@@ -534,7 +557,9 @@ def _shingles(ids: Sequence[int], lows: Sequence[int] | None = None) -> tuple[in
 
 @dataclass(frozen=True, slots=True)
 class DocFeatures:
-    """What the index derives from an article's text, before weighting."""
+    """What the index derives from an article's text, before weighting. Plain values (strings,
+    numbers, an array), the same in every process: they pickle, so another process (a parse
+    worker) can derive them and pass them to `StoryIndex.assign` / `restore`."""
 
     counts: Mapping[str, float]  # weighted term counts (title and lead weighted up)
     proper: frozenset[str]  # terms seen capitalised mid-sentence in the body
@@ -580,11 +605,9 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
         if i >= tun.name_lead_words:
             break
         lead_mask |= 1 << _term_bit(terms[i])
-    proper: set[str] = set()
-    pairs: list[tuple[str, str]] = []
-    alone: set[str] = set()
-    the: set[str] = set()
     ages: list[str] = []
+    telling: list[int] = []  # the capitals of lines that are not a title repeated in the body
+    inner: list[int] = []  # ... but a line's first token
     start = 0  # the line's first token
     c = 0  # the line's first capital in `capitals`
     for line, raw in zip(lines, raws, strict=True):
@@ -601,26 +624,22 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
         if n_line and not (n_line * 5 >= 3 * len(raw) or (
             n_line * 5 >= 2 * len(raw) and not flags_of[end - 1] & _END
         )):
-            paired: list[int] = []
-            for i in capitals[first:c]:
-                if i == start:
-                    continue
-                prev = flags_of[i - 1]
-                if prev & _END:
-                    continue  # a sentence start
-                term = terms[i]
-                if prev & _THE:
-                    the.add(term)
-                if prev & _CLAUSE or not prev & _CAPITAL:
-                    proper.add(term)  # after a lower-case word, a number or a comma
-                elif prev & _NAMED:
-                    pairs.append((terms[i - 1], term))
-                    paired += (i - 1, i)
-            if paired:
-                alone.update(terms[i] for i in capitals[first:c] if i not in paired)
-            else:
-                alone.update(map(terms.__getitem__, capitals[first:c]))
+            telling += capitals[first:c]
+            inner += capitals[first + 1 : c] if capitals[first] == start else capitals[first:c]
         start = end
+    # what the token before each inner capital says of it (see _AFTER): after "the"; a proper
+    # noun (after a lower-case word, a number or a comma); the second word of a pair of
+    # capitalised words ("Dario Kessling"); nothing after a sentence end
+    before = bytes(map(flags_of.__getitem__, map(sub, inner, repeat(1))))
+    named = list(map(terms.__getitem__, inner))
+    the = set(compress(named, before.translate(_AFTER_THE)))
+    proper = set(compress(named, before.translate(_AFTER_LOWER)))
+    seconds = list(compress(inner, before.translate(_AFTER_NAME)))
+    firsts = list(map(sub, seconds, repeat(1)))
+    pairs = list(zip(map(terms.__getitem__, firsts), map(terms.__getitem__, seconds),
+                     strict=True))
+    paired = set(seconds).union(firsts)
+    alone = set(map(terms.__getitem__, filterfalse(paired.__contains__, telling)))
     lead = tun.lead_words
     counts = _weighted_counts(
         ((list(map(itemgetter(0), title_infos)), tun.title_weight),
@@ -642,9 +661,7 @@ def _weighted_counts(parts: Iterable[tuple[Sequence[str], float]]) -> Mapping[st
         for part, w in parts:
             for _ in range(int(w)):
                 seq += part
-        tally = Counter(seq)
-        tally.pop("", None)
-        return tally  # integral counts
+        return Counter(filter(None, seq))  # integral counts
     counts: dict[str, float] = {}
     cget = counts.get
     for part, w in parts:
@@ -656,29 +673,34 @@ def _weighted_counts(parts: Iterable[tuple[Sequence[str], float]]) -> Mapping[st
 
 def shingle_overlap(a: DocFeatures, b: DocFeatures) -> tuple[float, float]:
     """(Jaccard, containment of the smaller in the larger) of two texts' shingle samples."""
-    return _overlap(a.shingle_rate, a.shingles, b.shingle_rate, b.shingles)
+    return _overlap(a.shingle_rate, a.shingles, a.shingles.tobytes(), set(a.shingles),
+                    b.shingle_rate, b.shingles.tobytes())
 
 
-def _overlap(ra: int, a: array[int], rb: int, b: array[int]) -> tuple[float, float]:
-    return _overlap_with(ra, set(a), rb, b)
+_LOW_BYTE = 0 if sys.byteorder == "little" else 3  # where a 4-byte value's low byte is
 
 
-def _overlap_with(ra: int, a: set[int], rb: int, b: array[int]) -> tuple[float, float]:
-    """Shingle overlap of two samples, compared on the coarser of their two rates."""
+def _thin(values: Sequence[int], raw: bytes, rate: int) -> list[int]:
+    """The shingle values h with h % rate == 0 (`raw`: `values` as 4-byte unsigned ints), as
+    [h for h in values if not h & (rate - 1)]: from their low bytes (a rate <= 256)."""
+    table = _SAMPLE_TABLES.get(rate)
+    if table is None:  # (not a rate _shingles chooses)
+        return [h for h in values if not h & (rate - 1)]
+    return list(compress(values, raw[_LOW_BYTE::4].translate(table)))
+
+
+def _overlap(ra: int, a: Sequence[int], a_raw: bytes, a_set: set[int], rb: int,
+             b_raw: bytes) -> tuple[float, float]:
+    """Shingle overlap of two samples (values `a`, as 4-byte ints `a_raw`, as a set `a_set`;
+    the other as 4-byte ints `b_raw`), compared on the coarser of their two rates."""
+    b: Sequence[int] = memoryview(b_raw).cast("I")
     if ra < rb:
-        mask = rb - 1
-        a = {h for h in a if not h & mask}
-        nb = len(b)
-        inter = len(a.intersection(b))
+        a_set = set(_thin(a, a_raw, rb))
     elif rb < ra:
-        mask = ra - 1
-        kept = [h for h in b if not h & mask]
-        nb = len(kept)
-        inter = len(a.intersection(kept))
-    else:
-        nb = len(b)
-        inter = len(a.intersection(b))
-    na = len(a)
+        b = _thin(b, b_raw, ra)
+    nb = len(b)
+    inter = len(a_set.intersection(b))
+    na = len(a_set)
     if not na or not nb:
         return 0.0, 0.0
     return inter / (na + nb - inter), inter / min(na, nb)
@@ -702,9 +724,10 @@ class _Doc:
     ts: float | None  # publication time; None: unknown
     canonical_url: str
     terms: tuple[str, ...]  # top terms by weight; the first `posted_terms` are posted
-    weights: array[float]  # L2-normalised
+    # bytes rather than arrays: no objects for the garbage collector to go over, and a bit smaller
+    weights: bytes  # L2-normalised, as 4-byte floats (memoryview(weights).cast("f"))
     shingle_rate: int
-    shingles: array[int]
+    shingles: bytes  # as 4-byte unsigned ints (memoryview(shingles).cast("I"))
     title_bits: bytes  # Bloom bits of the title's capitalised words (see _bits_of)
     story: _Story
     kind: Kind  # the assignment (its story id is story.id)
@@ -714,9 +737,6 @@ class _Doc:
     @property
     def assignment(self) -> Assignment:
         return Assignment(self.story.id, self.kind, self.duplicate_of, self.similarity)
-
-
-_NO_WEIGHTS: array[float] = array("f")
 
 
 @dataclass(slots=True, eq=False)
@@ -729,8 +749,7 @@ class _Story:
     persons: dict[str, int] = field(default_factory=dict)  # title person -> titles naming them
     size: int = 0  # members ever
     summary_terms: tuple[str, ...] = ()  # remembered summary, once no member is live
-    # empty: the shared _NO_WEIGHTS (never changed in place)
-    summary_weights: array[float] = field(default_factory=lambda: _NO_WEIGHTS)
+    summary_weights: bytes = b""  # as 4-byte floats
 
 
 def _top(hits: Counter[Any], k: int) -> list[Any]:
@@ -746,8 +765,8 @@ def _top(hits: Counter[Any], k: int) -> list[Any]:
         threshold = count
         if taken >= k:
             break
-    top = [key for key, c in hits.items() if c > threshold]
-    top += [key for key, c in hits.items() if c == threshold][: k - len(top)]
+    top = list(compress(hits, map(gt, hits.values(), repeat(threshold))))
+    top += islice(compress(hits, map(eq, hits.values(), repeat(threshold))), k - len(top))
     return top
 
 
@@ -756,6 +775,7 @@ _KIND_CODE: dict[str, int] = {kind: i for i, kind in enumerate(_KINDS)}
 _SNAPSHOT_MAGIC = b"WSIX"
 _SNAPSHOT_VERSION = 1
 _SNAPSHOT_HEADER = struct.Struct("<4sHI")  # magic, format version, CRC-32 of the payload
+_U32 = struct.Struct("=I")  # a posting: an article's serial, as in array("I")
 _SNAPSHOT_FIELDS = 30
 
 
@@ -833,7 +853,9 @@ class StoryIndex:
         self._docs: dict[str, _Doc] = {}
         self._by_serial: dict[int, _Doc] = {}
         self._serial = 0
-        self._postings: dict[str, array[int]] = {}  # term -> serials, in arrival order
+        # term -> serials, in arrival order, as 4-byte unsigned ints (a bytearray: no object for
+        # the garbage collector to go over)
+        self._postings: dict[str, bytearray] = {}
         self._live_postings = 0
         self._dead_postings = 0
         self._urls: dict[str, _Doc] = {}
@@ -871,14 +893,18 @@ class StoryIndex:
 
     def assign(self, doc: StoryDoc, features: DocFeatures | None = None) -> Assignment:
         """Decide the story of `doc` and add it to the index. An id already in the window gets
-        its earlier assignment back (and nothing changes)."""
+        its earlier assignment back (and nothing changes).
+
+        `features`: the article's `extract_features(doc.title, doc.text, index.tunables)` when
+        they were derived already (by a parse worker, in another process: they pickle); used
+        instead of deriving them again, with the same result. Features derived with other
+        tunables than the index's give other decisions."""
         self._check(doc)
         known = self._docs.get(doc.id)
         if known is not None:
             return known.assignment
         ts = None if doc.published is None else _timestamp(doc.published)
-        feats = features if features is not None else extract_features(doc.title, doc.text,
-                                                                        self.tunables)
+        feats = self._features(doc, features)
         terms, weights = self._vector(feats)
         query = dict(zip(terms, weights, strict=True))
         scored = self._score(query, self._candidates(terms, weights))
@@ -901,15 +927,15 @@ class StoryIndex:
     def restore(self, doc: StoryDoc, story_id: str, duplicate_of: str | None = None,
                 features: DocFeatures | None = None) -> None:
         """Put back an article decided in an earlier run (on restart), without re-deciding.
-        Restore in publication order, then call `expire` with the current time."""
+        Restore in publication order, then call `expire` with the current time. `features`: as
+        for `assign`."""
         self._check(doc)
         if not isinstance(story_id, str) or not story_id:
             raise StoryError(f"restore {doc.id!r}: story_id must be a non-empty string")
         if doc.id in self._docs:
             return
         ts = None if doc.published is None else _timestamp(doc.published)
-        feats = features if features is not None else extract_features(doc.title, doc.text,
-                                                                        self.tunables)
+        feats = self._features(doc, features)
         terms, weights = self._vector(feats)
         story = self._stories.get(story_id) or self._remembered.get(story_id) or _Story(story_id)
         kind: Kind
@@ -995,10 +1021,10 @@ class StoryIndex:
             [d.ts for d in docs],
             [d.canonical_url for d in docs],
             [d.terms for d in docs],
-            b"".join([d.weights.tobytes() for d in docs]),
+            b"".join([d.weights for d in docs]),
             array("I", [d.shingle_rate for d in docs]).tobytes(),
-            array("I", [len(d.shingles) for d in docs]).tobytes(),
-            b"".join([d.shingles.tobytes() for d in docs]),
+            array("I", [len(d.shingles) // 4 for d in docs]).tobytes(),
+            b"".join([d.shingles for d in docs]),
             [d.title_bits for d in docs],
             array("I", [story_index[id(d.story)] for d in docs]).tobytes(),
             bytes([_KIND_CODE[d.kind] for d in docs]),
@@ -1006,15 +1032,15 @@ class StoryIndex:
             array("d", [d.similarity for d in docs]).tobytes(),
             # stories
             [(st.id, st.last_ts, st.anchor, st.merged, st.persons, st.size, st.summary_terms,
-              st.summary_weights.tobytes()) for st in stories],
+              st.summary_weights) for st in stories],
             array("I", [story_index[id(st)] for st in self._stories.values()]).tobytes(),
             array("I", [story_index[id(st)] for st in self._remembered.values()]).tobytes(),
             self._memory_heap,
             {term: tuple(sids) for term, sids in self._summary_postings.items()},
             # lookups
             list(postings),
-            array("I", map(len, postings.values())).tobytes(),
-            b"".join([plist.tobytes() for plist in postings.values()]),
+            array("I", [len(plist) // 4 for plist in postings.values()]).tobytes(),
+            b"".join(postings.values()),
             array("d", [ts for ts, _ in self._expiry]).tobytes(),
             array("I", [serial for _, serial in self._expiry]).tobytes(),
             array("I", [d.serial for d in self._undated]).tobytes(),
@@ -1095,9 +1121,8 @@ class StoryIndex:
             _expect(merged, dict, "story terms")
             _expect(persons, dict, "story persons")
             _expect(sterms, tuple, "story summary")
-            st = _Story(sid, {}, last_ts, anchor, merged, persons, size, sterms,
-                        _array("f", sweights) if sweights else _NO_WEIGHTS)
-            if len(st.summary_weights) != len(sterms):
+            st = _Story(sid, {}, last_ts, anchor, merged, persons, size, sterms, sweights)
+            if len(_array("f", sweights)) != len(sterms):
                 raise ValueError("summary terms and weights differ in length")
             stories.append(st)
         serials = _array("I", serials_b)
@@ -1132,8 +1157,9 @@ class StoryIndex:
             w1 = w0 + len(dterms)
             s1 = s0 + n_shingles[i]
             story = stories[story_of[i]]
-            d = _Doc(serials[i], ids[i], tss[i], urls[i], dterms, weights[w0:w1], rates[i],
-                     shingles[s0:s1], title_bits[i], story, kinds[kinds_b[i]], dups[i], sims[i])
+            d = _Doc(serials[i], ids[i], tss[i], urls[i], dterms, weights_b[4 * w0 : 4 * w1],
+                     rates[i], shingles_b[4 * s0 : 4 * s1], title_bits[i], story,
+                     kinds[kinds_b[i]], dups[i], sims[i])
             w0, s0 = w1, s1
             docs[d.id] = d
             by_serial[d.serial] = d
@@ -1150,11 +1176,11 @@ class StoryIndex:
             term: dict.fromkeys(sids) for term, sids in summary_postings.items()
         }
         post_serials = _array("I", post_serials_b)
-        postings: dict[str, array[int]] = {}
+        postings: dict[str, bytearray] = {}
         start = 0
         _expect(post_terms, list, "posted terms")
         for t, length in zip(post_terms, _array("I", post_lengths_b), strict=True):
-            postings[t] = post_serials[start : start + length]
+            postings[t] = bytearray(post_serials_b[4 * start : 4 * (start + length)])
             start += length
         if start != len(post_serials):
             raise ValueError("postings do not add up")
@@ -1179,6 +1205,22 @@ class StoryIndex:
         if not isinstance(doc.title, str) or not isinstance(doc.text, str):
             raise StoryError(f"StoryDoc {doc.id!r}: title and text must be strings")
 
+    def _features(self, doc: StoryDoc, features: DocFeatures | None) -> DocFeatures:
+        """The article's features: derived here, or the given ones with their terms as this
+        process's interned strings (unpickled ones are copies: interned, the index keeps one
+        string per term, and finds it by identity)."""
+        if features is None:
+            return extract_features(doc.title, doc.text, self.tunables)
+        if not isinstance(features, DocFeatures):
+            raise StoryError(
+                f"StoryDoc {doc.id!r}: features must be DocFeatures, got {type(features).__name__}"
+            )
+        counts = features.counts
+        intern = sys.intern
+        return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
+                                                 strict=True)),
+                       focal=frozenset(map(intern, features.focal)))
+
     def _vector(self, feats: DocFeatures) -> tuple[tuple[str, ...], array[float]]:
         """The article's top terms and their L2-normalised TF-IDF weights. Counts the article
         in the document frequencies (call once per article added)."""
@@ -1188,29 +1230,29 @@ class StoryIndex:
         cache = self._idf_cache
         idfs = list(map(cache.get, terms))
         if not all(idfs):  # a None (an idf is > 0.1): idf = ln(scale / (df + 1)) + 0.1
+            log = math.log
             scale = self._df_total + t.df_prior + 1.0
-            missing = list(compress(terms, map(is_, idfs, repeat(None))))
-            dfs = map(add, map(self._df.get, missing, repeat(0)), repeat(1.0))
-            cache.update(zip(missing, map(add, map(math.log, map(truediv, repeat(scale), dfs)),
-                                          repeat(0.1)), strict=False))
-            idfs = list(map(cache.__getitem__, terms))
+            dget = self._df.get
+            for i in compress(range(len(idfs)), map(is_, idfs, repeat(None))):
+                term = terms[i]
+                idfs[i] = cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
         self._df.update(terms)
         self._df_total += 1
         tget = _TF_CACHE.get
         tfs = list(map(tget, counts.values()))
         if not all(tfs):
             tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
-        weights = dict(zip(terms, map(mul, tfs, idfs), strict=True))
+        weights = list(map(mul, tfs, idfs))
         entity = t.entity_weight
-        for term in feats.proper:
-            w = weights.get(term)
-            if w is not None:
-                weights[term] = w * entity
-        top = sorted(weights.items(), key=itemgetter(1), reverse=True)[: t.max_terms]
+        for i in compress(range(len(terms)), map(feats.proper.__contains__, terms)):
+            weights[i] *= entity
+        # the strongest first, ties in the order of the counts (a stable sort)
+        top = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[: t.max_terms]
         self._counted()
         if not top:
             return (), array("f")
-        top_terms, top_weights = zip(*top, strict=True)
+        top_terms = tuple(map(terms.__getitem__, top))
+        top_weights = list(map(weights.__getitem__, top))
         norm = math.sqrt(sum(map(mul, top_weights, top_weights))) or 1.0
         return top_terms, array("f", map(truediv, top_weights, repeat(norm)))
 
@@ -1238,39 +1280,42 @@ class StoryIndex:
         get = self._postings.get
         lists = [p for p in map(get, terms[: t.query_terms]) if p]
         lists.sort(key=len)
-        walked: list[int] = []
+        walked = array("I")
         budget = t.posting_budget
         tail = t.posting_tail
         for plist in lists:
-            if len(plist) > tail:
-                walked += plist[-tail:]
+            if len(plist) > 4 * tail:
+                walked.frombytes(plist[-4 * tail :])
                 budget -= tail
             else:
-                walked += plist
-                budget -= len(plist)
+                walked.frombytes(plist)
+                budget -= len(plist) // 4
             if budget <= 0:
                 break
         hits: Counter[int] = Counter(walked)  # insertion order as if counted list by list
-        by_serial = self._by_serial
-        # the same articles as _top would give (a stable sort keeps ties in insertion order);
-        # their order does not matter: _score sorts them
+        # the same articles as _top would give (a stable sort keeps ties in insertion order),
+        # in arrival order (for _score)
         k = t.max_candidates
         top = list(hits) if len(hits) <= k else sorted(hits, key=hits.__getitem__, reverse=True)[:k]
-        return [by_serial[s] for s in top if s in by_serial]
+        top.sort()
+        return list(filter(None, map(self._by_serial.get, top)))
 
     def _score(self, query: dict[str, float], cands: list[_Doc]) -> list[tuple[float, _Doc]]:
-        """(cosine, article) by decreasing cosine; 0 for an article sharing too few terms."""
+        """(cosine, article) by decreasing cosine, then arrival (`cands`: in arrival order); 0
+        for an article sharing too few terms."""
         get = query.get
         need = self.tunables.min_shared_terms
         zero = repeat(0.0)
         scored: list[tuple[float, _Doc]] = []
         for d in cands:
-            vals = list(map(get, d.terms, zero))
+            vals = list(map(get, d.terms, zero))  # 0.0: not a query term
             if len(vals) - vals.count(0.0) >= need:
-                scored.append((sum(map(mul, d.weights, vals)), d))
+                # the dot product over the shared terms, in order (adding 0.0 changes nothing)
+                weights = memoryview(d.weights).cast("f")
+                scored.append((sum(map(mul, compress(weights, vals), filter(None, vals)), 0.0), d))
             else:
                 scored.append((0.0, d))
-        scored.sort(key=lambda sc: (-sc[0], sc[1].serial))
+        scored.sort(key=itemgetter(0), reverse=True)  # (stable: ties stay in arrival order)
         return scored
 
     def _revision(
@@ -1283,13 +1328,17 @@ class StoryIndex:
                 return same, 1.0
         best: tuple[_Doc, float] | None = None
         mine: set[int] | None = None
+        raw = b""
         for cos, c in scored:
             if cos < t.revision_min_cosine:
                 break
             if mine is None:
                 mine = set(feats.shingles)
-            jac, cont = _overlap_with(feats.shingle_rate, mine, c.shingle_rate, c.shingles)
-            small = min(len(feats.shingles) * feats.shingle_rate, len(c.shingles) * c.shingle_rate)
+                raw = feats.shingles.tobytes()
+            jac, cont = _overlap(feats.shingle_rate, feats.shingles, raw, mine, c.shingle_rate,
+                                 c.shingles)
+            small = min(len(feats.shingles) * feats.shingle_rate,
+                        len(c.shingles) // 4 * c.shingle_rate)
             if jac >= t.revision_jaccard or (
                 cont >= t.revision_containment and small >= t.revision_min_shingles
             ):
@@ -1378,9 +1427,10 @@ class StoryIndex:
         out: list[tuple[_Story, float]] = []
         for sid in _top(hits, t.summary_candidates):
             story = self._remembered[sid]
-            prods = list(map(mul, story.summary_weights, map(get, story.summary_terms, zero)))
-            if len(prods) - prods.count(0.0) >= need:
-                out.append((story, sum(prods)))
+            vals = list(map(get, story.summary_terms, zero))
+            if len(vals) - vals.count(0.0) >= need:
+                weights = memoryview(story.summary_weights).cast("f")
+                out.append((story, sum(map(mul, compress(weights, vals), filter(None, vals)), 0.0)))
         return out
 
     # -- bookkeeping ---
@@ -1406,8 +1456,8 @@ class StoryIndex:
         self._serial += 1
         serial = self._serial
         d = _Doc(
-            serial, doc.id, ts, doc.canonical_url, terms, weights, feats.shingle_rate,
-            feats.shingles, _bits_of(feats.title_caps), story, assignment.kind,
+            serial, doc.id, ts, doc.canonical_url, terms, weights.tobytes(), feats.shingle_rate,
+            feats.shingles.tobytes(), _bits_of(feats.title_caps), story, assignment.kind,
             assignment.duplicate_of, assignment.similarity,
         )
         self._docs[doc.id] = d
@@ -1418,12 +1468,13 @@ class StoryIndex:
             heapq.heappush(self._expiry, (ts, serial))
         posted = terms[: self.tunables.posted_terms]
         postings = self._postings
+        packed = _U32.pack(serial)
         for term in posted:
             plist = postings.get(term)
             if plist is None:
-                postings[term] = array("I", (serial,))
+                postings[term] = bytearray(packed)
             else:
-                plist.append(serial)
+                plist += packed
         self._live_postings += len(posted)
         if doc.canonical_url:
             self._urls.setdefault(doc.canonical_url, d)
@@ -1432,7 +1483,7 @@ class StoryIndex:
             self._unpost_summary(story)
         self._stories[story.id] = story
         persons = story.persons
-        for p in feats.focal:
+        for p in sorted(feats.focal):  # (not a set's order: it differs from process to process)
             if p not in persons and len(persons) < 16:
                 persons[p] = sum(1 for m in story.members.values() if _bits_have(m.title_bits, p))
         for p in persons:
@@ -1462,7 +1513,7 @@ class StoryIndex:
             merged = story.merged
             # an article's terms are distinct: as merged[term] = merged.get(term, 0.0) + w
             merged.update(zip(d.terms, map(add, map(merged.get, d.terms, repeat(0.0)),
-                                           d.weights), strict=True))
+                                           memoryview(d.weights).cast("f")), strict=True))
             if len(merged) > 2 * self.tunables.summary_terms:
                 # as heapq.nlargest (the same ties), in C
                 keep = sorted(merged.items(), key=itemgetter(1), reverse=True)
@@ -1481,10 +1532,10 @@ class StoryIndex:
             terms, weights = zip(*top, strict=True)
             norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
             story.summary_terms = terms
-            story.summary_weights = array("f", map(truediv, weights, repeat(norm)))
+            story.summary_weights = array("f", map(truediv, weights, repeat(norm))).tobytes()
         else:
             story.summary_terms = ()
-            story.summary_weights = _NO_WEIGHTS
+            story.summary_weights = b""
         for term in story.summary_terms[: t.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is None:
@@ -1512,18 +1563,19 @@ class StoryIndex:
                 sids.pop(story.id, None)
                 if not sids:
                     del self._summary_postings[term]
-        for term, w in zip(story.summary_terms, story.summary_weights, strict=True):
+        weights = memoryview(story.summary_weights).cast("f")
+        for term, w in zip(story.summary_terms, weights, strict=True):
             story.merged[term] = story.merged.get(term, 0.0) + w
         story.summary_terms = ()
-        story.summary_weights = _NO_WEIGHTS
+        story.summary_weights = b""
 
     def _compact_postings(self) -> None:
         live = self._by_serial
-        fresh: dict[str, array[int]] = {}
+        fresh: dict[str, bytearray] = {}
         for term, plist in self._postings.items():
-            kept = array("I", [s for s in plist if s in live])
+            kept = array("I", [s for s in memoryview(plist).cast("I") if s in live])
             if kept:
-                fresh[term] = kept
+                fresh[term] = bytearray(kept.tobytes())
         self._postings = fresh
-        self._live_postings = sum(len(p) for p in fresh.values())
+        self._live_postings = sum(len(p) for p in fresh.values()) // 4
         self._dead_postings = 0
