@@ -464,9 +464,11 @@ class _Validator:
         names: dict[str, int] = {}
         for i, item in enumerate(items):
             label = f"feeds[{i}]"
-            hline = self._line_of("feeds", None, i)
+            def hline(i: int = i) -> int | None:  # found only for a message: O(lines) each
+                return self._line_of("feeds", None, i)
+
             if not isinstance(item, dict):
-                self.add(label, "must be a table with name and url", hline)
+                self.add(label, "must be a table with name and url", hline())
                 continue
             self._unknown(item, {"name", "url", "full_text"}, "feeds", i)
             full_text = item.get("full_text", full_text_default)
@@ -479,7 +481,7 @@ class _Validator:
             ok = True
             if not isinstance(name, str) or not name.strip():
                 self.add(f"{label}.name", "missing or empty: give every feed a short unique name",
-                         self._line_of("feeds", "name", i) if "name" in item else hline)
+                         self._line_of("feeds", "name", i) if "name" in item else hline())
                 ok = False
             elif name in names:
                 self.add(f"{label}.name", f"duplicate feed name {name!r} (also "
@@ -491,7 +493,7 @@ class _Validator:
                 names[name] = i
             if not isinstance(url, str) or not url.strip():
                 self.add(f"{label}.url", "missing or empty: give the feed's http(s) URL",
-                         self._line_of("feeds", "url", i) if "url" in item else hline)
+                         self._line_of("feeds", "url", i) if "url" in item else hline())
                 ok = False
             else:
                 parts = urlsplit(url.strip())
