@@ -68,6 +68,17 @@ def test_store_keeps_one_snapshot(store: Store) -> None:
     assert store.count("story_index") == 1
 
 
+def test_store_keeps_a_snapshot_in_parts(store: Store) -> None:
+    blob = bytes(range(256)) * 40
+    view = memoryview(blob)
+    store.save_story_index([view[:7], view[7:5000], view[5000:]], 1, NOW)
+    assert store.load_story_index() == blob
+    assert store.count("story_index_parts") == 3
+    store.save_story_index([b"ab", b"c"], 2, NOW)  # fewer parts: none of the old ones is left
+    assert store.load_story_index() == b"abc" and store.count("story_index_parts") == 2
+    assert store.count("story_index") == 1
+
+
 def test_next_run_starts_from_the_snapshot(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,6 +149,18 @@ def test_a_loaded_snapshot_continues_exactly_as_the_uninterrupted_index(split: i
     assert state(loaded) == state(whole)
 
 
+def test_a_snapshot_in_parts_joins_into_the_whole() -> None:
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    whole = index.dumps()
+    parts = index.dump_parts(part_size=4096)
+    assert len(parts) == 1 + -(-(len(whole) - len(parts[0])) // 4096) and len(parts) > 3
+    assert all(len(p) <= 4096 for p in parts) and b"".join(parts) == whole
+    assert state(StoryIndex.loads(b"".join(parts), **CONFIG)) == state(index)
+    with pytest.raises(StoryError, match="part_size"):
+        index.dump_parts(part_size=0)
+
+
 def test_a_snapshot_of_an_empty_index_loads() -> None:
     blob = StoryIndex(**CONFIG).dumps()
     loaded = StoryIndex.loads(blob, **CONFIG)

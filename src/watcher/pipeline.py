@@ -525,7 +525,7 @@ def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
     """Save the index for the next run. It is a cache: a failure costs the next run a rebuild
     from the store (or the restore of what the older snapshot lacks), nothing else."""
     try:
-        store.save_story_index(index.dumps(), len(index), now)
+        store.save_story_index(index.dump_parts(), len(index), now)
     except Exception as exc:
         log.warning("story index snapshot not saved (%s: %s); the next run rebuilds it",
                     type(exc).__name__, exc)

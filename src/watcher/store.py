@@ -194,6 +194,13 @@ story_index = Table(
     Column("name", String(64), primary_key=True),
     Column("saved", DateTime, nullable=False),
     Column("articles", Integer, nullable=False),
+)
+
+# the snapshot itself, in parts (a part is a row: no row, nor its copies, holds the whole)
+story_index_parts = Table(
+    "story_index_parts", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("part", Integer, primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
 
@@ -503,17 +510,20 @@ class Store:
 
     # -- the story index snapshot ---
     def load_story_index(self, name: str = "default") -> bytes | None:
-        """The last saved snapshot of the story index, or None."""
-        with self.engine.connect() as conn:
-            data = conn.execute(select(story_index.c.data)
-                                .where(story_index.c.name == name)).scalar_one_or_none()
-        return bytes(data) if data is not None else None
+        """The last saved snapshot of the story index (its parts joined), or None."""
+        with self.engine.connect() as conn:  # one statement: one snapshot's parts, never a mix
+            parts = conn.execute(select(story_index_parts.c.data)
+                                 .where(story_index_parts.c.name == name)
+                                 .order_by(story_index_parts.c.part)).scalars().all()
+        return b"".join(parts) if parts else None
 
-    def save_story_index(self, data: bytes, articles_count: int, now: datetime,
-                         name: str = "default") -> None:
-        """Replace the saved snapshot (one row, in one transaction: a reader sees the old one or
-        the new one, never a mix)."""
-        row = {"name": name, "saved": _naive(now), "articles": articles_count, "data": data}
+    def save_story_index(self, data: bytes | Sequence[bytes | memoryview], articles_count: int,
+                         now: datetime, name: str = "default") -> None:
+        """Replace the saved snapshot, given whole or in parts (stored as given, a row each), in
+        one transaction: a reader sees the old one or the new one, never a mix. The row naming
+        it is written first, so concurrent savers take turns."""
+        parts = [data] if isinstance(data, bytes | bytearray | memoryview) else list(data)
+        row = {"name": name, "saved": _naive(now), "articles": articles_count}
         try:
             with self.engine.begin() as conn:
                 done = conn.execute(update(story_index).where(story_index.c.name == name)
@@ -525,6 +535,9 @@ class Store:
                     except IntegrityError:  # another run inserted it meanwhile: last one wins
                         conn.execute(update(story_index).where(story_index.c.name == name)
                                      .values(**row))
+                conn.execute(story_index_parts.delete().where(story_index_parts.c.name == name))
+                for i, part in enumerate(parts):  # one at a time: one part's copy at a time
+                    conn.execute(insert(story_index_parts).values(name=name, part=i, data=part))
         except OperationalError as exc:
             raise StoreError(f"cannot save the story index snapshot in {redact_url(self.url)}: "
                              f"{_orig(exc)}") from None
