@@ -271,5 +271,10 @@ def test_the_snapshot_is_saved_once_the_articles_it_lacks_add_up(
         assert loaded.doc_ids() == store.window_assignments(NOW - timedelta(hours=72)).keys()
         run(3)
         assert saved() == 12  # 9 + 3 >= 8: saved
+        later = NOW + pipeline.SNAPSHOT_MAX_AGE
+        job = ("feed-4", "https://x4.example/rss", _body(4, 3), HEADERS, later)
+        cfg = Config(path=None, feeds=(FeedConfig(job[0], job[1]),))
+        ingest_step(cfg, store, _batch([job]), later)
+        assert saved() == 15  # 3 behind, but the saved one is SNAPSHOT_MAX_AGE old: saved
     finally:
         store.close()

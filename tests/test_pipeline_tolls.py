@@ -82,3 +82,18 @@ def test_a_stored_toll_is_not_read_again_unless_the_rules_changed(
 def test_toll_rules_name_the_casualty_rules() -> None:
     rules = lifecycle.toll_rules()
     assert len(rules) == 16 and rules == lifecycle.toll_rules()
+
+
+def test_tolls_not_saved_cost_a_warning_not_the_run(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stored(store)
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("deadlock detected")
+
+    monkeypatch.setattr(store, "save_tolls", locked)
+    got = pipeline._story_tolls(store, ["s1"])
+    assert [f.count for f in got.series["s1"]] == [4, 9, 11]
+    assert "article tolls not saved (RuntimeError: deadlock detected)" in caplog.text
+    assert {t.rules for t in store.story_tolls(["s1"])["s1"]} == {None}  # read again next time

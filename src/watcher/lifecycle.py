@@ -21,7 +21,6 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from watcher import casualties
@@ -60,12 +59,7 @@ def toll_of(article: Article) -> tuple[SourcedFigure, CasualtyFigure] | None:
                          article.published), k
 
 
-@cache
-def toll_rules() -> str:
-    """The version of the rules behind `toll_of`: a digest of the casualty extractor's source
-    and this module's, so a toll stored by other rules (`Store.save_tolls`) is read again.
-    Without the sources (a frozen install), a version of this process only: nothing stored is
-    trusted, every toll is read again."""
+def _rules_digest() -> str:
     digest = hashlib.sha256()
     try:
         for module in (casualties.__file__, __file__):
@@ -73,6 +67,19 @@ def toll_rules() -> str:
     except OSError:
         digest.update(os.urandom(16))
     return digest.hexdigest()[:16]
+
+
+# Taken when this module is imported, from the sources of the code this process runs (a file
+# upgraded on disk later does not relabel the old code's results).
+_TOLL_RULES = _rules_digest()
+
+
+def toll_rules() -> str:
+    """The version of the rules behind `toll_of`: a digest of the casualty extractor's source
+    and this module's, as this process loaded them, so a toll stored by other rules
+    (`Store.save_tolls`) is read again. Without the sources (a frozen install), a version of
+    this process only: nothing stored is trusted, every toll is read again."""
+    return _TOLL_RULES
 
 
 def series(articles: Sequence[Article]) -> list[SourcedFigure]:

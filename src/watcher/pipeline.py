@@ -480,7 +480,9 @@ def load_story_index(cfg: Config, store: Store, now: datetime) -> StoryIndex:
 
 def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, int | None]:
     """`load_story_index`, and how many articles of the window the snapshot lacked (restored
-    from the store); None when there was no usable snapshot."""
+    from the store); None when it is to be saved this run whatever the count: there was no
+    usable snapshot, or it was saved more than `SNAPSHOT_MAX_AGE` ago (the stories that left the
+    window since are remembered only by a snapshot that held their articles)."""
     window = timedelta(hours=cfg.stories.window_hours)
     data = store.load_story_index()
     index: StoryIndex | None = None
@@ -508,6 +510,9 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
         for r in store.window_rows(sorted(missing)):
             index.restore(_window_doc(r), r.story_id, r.duplicate_of)
         index.expire(now)
+    saved = store.story_index_saved()
+    if saved is None or now - saved >= SNAPSHOT_MAX_AGE:
+        return index, None
     return index, len(missing)
 
 
@@ -517,6 +522,8 @@ STORY_MEMORY: dict[str, Any] = {"story_memory": timedelta(days=14), "max_remembe
 # A run saves the index snapshot once the articles the saved one lacks (restored into it by every
 # run that loads it, at ~0.5 ms each) reach this many; saving costs ~1 s per 60,000 articles.
 SNAPSHOT_BACKLOG = 2000
+# ... or once it is this old, however few articles it lacks.
+SNAPSHOT_MAX_AGE = timedelta(hours=1)
 # The tunables of the pipeline's index (the parse workers derive story features with them).
 STORY_TUNABLES = StoryTunables(**STORY_MEMORY)
 
@@ -727,7 +734,11 @@ def _story_tolls(store: Store, story_ids: Sequence[str]) -> _Tolls:
         for aid, art in arts.items():
             found = lifecycle.toll_of(art)
             read[aid] = (found[0].count, found[0].qualifier) if found else (None, None)
-        store.save_tolls({aid: read[aid] for aid in arts}, rules)
+        try:
+            store.save_tolls({aid: read[aid] for aid in arts}, rules)
+        except Exception as exc:  # a cache: the next run reads these tolls again
+            log.warning("article tolls not saved (%s: %s); the next run reads them again",
+                        type(exc).__name__, exc)
     series: dict[str, list[SourcedFigure]] = {}
     ids: dict[SourcedFigure, str] = {}
     for story_id, tolls in stored.items():

@@ -509,6 +509,13 @@ class Store:
         return out
 
     # -- the story index snapshot ---
+    def story_index_saved(self, name: str = "default") -> datetime | None:
+        """When the snapshot was last saved, or None."""
+        with self.engine.connect() as conn:
+            saved = conn.execute(select(story_index.c.saved)
+                                 .where(story_index.c.name == name)).scalar_one_or_none()
+        return _aware(saved)
+
     def load_story_index(self, name: str = "default") -> bytes | None:
         """The last saved snapshot of the story index (its parts joined), or None."""
         with self.engine.connect() as conn:  # one statement: one snapshot's parts, never a mix
@@ -716,8 +723,8 @@ class Store:
             conn.execute(update(articles).where(articles.c.id == bindparam("t_id"))
                          .values(toll_rules=rules, toll_killed=bindparam("t_killed"),
                                  toll_qualifier=bindparam("t_qualifier")),
-                         [{"t_id": aid, "t_killed": k, "t_qualifier": q}
-                          for aid, (k, q) in tolls.items()])
+                         [{"t_id": aid, "t_killed": k, "t_qualifier": q}  # in key order:
+                          for aid, (k, q) in sorted(tolls.items())])  # concurrent runs agree
 
     def _rows(self, query: Any) -> list[OutboxRow]:
         with self.engine.connect() as conn:
