@@ -12,13 +12,14 @@ import pytest
 from watcher import parsepool, pipeline
 from watcher.config import Config, FeedConfig
 from watcher.models import FeedState, FetchResult
-from watcher.parse import ParsedFeed, parse_feed
+from watcher.parse import parse_feed
 from watcher.parsepool import ParseJob, iter_parse_feeds
 from watcher.pipeline import FetchBatch, ingest_step
 from watcher.store import Store
 from watcher.stories import StoryIndex
 
 from .feedserver import rss
+from .test_parsepool import _serial
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
@@ -52,13 +53,6 @@ def _known(jobs: list[ParseJob]) -> dict[str, set[str]]:
         if i % 2 == 0:
             out[job[0]] = {a.id for a in parse_feed(*job).articles[:2]}
     return out
-
-
-def _serial(jobs: list[ParseJob], known: dict[str, set[str]]) -> list[ParsedFeed]:
-    def parse(job: ParseJob) -> ParsedFeed:
-        stored = known.get(job[0], set())
-        return parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in stored})
-    return [parse(job) for job in jobs]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -433,9 +433,9 @@ def _assign_stories(
     run; a re-published copy of an article (a revision) counts as a duplicate. The index is
     `acc.index`: the one an earlier chunk of this run loaded, else it is loaded here (and left
     there for the caller to save once the articles are stored: a snapshot never runs ahead of
-    the store). `features`: article id -> (the article, its story
-    features) as the parse workers derived them; used for that very article only (a full-text
-    fetch replaces an article, and its features are derived again)."""
+    the store). `features`: article id -> (the article, its story features) as the parse
+    workers derived them; used for that very article only (a full-text fetch replaces an
+    article, and its features are derived again)."""
     if not any(d.kind == "new" for d in decisions):
         return decisions
     if acc.index is None:
