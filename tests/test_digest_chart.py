@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from watcher.chart import timeline, toll_chart
-from watcher.digest import run_digest
+from watcher.digest import digest_step
 from watcher.models import Alert, Article, CasualtyFigure, Severity, SourcedFigure, Term, Watch
+from watcher.store import Store
 from watcher.transports import ConsoleTransport, SlackTransport, WebhookTransport
 
 from .fakeslack import FakeSlack
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 UNTIL = T0 + timedelta(hours=24)
+PERIOD = timedelta(hours=24)
 WATCH = Watch("armenia-azerbaijan", "#caucasus-watch", {"a": ("Armenia",)},
               (Term("shelling", 3.0),), severities=(Severity("warning", 4.0),
                                                      Severity("critical", 8.0)))
@@ -52,29 +55,42 @@ def _alert(story: str, severity: str) -> Alert:
                  killed, None)
 
 
-def test_digest_posts_one_message_and_the_chart_in_its_thread() -> None:
+def _stored(tmp_path: Path, alerts: list[Alert], articles: dict[str, list[Article]]) -> Store:
+    store = Store(f"sqlite:///{tmp_path}/d.db")
+    store.add_articles([(a, story, None) for story, arts in articles.items() for a in arts])
+    store.enqueue(alerts, T0 + timedelta(hours=6))
+    return store
+
+
+def test_digest_posts_one_message_and_the_chart_in_its_thread(tmp_path: Path) -> None:
     alerts = [_alert("s1", "warning"), _alert("s2", "critical"),
               Alert("up", "s1", WATCH.name, WATCH.channel, "warning", 5.0, "update", "", "x", T0,
                     "", (), None, None, kind="update", parent_id="al-s1")]
     articles = {"s1": [_article("s1", 3, "a", 1), _article("s1", 7, "b", 5)],
                 "s2": [_article("s2", 12, "c", 2)]}
+    store = _stored(tmp_path, alerts, articles)
     with FakeSlack() as slack:
         transport = SlackTransport(slack.token, base_url=slack.url)
-        report = run_digest(alerts, [WATCH], articles, transport, T0, UNTIL)
+        report = digest_step(store, [WATCH], transport, UNTIL, PERIOD)
         assert (report.posted, report.charts, report.failed) == (1, 1, 0)
         digest, chart = slack.messages_in("C0CAUCASUS")
         assert "1 lower-severity story" in digest["text"]  # s1 only: s2 is critical
         assert chart["thread_ts"] == digest["ts"] and chart["files"]
         [f] = slack.files.values()
         assert f["data"][:4] == b"\x89PNG" and f["title"] == "Death toll by story: " + WATCH.name
+    store.close()
 
 
-def test_chart_without_a_bot_is_skipped_and_counted() -> None:
+def test_chart_without_a_bot_is_skipped_and_counted(tmp_path: Path) -> None:
     alerts = [_alert("s2", "critical")]
     articles = {"s2": [_article("s2", 12, "c", 2)]}
+    store = _stored(tmp_path, alerts, articles)
     hook = WebhookTransport("http://127.0.0.1:9/hook", timeout=0.5)
-    report = run_digest(alerts, [WATCH], articles, hook, T0, UNTIL)
+    report = digest_step(store, [WATCH], hook, UNTIL, PERIOD)
     assert (report.posted, report.charts, report.failed) == (0, 0, 0)  # no digest, no chart
+    store.close()
     out = io.StringIO()
-    report = run_digest(alerts, [WATCH], articles, ConsoleTransport(out), T0, UNTIL)
+    store = _stored(tmp_path / "console", alerts, articles)
+    report = digest_step(store, [WATCH], ConsoleTransport(out), UNTIL, PERIOD)
     assert report.charts == 1 and "casualty-timeline.png" in out.getvalue()
+    store.close()

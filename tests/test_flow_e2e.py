@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from watcher.demo import shipped_watches_toml
+from watcher.models import Alert
 from watcher.store import Store
 
 from .articles import (
@@ -205,3 +207,36 @@ def test_run_publishes_summary_and_feed_table_artifacts(
     assert set(arts) == {"poll-summary", "poll-feed-status"}
     assert "feeds polled: 2" in str(arts["poll-summary"].data)
     assert "regional" in str(arts["poll-feed-status"].data)
+
+
+def test_digest_flow_lists_each_story_once(
+    prefect_api: dict[str, str], tmp_path: Path, slack: FakeSlack, feeds: FeedServer
+) -> None:
+    """The real `digest` flow, twice: the second run finds nothing new to list; a story stored
+    after the first is listed by the next run, alone."""
+    from watcher.flows.digest import digest
+
+    config = write_config(tmp_path, {"wire": feeds.url("/wire.xml")})
+
+    def story(name: str, severity: str, hours_ago: float) -> None:
+        now = datetime.now(UTC)
+        store = Store(f"sqlite:///{tmp_path}/state.db")
+        store.enqueue([Alert(f"al-{name}", name, "armenia-azerbaijan", "#caucasus-watch",
+                             severity, 5.0, f"Frontier report {name}",
+                             f"https://n.example/{name}", "n", now, "", (), None, None)],
+                      now - timedelta(hours=hours_ago))
+        store.close()
+
+    def digests() -> list[str]:
+        return [message_text(m) for m in slack.messages_in("caucasus-watch")
+                if (m.get("metadata") or {}).get("event_type") == "watcher_digest"]
+
+    story("one", "warning", 3)
+    story("two", "critical", 2)  # the highest severity: alerted on its own, not in the digest
+    assert digest(config_path=str(config))["posted"] == 1
+    assert digest(config_path=str(config))["posted"] == 0
+    story("three", "warning", 1)  # stamped before the last run, stored after it
+    assert digest(config_path=str(config))["posted"] == 1
+    first, second = digests()
+    assert "Frontier report one" in first and "report two" not in first
+    assert "Frontier report three" in second and "report one" not in second

@@ -111,8 +111,19 @@ def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
                         (art("new"), "new", None)])
     store.enqueue([alert("done", "old"), alert("waiting", "old")], old)
     store.mark("done", "sent", old, ts="1.0")
+    for day, channel, status in ((45, "#a", "posted"), (44, "#a", "posted"), (43, "#a", "failed"),
+                                 (44, "#b", "posted"), (42, "#b", "sending")):
+        start = NOW - timedelta(days=day)
+        assert store.begin_digest(f"{channel}{day}", channel, start, start + timedelta(days=1),
+                                  [], start) == ([], 1)
+        if status == "posted":
+            store.digest_progress(f"{channel}{day}", start, posted=True)
+        elif status == "failed":
+            store.fail_digest(f"{channel}{day}", "refused", start)
     deleted = store.prune(NOW - timedelta(days=30))
-    assert deleted == {"articles": 1, "stories": 1, "alerts": 1}
+    assert deleted == {"articles": 1, "stories": 1, "alerts": 1, "digests": 3}
+    # kept: each channel's last digest (the next one starts where it ended; #b's is unfinished)
+    assert [(c, st) for c, st, *_ in store.digest_rows()] == [("#a", "posted"), ("#b", "sending")]
     assert store.known_ids(["old", "new"]) == {"new"}
     assert [r.alert.alert_id for r in store.pending()] == ["waiting"]
 

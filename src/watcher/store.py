@@ -117,8 +117,30 @@ alerts = Table(
     Column("updated", DateTime, nullable=False),
     Column("claimed_by", String(64)),  # the run delivering it now...
     Column("claimed_until", DateTime),  # ...until this time (a lease: a crashed run lets go)
+    Column("digest_id", String(64)),  # the channel's digest that took it into account
     Index("ix_alerts_status", "status"),
     Index("ix_alerts_created", "created"),
+    Index("ix_alerts_digest_id", "digest_id"),
+)
+
+
+# the digest ledger (`watcher.digest`): one row per channel and digest run, which claims the
+# channel's new alerts (`alerts.digest_id`). "sending" until the message and its charts are out
+# (a run that stops half-way leaves it for the next run to finish), then "posted"; "failed" when
+# the message was refused (its alerts are released, and the next run takes the row over).
+digests = Table(
+    "digests", metadata,
+    Column("digest_id", String(64), primary_key=True),  # channel + since: one run per period
+    Column("channel", String(200), nullable=False),
+    Column("since", DateTime, nullable=False),
+    Column("until", DateTime, nullable=False),
+    Column("status", String(20), nullable=False),  # sending | posted | failed
+    Column("ts", String(64)),  # the message's ts, once posted
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Index("ix_digests_channel", "channel"),
 )
 
 
@@ -144,9 +166,30 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def _at(dt: datetime) -> datetime:
+    """`_aware` of a non-null column."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     alert: Alert
+    status: str
+    ts: str | None
+    attempts: int
+    last_error: str | None
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRow:
+    """One channel's digest for one period (see the `digests` table)."""
+
+    digest_id: str
+    channel: str
+    since: datetime
+    until: datetime
     status: str
     ts: str | None
     attempts: int
@@ -508,6 +551,138 @@ class Store:
         out.sort(key=lambda w: (w.published, w.id))
         return out
 
+
+    # -- the digest ledger ---
+    def digest_cursors(self) -> dict[str, tuple[datetime | None, datetime]]:
+        """Per channel with digests: (the end of its last digest that was not refused, or None;
+        the start of its first digest, before which its alerts are never listed)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(digests.c.channel, digests.c.status, func.max(digests.c.until),
+                       func.min(digests.c.since))
+                .group_by(digests.c.channel, digests.c.status)).all()
+        out: dict[str, tuple[datetime | None, datetime]] = {}
+        for channel, status, until, since in rows:
+            last, first = out.get(channel, (None, _at(since)))
+            if status != "failed" and (last is None or _at(until) > last):
+                last = _at(until)
+            out[channel] = (last, min(first, _at(since)))
+        return out
+
+    def undigested(self, since: datetime, until: datetime) -> list[OutboxRow]:
+        """The alerts created in [since, until) that no digest lists yet."""
+        return self._rows(select(alerts).where(alerts.c.created >= _naive(since))
+                          .where(alerts.c.created < _naive(until))
+                          .where(alerts.c.digest_id.is_(None))
+                          .where(alerts.c.watch != "feed-health")
+                          .order_by(alerts.c.created, alerts.c.alert_id))
+
+    def digest_alerts(self, digest_id: str) -> list[OutboxRow]:
+        """The alerts a digest lists."""
+        return self._rows(select(alerts).where(alerts.c.digest_id == digest_id)
+                          .order_by(alerts.c.created, alerts.c.alert_id))
+
+    def begin_digest(self, digest_id: str, channel: str, since: datetime, until: datetime,
+                     alert_ids: Sequence[str], now: datetime) -> tuple[list[str], int] | None:
+        """Record a digest as "sending" (or take over a failed one of that id, to its new end)
+        and claim for it those of `alert_ids` that no digest has claimed, in one transaction,
+        before anything is posted. Returns (the claimed ids, this attempt's number), or None
+        when another run has the digest."""
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(digests).values(
+                        digest_id=digest_id, channel=channel, since=_naive(since),
+                        until=_naive(until), status="sending", attempts=1,
+                        created=_naive(now), updated=_naive(now),
+                    ))
+                attempt = 1
+            except IntegrityError:
+                taken = conn.execute(
+                    update(digests).where(digests.c.digest_id == digest_id)
+                    .where(digests.c.status == "failed")
+                    .values(status="sending", until=_naive(until), ts=None,
+                            attempts=digests.c.attempts + 1, created=_naive(now),
+                            updated=_naive(now))
+                    .returning(digests.c.attempts)
+                ).scalar_one_or_none()
+                if taken is None:
+                    return None
+                attempt = taken
+            claimed: list[str] = []
+            for chunk in _chunks(sorted(set(alert_ids)), 500):
+                claimed += conn.execute(
+                    update(alerts).where(alerts.c.alert_id.in_(chunk))
+                    .where(alerts.c.digest_id.is_(None))
+                    .values(digest_id=digest_id).returning(alerts.c.alert_id)
+                ).scalars().all()
+        return claimed, attempt
+
+    def digest_attempt(self, digest_id: str) -> int | None:
+        """The attempt number of a "sending" digest (a run checks, right before posting, that no
+        other run took it over), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(digests.c.attempts)
+                                .where(digests.c.digest_id == digest_id)
+                                .where(digests.c.status == "sending")).scalar_one_or_none()
+
+    def unfinished_digests(self, idle_since: datetime) -> list[DigestRow]:
+        """Digests still "sending" that no run has touched since `idle_since` (their run
+        stopped or failed), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(digests).where(digests.c.status == "sending")
+                                .where(digests.c.updated < _naive(idle_since))
+                                .order_by(digests.c.since, digests.c.channel)).mappings().all()
+        return [DigestRow(
+            digest_id=r["digest_id"], channel=r["channel"], since=_at(r["since"]),
+            until=_at(r["until"]), status=r["status"], ts=r["ts"],
+            attempts=r["attempts"], last_error=r["last_error"],
+            created=_at(r["created"]), updated=_at(r["updated"]),
+        ) for r in rows]
+
+    def take_digest(self, row: DigestRow, now: datetime) -> bool:
+        """Take over an unfinished digest; False when another run took it first."""
+        with self.engine.begin() as conn:
+            got = conn.execute(
+                update(digests).where(digests.c.digest_id == row.digest_id)
+                .where(digests.c.status == "sending")
+                .where(digests.c.attempts == row.attempts)
+                .values(attempts=row.attempts + 1, updated=_naive(now))
+            ).rowcount
+        return bool(got)
+
+    def digest_progress(self, digest_id: str, now: datetime, *, ts: str | None = None,
+                        error: str | None = None, posted: bool = False) -> None:
+        """Record the message's ts, an error (the row stays "sending" for the next run), or
+        that the digest is complete."""
+        values: dict[str, Any] = {"updated": _naive(now)}
+        if ts is not None:
+            values["ts"] = ts
+        if error is not None:
+            values["last_error"] = error
+        if posted:
+            values["status"] = "posted"
+        with self.engine.begin() as conn:
+            conn.execute(update(digests).where(digests.c.digest_id == digest_id).values(**values))
+
+    def fail_digest(self, digest_id: str, error: str, now: datetime) -> None:
+        """A digest whose message was refused (a permanent error): its alerts are released, for
+        the channel's next digest."""
+        with self.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.digest_id == digest_id)
+                         .values(digest_id=None))
+            conn.execute(update(digests).where(digests.c.digest_id == digest_id)
+                         .values(status="failed", last_error=error, updated=_naive(now)))
+
+    def digest_rows(self) -> list[tuple[str, str, datetime, datetime, str | None]]:
+        """(channel, status, since, until, ts) of every digest, oldest first (for tests and
+        diagnostics)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(digests.c.channel, digests.c.status, digests.c.since,
+                                       digests.c.until, digests.c.ts)
+                                .order_by(digests.c.since, digests.c.channel)).all()
+        return [(c, st, _at(a), _at(b), ts) for c, st, a, b, ts in rows]
+
     # -- the story index snapshot ---
     def story_index_saved(self, name: str = "default") -> datetime | None:
         """When the snapshot was last saved, or None."""
@@ -564,8 +739,9 @@ class Store:
 
     def prune(self, cutoff: datetime) -> dict[str, int]:
         """Delete what is older than `cutoff`: articles published before it, stories not updated
-        since, and alerts created before it that are done (sent, failed, console, held, folded).
-        Pending alerts are never deleted. Returns the rows deleted per table."""
+        since, alerts created before it that are done (sent, failed, console, held, folded), and
+        digests that ended before it (but each channel's last one, and unfinished ones). Pending
+        alerts are never deleted. Returns the rows deleted per table."""
         c = _naive(cutoff)
         with self.engine.begin() as conn:
             n_articles = conn.execute(
@@ -578,10 +754,20 @@ class Store:
                 alerts.delete().where(alerts.c.created < c)
                 .where(alerts.c.status.in_(["sent", "failed", "console", "held", "folded"]))
             ).rowcount
+            # each channel keeps its last digest: the next one starts where it ended
+            last = (select(digests.c.channel, func.max(digests.c.until).label("until"))
+                    .where(digests.c.status != "failed").group_by(digests.c.channel).subquery())
+            keep = select(digests.c.digest_id).join(
+                last, (digests.c.channel == last.c.channel) & (digests.c.until == last.c.until))
+            n_digests = conn.execute(
+                digests.delete().where(digests.c.until < c)
+                .where(digests.c.status != "sending").where(digests.c.digest_id.not_in(keep))
+            ).rowcount
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA incremental_vacuum")
-        return {"articles": n_articles, "stories": n_stories, "alerts": n_alerts}
+        return {"articles": n_articles, "stories": n_stories, "alerts": n_alerts,
+                "digests": n_digests}
 
     def count(self, table: str) -> int:
         t = metadata.tables[table]

@@ -230,13 +230,16 @@ class SlackTransport:
             self._channel_ids[_channel_name(alert.channel)] = channel_id
         return self._ts(resp, "chat.postMessage")
 
-    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]],
+                     metadata: dict[str, Any] | None = None) -> str:
         """Post a message watcher composed itself (a digest); `text` and `blocks` must already
-        be escaped (see `slack_format`). Returns the ts."""
+        be escaped (see `slack_format`). `metadata`: Slack message metadata (`event_type`,
+        `event_payload`), which `find_posted` looks for. Returns the ts."""
+        extra: dict[str, Any] = {} if metadata is None else {"metadata": metadata}
         resp = self._call(
             "chat.postMessage", channel,
             partial(self._client.chat_postMessage, channel=channel, text=text, blocks=blocks,
-                    unfurl_links=False, unfurl_media=False),
+                    unfurl_links=False, unfurl_media=False, **extra),
         )
         return self._ts(resp, "chat.postMessage")
 
@@ -268,21 +271,23 @@ class SlackTransport:
         return self._ts(resp, "chat.update")
 
     def find_posted(
-        self, channel: str, alert_id: str, oldest: float, *, thread_ts: str | None = None
+        self, channel: str, marker: str, oldest: float, *, thread_ts: str | None = None,
+        event_type: str = "watcher_alert", key: str = "alert_id",
     ) -> str | None:
-        """The ts of a message posted since `oldest` (epoch seconds) carrying `alert_id` in its
-        metadata, or None; with `thread_ts`, among the replies of that thread (Slack's history
-        leaves thread replies out). Use it after a `TransientError` with `maybe_posted` before
-        retrying."""
+        """The ts of a message posted since `oldest` (epoch seconds) carrying `marker` in its
+        metadata (`event_type`, payload field `key`: an alert's id by default; a digest's is
+        ``"watcher_digest"``, ``"digest_id"``), or None; with `thread_ts`, among the replies of
+        that thread (Slack's history leaves thread replies out). Use it after a `TransientError`
+        with `maybe_posted` before retrying."""
         channel_id = self.channel_id(channel)
         messages = (self._replies(channel, channel_id, thread_ts, oldest) if thread_ts
                     else self._history(channel, channel_id, oldest))
         for message in messages:
             metadata = message.get("metadata")
-            if not isinstance(metadata, dict) or metadata.get("event_type") != "watcher_alert":
+            if not isinstance(metadata, dict) or metadata.get("event_type") != event_type:
                 continue
             payload = metadata.get("event_payload")
-            if isinstance(payload, dict) and payload.get("alert_id") == alert_id:
+            if isinstance(payload, dict) and payload.get(key) == marker:
                 ts = message.get("ts")
                 if isinstance(ts, str):
                     return ts
@@ -470,7 +475,9 @@ class WebhookTransport:
         raise PermanentError("an incoming webhook cannot upload files: the digest's chart needs "
                              "a bot token with files:write")
 
-    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]],
+                     metadata: dict[str, Any] | None = None) -> str:
+        """`metadata` is not sent: a webhook cannot read its channel back to look for it."""
         where = "Slack incoming webhook"
         try:
             resp = self._client.send(text=text, blocks=blocks, unfurl_links=False,
@@ -517,7 +524,8 @@ class ConsoleTransport:
         stream.write(f"[{strip_invisible(channel)}] {strip_invisible(title)}: {path}\n")
         stream.flush()
 
-    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]],
+                     metadata: dict[str, Any] | None = None) -> str:
         stream = self._stream if self._stream is not None else sys.stdout
         stream.write(f"[{strip_invisible(channel)}] {strip_invisible(text)}\n")
         stream.flush()
