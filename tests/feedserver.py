@@ -23,17 +23,69 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FeedServer:
+class Connections:
+    """Counts TCP connections across servers (share one between several `FeedServer`s)."""
+
     def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.opened: dict[str, int] = {}  # per server address
+        self.open_now = 0
+        self.max_open = 0
+        self.busy: dict[str, int] = {}  # requests being answered, per server address
+        self.max_busy: dict[str, int] = {}
+        self.busy_now = 0
+        self.max_busy_all = 0
+
+    def enter(self, where: str) -> None:
+        with self.lock:
+            self.opened[where] = self.opened.get(where, 0) + 1
+            self.open_now += 1
+            self.max_open = max(self.max_open, self.open_now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.open_now -= 1
+
+    def request(self, where: str, delta: int) -> None:
+        with self.lock:
+            self.busy[where] = self.busy.get(where, 0) + delta
+            self.max_busy[where] = max(self.max_busy.get(where, 0), self.busy[where])
+            self.busy_now += delta
+            self.max_busy_all = max(self.max_busy_all, self.busy_now)
+
+
+class FeedServer:
+    """`host`: the loopback address to listen on (127.0.0.1 by default; any 127.x.y.z works on
+    Linux, so several servers can be several hosts). `connections`: a shared counter."""
+
+    def __init__(self, host: str = "127.0.0.1", connections: Connections | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.connections = connections or Connections()
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                server.connections.enter(server.url(""))
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    server.connections.leave()
+
             def do_GET(self) -> None:
+                server.connections.request(server.url(""), 1)
+                try:
+                    self._get()
+                finally:
+                    server.connections.request(server.url(""), -1)
+
+            def _get(self) -> None:
                 path = self.path.split("?")[0]
                 with server._lock:
                     server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
@@ -77,7 +129,7 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -8,7 +9,7 @@ from watcher.config import FeedConfig, FetchConfig
 from watcher.fetch import fetch_feeds
 from watcher.models import FeedState
 
-from .feedserver import FeedServer, Route, rss
+from .feedserver import Connections, FeedServer, Route, rss
 
 BODY = rss([{"title": "One", "link": "https://a.example/1", "guid": "1"}])
 
@@ -130,3 +131,61 @@ def test_retry_after_is_reported(server: FeedServer, status: int) -> None:
     server.routes["/busy"] = Route(status=status, etag=False, headers={"Retry-After": "120"})
     [r] = fetch_feeds([FeedConfig("f", server.url("/busy"))], {}, _cfg())
     assert r.error_kind == "http" and r.retry_after == 120.0
+
+
+def _hosts(n: int, feeds: int, shared: Connections, delay: float) -> list[FeedServer]:
+    servers = [FeedServer(f"127.0.0.{h}", shared) for h in range(1, n + 1)]
+    for srv in servers:
+        for i in range(feeds):
+            srv.routes[f"/f{i}"] = Route(body=rss([{"title": f"t{i}", "link": "https://a/x"}]),
+                                         delay=delay)
+    return servers
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_limits_hold_and_connections_are_reused_per_host(interleaved: bool) -> None:
+    """Six hosts (loopback addresses), six feeds each, concurrency 5, per host 2: never more
+    requests at once than the limits allow (and the limits are used), each host's feeds go over
+    at most `per_host` connections, and idle connections are not kept for hosts no fetch uses."""
+    shared = Connections()
+    servers = _hosts(6, 6, shared, delay=0.05)
+    with contextlib.ExitStack() as stack:
+        for srv in servers:
+            stack.enter_context(srv)
+        feeds = [FeedConfig(f"{h}-{i}", srv.url(f"/f{i}")) for h, srv in enumerate(servers)
+                 for i in range(6)]
+        if interleaved:
+            feeds = feeds[0::6] + feeds[1::6] + feeds[2::6] + feeds[3::6] + feeds[4::6] \
+                + feeds[5::6]
+        results = fetch_feeds(feeds, {}, _cfg(concurrency=5, per_host=2))
+        deadline = time.monotonic() + 5
+        while shared.open_now and time.monotonic() < deadline:
+            time.sleep(0.01)  # the servers notice the closed sockets
+    assert [r.status for r in results] == [200] * 36
+    assert [r.feed for r in results] == [f.name for f in feeds]  # in the order asked
+    assert shared.max_busy_all == 5 and max(shared.max_busy.values()) == 2, shared.max_busy
+    assert all(n <= 2 for n in shared.opened.values()), shared.opened
+    # one connection per worker, plus a few idle ones of hosts other workers still use (kept
+    # until the end, every host's would stay open: 12)
+    assert shared.max_open <= 5 + 2, shared.max_open
+    assert shared.open_now == 0
+
+
+def test_redirect_into_a_host_whose_feeds_are_done() -> None:
+    """A's feed redirects to a slow page on B while B's own feed ends: B's client is closed only
+    after that response is read, and a later redirect to B opens a new one."""
+    shared = Connections()
+    with FeedServer("127.0.0.1", shared) as a, FeedServer("127.0.0.2", shared) as b:
+        b.routes["/own"] = Route(body=rss([{"title": "own", "link": "https://b/1"}]), delay=0.1)
+        b.routes["/slow"] = Route(body=rss([{"title": "slow", "link": "https://b/2"}]),
+                                  delay=0.5)
+        b.routes["/later"] = Route(body=rss([{"title": "later", "link": "https://b/3"}]))
+        a.routes["/now"] = Route(status=302, headers={"Location": b.url("/slow")})
+        a.routes["/after"] = Route(status=302, headers={"Location": b.url("/later")},
+                                   delay=0.8)
+        feeds = [FeedConfig("a-now", a.url("/now")), FeedConfig("a-after", a.url("/after")),
+                 FeedConfig("b-own", b.url("/own"))]
+        results = fetch_feeds(feeds, {}, _cfg(concurrency=4, per_host=4))
+    assert [(r.feed, r.status, r.error) for r in results] == [
+        ("a-now", 200, None), ("a-after", 200, None), ("b-own", 200, None)]
+    assert b"slow" in (results[0].body or b"") and b"later" in (results[1].body or b"")

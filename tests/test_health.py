@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,46 @@ def test_silent_feed_beyond_its_cadence() -> None:
     assert ops_check(s, hourly, NOW, OPS)[1] is None  # once, not every run
     recent = [NOW - timedelta(hours=h) for h in range(0, 10)]
     assert ops_check(current_state(FEED, None), recent, NOW, OPS)[1] is None
+
+
+def test_ops_step_reads_only_the_histories_it_needs(tmp_path: Path) -> None:
+    """`ops_step` reads a feed's whole history only when its latest item is older than
+    `min_silence_hours`; its decisions are those of `ops_check` over every feed's history."""
+    from dataclasses import replace
+
+    from watcher.config import load_config
+    from watcher.demo import shipped_watches_toml
+    from watcher.health import ops_check
+    from watcher.models import Article
+    from watcher.pipeline import ops_step
+    from watcher.store import Store
+
+    plans = {  # feed -> hours ago of its items
+        "hourly-recent": [h for h in range(1, 30)],
+        "hourly-silent": [h for h in range(30, 60)],
+        "daily-quiet": [30 + 24 * d for d in range(6)],
+        "two-old": [40, 50],
+        "none": [],
+        "back": [2, 3, 4],  # was silent, published again
+        "failing": [1, 2, 3, 4],
+    }
+    lines = [f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n[ops]\nchannel = "#ops"\n']
+    lines += [f'[[feeds]]\nname = "{f}"\nurl = "https://{f}.example/rss"\n' for f in plans]
+    path = tmp_path / "w.toml"
+    path.write_text("\n".join(lines) + shipped_watches_toml(), encoding="utf-8")
+    cfg = load_config(path, {})
+    store = Store(cfg.store.url)
+    store.add_articles([(Article(f"{f}-{h}", f, None, f"https://{f}.example/{h}",
+                                 f"https://{f}.example/{h}", "t", "x",
+                                 NOW - timedelta(hours=h), NOW - timedelta(hours=h)), f"{f}-{h}",
+                         None) for f, hours in plans.items() for h in hours])
+    states = {f.name: current_state(f, None) for f in cfg.feeds}
+    states["back"] = replace(states["back"], ops_alert="silent")
+    states["failing"] = replace(states["failing"], consecutive_failures=5, last_error="HTTP 500")
+    store.save_feed_states(list(states.values()))
+    history = store.publish_times(NOW - timedelta(days=30))
+    expected = {f: ev.kind for f, s in states.items()
+                if (ev := ops_check(s, history.get(f, []), NOW, cfg.ops)[1]) is not None}
+    got = {a.source: a.title.split(": ")[0].rsplit(" ", 1)[1] for a in ops_step(cfg, store, NOW)}
+    assert got == expected == {"hourly-silent": "silent", "back": "recovered", "failing": "down"}
+    store.close()

@@ -766,14 +766,20 @@ def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
     """Feed-health alerts: one when a feed keeps failing or goes silent, one when it recovers.
     They go to `[ops] channel` through the same outbox; without one they are only logged."""
     states = store.feed_states()
-    published = store.publish_times(now - timedelta(days=30))
+    since = now - timedelta(days=30)
+    last = store.last_published(since)
+    # A feed that published within `min_silence_hours` is not silent whatever its cadence: its
+    # latest time decides as its whole history would. Only the others' histories are read.
+    quiet = [f for f, t in last.items() if now - t > timedelta(hours=cfg.ops.min_silence_hours)]
+    published = store.publish_times(since, quiet) if quiet else {}
     changed: list[FeedState] = []
     out: list[Alert] = []
     for feed in cfg.feeds:
         state = states.get(feed.name)
         if state is None:
             continue
-        new_state, event = health.ops_check(state, published.get(feed.name, []), now, cfg.ops)
+        history = published.get(feed.name) or ([last[feed.name]] if feed.name in last else [])
+        new_state, event = health.ops_check(state, history, now, cfg.ops)
         if event is None:
             continue
         changed.append(new_state)

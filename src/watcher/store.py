@@ -724,18 +724,33 @@ class Store:
             raise StoreError(f"cannot save the story index snapshot in {redact_url(self.url)}: "
                              f"{_orig(exc)}") from None
 
-    def publish_times(self, since: datetime) -> dict[str, list[datetime]]:
-        """Per feed, the publication times of articles first seen since `since`, oldest first."""
+    def publish_times(self, since: datetime, feeds: Sequence[str] | None = None
+                      ) -> dict[str, list[datetime]]:
+        """Per feed (of `feeds`, default all), the publication times of articles first seen
+        since `since`, oldest first."""
         out: dict[str, list[datetime]] = {}
+        query = (select(articles.c.feed, articles.c.published)
+                 .where(articles.c.fetched >= _naive(since)))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(articles.c.feed, articles.c.published)
-                .where(articles.c.fetched >= _naive(since))
-                .order_by(articles.c.feed, articles.c.published)
-            ).all()
+            if feeds is None:
+                rows = list(conn.execute(query.order_by(articles.c.feed, articles.c.published)))
+            else:
+                rows = []
+                for chunk in _chunks(sorted(set(feeds)), 500):
+                    rows += conn.execute(query.where(articles.c.feed.in_(chunk))
+                                         .order_by(articles.c.feed, articles.c.published))
         for feed, published in rows:
             out.setdefault(feed, []).append(_aware(published) or since)
         return out
+
+    def last_published(self, since: datetime) -> dict[str, datetime]:
+        """Per feed, the latest publication time of its articles first seen since `since`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(articles.c.feed, func.max(articles.c.published))
+                .where(articles.c.fetched >= _naive(since)).group_by(articles.c.feed)
+            ).all()
+        return {feed: _at(last) for feed, last in rows}
 
     def prune(self, cutoff: datetime) -> dict[str, int]:
         """Delete what is older than `cutoff`: articles published before it, stories not updated
