@@ -31,7 +31,7 @@ class Connections:
         self.opened: dict[str, int] = {}  # per server address
         self.open_now = 0
         self.max_open = 0
-        self.busy: dict[str, int] = {}  # requests being answered, per server address
+        self.busy: dict[str, int] = {}  # requests in their `delay`, per server address
         self.max_busy: dict[str, int] = {}
         self.busy_now = 0
         self.max_busy_all = 0
@@ -47,6 +47,7 @@ class Connections:
             self.open_now -= 1
 
     def request(self, where: str, delta: int) -> None:
+        """A request starts (+1) or stops (-1) being answered (see `Route.delay`)."""
         with self.lock:
             self.busy[where] = self.busy.get(where, 0) + delta
             self.max_busy[where] = max(self.max_busy.get(where, 0), self.busy[where])
@@ -79,13 +80,6 @@ class FeedServer:
                     server.connections.leave()
 
             def do_GET(self) -> None:
-                server.connections.request(server.url(""), 1)
-                try:
-                    self._get()
-                finally:
-                    server.connections.request(server.url(""), -1)
-
-            def _get(self) -> None:
                 path = self.path.split("?")[0]
                 with server._lock:
                     server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
@@ -94,7 +88,11 @@ class FeedServer:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return
                 if route.delay:
+                    # counted as busy while it waits, before anything is sent: the client
+                    # cannot see the answer (and start its next request) before it ends
+                    server.connections.request(server.url(""), 1)
                     time.sleep(route.delay)
+                    server.connections.request(server.url(""), -1)
                 headers = {"Content-Type": route.content_type, **route.headers}
                 body = route.body
                 if route.etag and route.status == 200:

@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import ssl
 import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -53,14 +51,12 @@ class _TooLarge(Exception):
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on `GuardedBackend`."""
 
-    def __init__(
-        self, limits: httpx.Limits, policy: AddressPolicy, ssl_context: ssl.SSLContext
-    ) -> None:
-        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
+    def __init__(self, limits: httpx.Limits, policy: AddressPolicy) -> None:
+        super().__init__(limits=limits, trust_env=False)
         # httpx does not expose the network backend: rebuild the pool its constructor made, with
         # the same settings plus the guard (tests/test_netguard.py fails if this stops working).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -68,12 +64,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def _client(cfg: FetchConfig, guarded: bool, ssl_context: ssl.SSLContext,
-            policy: AddressPolicy) -> httpx.AsyncClient:
-    """A client for one host: at most `cfg.per_host` connections, kept alive between its
-    requests."""
+def _client(cfg: FetchConfig, guarded: bool) -> httpx.AsyncClient:
     timeout = httpx.Timeout(cfg.read_timeout, connect=cfg.connect_timeout, pool=cfg.deadline)
-    limits = httpx.Limits(max_connections=cfg.per_host, max_keepalive_connections=cfg.per_host)
+    limits = httpx.Limits(
+        max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency
+    )
+    policy = AddressPolicy(parse_networks(cfg.allow_networks))
     return httpx.AsyncClient(
         timeout=timeout,
         limits=limits,
@@ -85,80 +81,16 @@ def _client(cfg: FetchConfig, guarded: bool, ssl_context: ssl.SSLContext,
             "Accept-Encoding": "gzip, deflate",
         },
         trust_env=False,
-        verify=ssl_context,
-        transport=_GuardedTransport(limits, policy, ssl_context) if guarded else None,
+        transport=_GuardedTransport(limits, policy) if guarded else None,
     )
 
 
+@dataclass(frozen=True, slots=True)
 class Clients:
-    """HTTP clients, one per origin (scheme, host and port) and kind: `trusted` ones connect
-    anywhere (URLs written by the operator), guarded ones through `watcher.netguard`.
+    """`trusted` connects anywhere (URLs written by the operator); `guarded` through the guard."""
 
-    One pool per origin, not one for every host: httpcore's pool walks all its connections
-    (part of it once per connection) whenever a request starts or ends, so a shared pool of
-    `concurrency` connections costs O(concurrency²) per fetch, about 10 ms of CPU each at 64
-    (`bench/fetch_pools.py`). An origin's pool holds at most `per_host` connections, reused
-    between that origin's feeds. The clients share one TLS context (making one costs ~20 ms)."""
-
-    def __init__(self, cfg: FetchConfig) -> None:
-        self._cfg = cfg
-        self._policy = AddressPolicy(parse_networks(cfg.allow_networks))
-        self._ssl: ssl.SSLContext | None = None
-        self._clients: dict[tuple[str, bool], httpx.AsyncClient] = {}
-        self._active: Counter[str] = Counter()  # per origin: responses being read...
-        self._holds: Counter[str] = Counter()  # ...and fetches of feeds starting there
-
-    def for_url(self, url: str, *, guarded: bool) -> httpx.AsyncClient:
-        key = (_origin(url), guarded)
-        client = self._clients.get(key)
-        if client is None:
-            if self._ssl is None:
-                self._ssl = httpx.create_ssl_context(trust_env=False)
-            client = self._clients[key] = _client(self._cfg, guarded, self._ssl, self._policy)
-        return client
-
-    @asynccontextmanager
-    async def stream(self, url: str, *, guarded: bool,
-                     headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
-        """``client.stream("GET", url)`` with the origin's client."""
-        origin = _origin(url)
-        client = self.for_url(url, guarded=guarded)
-        self._active[origin] += 1
-        try:
-            async with client.stream("GET", url, headers=headers) as resp:
-                yield resp
-        finally:
-            self._active[origin] -= 1
-            await self._close_if_unused(origin)
-
-    def hold(self, url: str) -> str:
-        """Keep the connections of `url`'s origin alive until `release` (a fetch of a feed
-        starting there is in flight or about to be). Returns the origin."""
-        origin = _origin(url)
-        self._holds[origin] += 1
-        return origin
-
-    async def release(self, origin: str) -> None:
-        """Once no fetch holds an origin and no response from it is being read, its clients are
-        closed with their idle connections (a later feed there connects again): the connections
-        kept open stay about those of the fetches in flight, whatever the number of hosts."""
-        self._holds[origin] -= 1
-        await self._close_if_unused(origin)
-
-    async def _close_if_unused(self, origin: str) -> None:
-        if not self._holds[origin] and not self._active[origin]:
-            await self._close(origin)
-
-    async def _close(self, origin: str) -> None:
-        for guarded in (False, True):
-            client = self._clients.pop((origin, guarded), None)
-            if client is not None:
-                await client.aclose()
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+    trusted: httpx.AsyncClient
+    guarded: httpx.AsyncClient
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -177,18 +109,6 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _start_url(feed: FeedConfig, state: FeedState | None) -> str:
-    """The URL a fetch of `feed` starts at: where a permanent redirect moved it, else its own."""
-    if state is not None and state.config_url == feed.url and state.url:
-        return state.url
-    return feed.url
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 async def fetch_one(
     clients: Clients, feed: FeedConfig, state: FeedState | None, cfg: FetchConfig,
     trusted: bool = True,
@@ -199,7 +119,9 @@ async def fetch_one(
     `permanent_url` is set) from temporary ones (302/303/307: keep the configured URL). With
     `trusted`, `feed.url` itself is connected to as written; everything else goes through the guard.
     """
-    url = _start_url(feed, state)
+    url = feed.url
+    if state is not None and state.config_url == feed.url and state.url:
+        url = state.url  # a permanent redirect moved the feed earlier
     headers: dict[str, str] = {}
     if state is not None and state.url == url:
         if state.etag:
@@ -217,8 +139,8 @@ async def fetch_one(
     try:
         async with asyncio.timeout(cfg.deadline):
             for _hop in range(cfg.max_redirects + 1):
-                guarded = not (trusted and url == feed.url)
-                async with clients.stream(url, guarded=guarded, headers=headers) as resp:
+                client = clients.trusted if trusted and url == feed.url else clients.guarded
+                async with client.stream("GET", url, headers=headers) as resp:
                     status = resp.status_code
                     if status in _REDIRECTS and resp.headers.get("location"):
                         target = absolute_url(resp.headers["location"], url)
@@ -288,67 +210,21 @@ async def fetch_all(
 ) -> list[FetchResult]:
     """Fetch every feed concurrently: at most `cfg.concurrency` at once, `cfg.per_host` per host.
     Results come back in the order of `feeds`. `trusted`: the feeds' URLs were written by the
-    operator (config, command line); False for URLs taken from feed content.
+    operator (config, command line); False for URLs taken from feed content."""
+    global_limit = asyncio.Semaphore(cfg.concurrency)
+    per_host: dict[str, asyncio.Semaphore] = {}
 
-    `cfg.concurrency` workers take the feeds host by host: each takes the next feed of the
-    first host (in the order the hosts first appear in `feeds`) below its limit, so a host's
-    feeds are fetched together over its kept-alive connections (see `Clients`). A slow host
-    holds only the workers of its own fetches, each for at most `cfg.deadline`."""
-    queues: dict[str, deque[int]] = {}  # per host, in order of first appearance
-    for i, feed in enumerate(feeds):
-        queues.setdefault((urlsplit(feed.url).hostname or "").lower(), deque()).append(i)
-    busy: Counter[str] = Counter()
-    results: list[FetchResult | None] = [None] * len(feeds)
-    changed = asyncio.Condition()
+    async def limited(clients: Clients, feed: FeedConfig) -> FetchResult:
+        host = (urlsplit(feed.url).hostname or "").lower()
+        host_limit = per_host.setdefault(host, asyncio.Semaphore(cfg.per_host))
+        async with host_limit, global_limit:
+            return await fetch_one(clients, feed, states.get(feed.name), cfg, trusted)
 
-    def take() -> tuple[str, int] | None:
-        host = next((h for h in queues if busy[h] < cfg.per_host), None)
-        if host is None:
-            return None
-        queue = queues[host]
-        i = queue.popleft()
-        if not queue:
-            del queues[host]
-        busy[host] += 1
-        return host, i
-
-    async def worker(clients: Clients) -> None:
-        held: str | None = None  # the origin whose connection this worker last used
-        try:
-            while True:
-                async with changed:
-                    picked = take()
-                    while picked is None:
-                        if not queues:
-                            return
-                        await changed.wait()  # every host with feeds left is at its limit
-                        picked = take()
-                host, i = picked
-                feed, state = feeds[i], states.get(feeds[i].name)
-                origin = clients.hold(_start_url(feed, state))
-                if held is not None:
-                    await clients.release(held)  # (still held if it is the same origin)
-                held = origin
-                try:
-                    results[i] = await fetch_one(clients, feed, state, cfg, trusted)
-                finally:
-                    async with changed:
-                        busy[host] -= 1
-                        changed.notify_all()
-        finally:
-            if held is not None:
-                await clients.release(held)
-
-    clients = Clients(cfg)
-    try:
-        await asyncio.gather(*(worker(clients) for _ in range(min(cfg.concurrency, len(feeds)))))
-    finally:
-        await clients.aclose()
-    done = [r for r in results if r is not None]
-    if len(done) != len(feeds):  # cannot happen: every feed is taken once, and fetch_one returns
-        raise RuntimeError("fetch_all: a feed was not fetched")
-    _log_refused(done)
-    return done
+    async with _client(cfg, guarded=False) as plain, _client(cfg, guarded=True) as guarded:
+        results = list(await asyncio.gather(*(limited(Clients(plain, guarded), f)
+                                              for f in feeds)))
+    _log_refused(results)
+    return results
 
 
 def _log_refused(results: Sequence[FetchResult]) -> None:
