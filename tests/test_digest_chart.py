@@ -94,3 +94,20 @@ def test_chart_without_a_bot_is_skipped_and_counted(tmp_path: Path) -> None:
     report = digest_step(store, [WATCH], ConsoleTransport(out), UNTIL, PERIOD)
     assert report.charts == 1 and "casualty-timeline.png" in out.getvalue()
     store.close()
+
+
+def test_a_refused_first_digest_still_charts_its_period(tmp_path: Path) -> None:
+    """The channel's first digest is refused; the next run, taking it over, lists and charts
+    the story of the refused period."""
+    from .test_digest_ledger import _Refusing
+
+    store = _stored(tmp_path, [_alert("s1", "warning")], {"s1": [_article("s1", 3, "a", 1),
+                                                                _article("s1", 7, "b", 5)]})
+    digest_step(store, [WATCH], _Refusing(), UNTIL, PERIOD, clock=lambda: UNTIL)
+    ok = _Refusing()
+    ok.meanwhile = None
+    later = UNTIL + PERIOD
+    digest_step(store, [WATCH], ok, later, PERIOD, clock=lambda: later)
+    assert len(ok.posts) == 1 and "Border report s1" in ok.posts[0]
+    assert ok.charts == [("1.0", "Death toll by story: " + WATCH.name)]
+    store.close()

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from watcher.digest import DIGEST_IDLE, digest_step
 from watcher.models import Alert, Severity, Term, Watch
 from watcher.store import Store
-from watcher.transports import ConsoleTransport, SlackTransport
+from watcher.transports import ConsoleTransport, PermanentError, SlackTransport
 
 from .fakeslack import FakeSlack, error, lost_response, rate_limited
 
@@ -171,11 +173,68 @@ def test_lookup_without_history_scope_posts_once_more_and_keeps_the_stories(
 def test_a_run_that_stalled_past_its_lease_posts_nothing(store: Store) -> None:
     queue(store, T0 - timedelta(hours=3), "s1")
     got = store.begin_digest("d1", CHANNEL, T0 - DAY, T0, ["al-s1"], T0)
-    assert got == (["al-s1"], 1)
+    assert got == (["al-s1"], 1, T0 - DAY)
     [row] = store.unfinished_digests(T0 + DIGEST_IDLE * 2)
     assert store.take_digest(row, T0 + DIGEST_IDLE * 2)  # another run takes it over
     assert store.digest_attempt("d1") == 2  # the first run, checking before it posts, stops
     assert store.begin_digest("d1", CHANNEL, T0 - DAY, T0, ["al-s1"], T0) is None
+    # and whatever the first run writes later is refused: no ts, no release of the stories
+    assert not store.digest_progress("d1", 1, T0, ts="1.0")
+    assert not store.fail_digest("d1", 1, "refused", T0)
+    assert store.digest_progress("d1", 2, T0, ts="2.0", posted=True)
+    assert [r.alert.alert_id for r in store.digest_alerts("d1")] == ["al-s1"]
+
+
+class _Refusing(ConsoleTransport):
+    """A transport whose first post runs `meanwhile` and is then refused (a stalled request
+    whose answer comes back late), and which records the rest."""
+
+    def __init__(self, meanwhile: Callable[[], object] = lambda: None) -> None:
+        super().__init__(io.StringIO())
+        self.meanwhile: Callable[[], object] | None = meanwhile
+        self.posts: list[str] = []
+        self.charts: list[tuple[str | None, str]] = []
+
+    def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]],
+                     metadata: dict[str, Any] | None = None) -> str:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+            raise PermanentError("not_in_channel")
+        self.posts.append(" ".join(b["text"]["text"] for b in blocks))
+        return f"{len(self.posts)}.0"
+
+    def upload_file(self, channel: str, thread_ts: str | None, filename: str, content: bytes,
+                    title: str) -> None:
+        self.charts.append((thread_ts, title))
+
+
+def test_a_stalled_runs_late_refusal_does_not_undo_the_run_that_took_over(store: Store) -> None:
+    queue(store, T0 - timedelta(hours=3), "s1")
+    other = _Refusing(meanwhile=lambda: None)
+    other.meanwhile = None  # posts normally
+
+    def meanwhile() -> None:  # the first run is stalled here; another takes the digest over
+        later = T0 + 2 * DIGEST_IDLE
+        digest_step(store, [WATCH], other, later, DAY, clock=lambda: later)
+
+    digest_step(store, [WATCH], _Refusing(meanwhile), T0, DAY, clock=lambda: T0)
+    assert len(other.posts) == 1 and "Story s1" in other.posts[0]
+    nxt = _Refusing()
+    nxt.meanwhile = None
+    digest_step(store, [WATCH], nxt, T0 + DAY, DAY, clock=lambda: T0 + DAY)
+    assert nxt.posts == []  # s1 stays listed once
+    assert {r[1] for r in store.digest_rows()} == {"posted"}  # none failed
+
+
+def test_a_refused_first_digest_taken_over_keeps_its_period(store: Store) -> None:
+    with FakeSlack() as slack:
+        queue(store, T0 - timedelta(hours=3), "s1")
+        slack.inject("chat.postMessage", error("not_in_channel"))
+        assert run(store, slack, T0) == (0, 0, 1)
+        assert run(store, slack, T0 + DAY) == (1, 0, 0)
+        [message] = slack.messages_in(CID)
+        assert f"{T0 - DAY:%Y-%m-%d %H:%M}–{T0 + DAY:%Y-%m-%d %H:%M}" in message["text"]
 
 
 @pytest.mark.parametrize("apart", [timedelta(0), timedelta(seconds=1)])

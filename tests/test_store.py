@@ -115,11 +115,11 @@ def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
                                  (44, "#b", "posted"), (42, "#b", "sending")):
         start = NOW - timedelta(days=day)
         assert store.begin_digest(f"{channel}{day}", channel, start, start + timedelta(days=1),
-                                  [], start) == ([], 1)
+                                  [], start) == ([], 1, start)
         if status == "posted":
-            store.digest_progress(f"{channel}{day}", start, posted=True)
+            assert store.digest_progress(f"{channel}{day}", 1, start, posted=True)
         elif status == "failed":
-            store.fail_digest(f"{channel}{day}", "refused", start)
+            assert store.fail_digest(f"{channel}{day}", 1, "refused", start)
     deleted = store.prune(NOW - timedelta(days=30))
     assert deleted == {"articles": 1, "stories": 1, "alerts": 1, "digests": 3}
     # kept: each channel's last digest (the next one starts where it ended; #b's is unfinished)

@@ -97,7 +97,7 @@ def build_digests(
 @dataclass(frozen=True, slots=True)
 class DigestReport:
     posted: int = 0  # digest messages posted by this run
-    failed: int = 0  # messages or charts that failed (logged; the next run tries again)
+    failed: int = 0  # messages (finished by the next run) or charts (not retried) that failed
     charts: int = 0  # casualty charts uploaded
     found: int = 0  # messages an interrupted run had posted, found in the channel, not reposted
 
@@ -182,9 +182,9 @@ def digest_step(
                      posted_since=row.created)
     cursors = store.digest_cursors()
     default = now - period
-    pool = store.undigested(min([default, *(first for _, first in cursors.values())]), now)
-    starts = {c: last or default for c, (last, _) in cursors.items()}
-    recent = store.alerts_between(min([default, *starts.values()]), now)
+    oldest = min([default, *(first for _, first in cursors.values())])
+    pool = store.undigested(oldest, now)
+    recent = store.alerts_between(oldest, now)  # for the charts
     channels = {r.alert.channel for r in pool} | {w.channel for w in watches}
     for channel in sorted(channels):
         last, first = cursors.get(channel, (None, default))
@@ -196,7 +196,7 @@ def digest_step(
                                  [a.alert_id for a in mine], tick())
         if got is None:
             continue  # another run has this channel's digest
-        claimed, attempt = set(got[0]), got[1]
+        claimed, attempt, since = set(got[0]), got[1], got[2]  # (a refused one keeps its start)
         _deliver(store, watches, transport, digest_id_for(channel, last), attempt, channel,
                  since, now, [a for a in mine if a.alert_id in claimed and _listed(a, by_name)],
                  [r.alert for r in recent if since <= r.created < now], counts, tick)
@@ -241,16 +241,19 @@ def _deliver(
                     metadata={"event_type": DIGEST_EVENT,
                               "event_payload": {"digest_id": digest_id}})
                 counts.posted += 1
-            store.digest_progress(digest_id, tick(), ts=ts)
+            if not store.digest_progress(digest_id, attempt, tick(), ts=ts):
+                log.info("digest %s to %s: taken over by another run", digest_id, channel)
+                return
     except DeliveryError as exc:
         counts.failed += 1
         counts.failing.add(channel)
         if isinstance(exc, PermanentError):
-            store.fail_digest(digest_id, str(exc), tick())
+            if not store.fail_digest(digest_id, attempt, str(exc), tick()):
+                return  # another run took it over (and may have posted it)
             log.error("digest to %s failed: %s; its stories go to the channel's next digest",
                       channel, exc)
         else:
-            store.digest_progress(digest_id, tick(), error=str(exc))
+            store.digest_progress(digest_id, attempt, tick(), error=str(exc))
             log.error("digest to %s failed: %s; the next digest run finishes it", channel, exc)
         return
     chart_watches = _chart_watches(period_alerts, watches, channel)
@@ -268,7 +271,7 @@ def _deliver(
             except DeliveryError as exc:
                 counts.failed += 1
                 log.error("casualty chart to %s failed: %s", channel, exc)
-    store.digest_progress(digest_id, tick(), posted=True)
+    store.digest_progress(digest_id, attempt, tick(), posted=True)
 
 
 def _already_posted(transport: SlackTransport, channel: str, digest_id: str,

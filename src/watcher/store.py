@@ -130,7 +130,7 @@ alerts = Table(
 # the message was refused (its alerts are released, and the next run takes the row over).
 digests = Table(
     "digests", metadata,
-    Column("digest_id", String(64), primary_key=True),  # channel + since: one run per period
+    Column("digest_id", String(64), primary_key=True),  # see watcher.digest.digest_id_for
     Column("channel", String(200), nullable=False),
     Column("since", DateTime, nullable=False),
     Column("until", DateTime, nullable=False),
@@ -555,7 +555,7 @@ class Store:
     # -- the digest ledger ---
     def digest_cursors(self) -> dict[str, tuple[datetime | None, datetime]]:
         """Per channel with digests: (the end of its last digest that was not refused, or None;
-        the start of its first digest, before which its alerts are never listed)."""
+        the start of its oldest digest kept, before which its alerts are never listed)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(digests.c.channel, digests.c.status, func.max(digests.c.until),
@@ -583,11 +583,13 @@ class Store:
                           .order_by(alerts.c.created, alerts.c.alert_id))
 
     def begin_digest(self, digest_id: str, channel: str, since: datetime, until: datetime,
-                     alert_ids: Sequence[str], now: datetime) -> tuple[list[str], int] | None:
+                     alert_ids: Sequence[str], now: datetime
+                     ) -> tuple[list[str], int, datetime] | None:
         """Record a digest as "sending" (or take over a failed one of that id, to its new end)
         and claim for it those of `alert_ids` that no digest has claimed, in one transaction,
-        before anything is posted. Returns (the claimed ids, this attempt's number), or None
-        when another run has the digest."""
+        before anything is posted. Returns (the claimed ids, this attempt's number, the
+        digest's start: a failed one taken over keeps its own), or None when another run has
+        the digest."""
         with self.engine.begin() as conn:
             try:
                 with conn.begin_nested():
@@ -596,7 +598,7 @@ class Store:
                         until=_naive(until), status="sending", attempts=1,
                         created=_naive(now), updated=_naive(now),
                     ))
-                attempt = 1
+                attempt, start = 1, since
             except IntegrityError:
                 taken = conn.execute(
                     update(digests).where(digests.c.digest_id == digest_id)
@@ -604,11 +606,11 @@ class Store:
                     .values(status="sending", until=_naive(until), ts=None,
                             attempts=digests.c.attempts + 1, created=_naive(now),
                             updated=_naive(now))
-                    .returning(digests.c.attempts)
-                ).scalar_one_or_none()
+                    .returning(digests.c.attempts, digests.c.since)
+                ).one_or_none()
                 if taken is None:
                     return None
-                attempt = taken
+                attempt, start = taken[0], _at(taken[1])
             claimed: list[str] = []
             for chunk in _chunks(sorted(set(alert_ids)), 500):
                 claimed += conn.execute(
@@ -616,7 +618,7 @@ class Store:
                     .where(alerts.c.digest_id.is_(None))
                     .values(digest_id=digest_id).returning(alerts.c.alert_id)
                 ).scalars().all()
-        return claimed, attempt
+        return claimed, attempt, start
 
     def digest_attempt(self, digest_id: str) -> int | None:
         """The attempt number of a "sending" digest (a run checks, right before posting, that no
@@ -651,10 +653,12 @@ class Store:
             ).rowcount
         return bool(got)
 
-    def digest_progress(self, digest_id: str, now: datetime, *, ts: str | None = None,
-                        error: str | None = None, posted: bool = False) -> None:
+    def digest_progress(self, digest_id: str, attempt: int, now: datetime, *,
+                        ts: str | None = None, error: str | None = None,
+                        posted: bool = False) -> bool:
         """Record the message's ts, an error (the row stays "sending" for the next run), or
-        that the digest is complete."""
+        that the digest is complete. Only while the digest is still this run's `attempt`
+        (another run may have taken it over); returns whether it was."""
         values: dict[str, Any] = {"updated": _naive(now)}
         if ts is not None:
             values["ts"] = ts
@@ -663,16 +667,24 @@ class Store:
         if posted:
             values["status"] = "posted"
         with self.engine.begin() as conn:
-            conn.execute(update(digests).where(digests.c.digest_id == digest_id).values(**values))
+            return bool(conn.execute(
+                update(digests).where(digests.c.digest_id == digest_id)
+                .where(digests.c.status == "sending").where(digests.c.attempts == attempt)
+                .values(**values)).rowcount)
 
-    def fail_digest(self, digest_id: str, error: str, now: datetime) -> None:
+    def fail_digest(self, digest_id: str, attempt: int, error: str, now: datetime) -> bool:
         """A digest whose message was refused (a permanent error): its alerts are released, for
-        the channel's next digest."""
+        the channel's next digest. Only while the digest is still this run's `attempt` (a run
+        that took it over may have posted it); returns whether it was."""
         with self.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.digest_id == digest_id)
-                         .values(digest_id=None))
-            conn.execute(update(digests).where(digests.c.digest_id == digest_id)
-                         .values(status="failed", last_error=error, updated=_naive(now)))
+            failed = conn.execute(
+                update(digests).where(digests.c.digest_id == digest_id)
+                .where(digests.c.status == "sending").where(digests.c.attempts == attempt)
+                .values(status="failed", last_error=error, updated=_naive(now))).rowcount
+            if failed:
+                conn.execute(update(alerts).where(alerts.c.digest_id == digest_id)
+                             .values(digest_id=None))
+        return bool(failed)
 
     def digest_rows(self) -> list[tuple[str, str, datetime, datetime, str | None]]:
         """(channel, status, since, until, ts) of every digest, oldest first (for tests and
