@@ -182,9 +182,9 @@ def digest_step(
                      posted_since=row.created)
     cursors = store.digest_cursors()
     default = now - period
-    oldest = min([default, *(first for _, first in cursors.values())])
-    pool = store.undigested(oldest, now)
-    recent = store.alerts_between(oldest, now)  # for the charts
+    recent = store.alerts_between(min([default, *(first for _, first in cursors.values())]),
+                                  now)
+    pool = [r for r in recent if r.digest_id is None]  # (claimed again atomically below)
     channels = {r.alert.channel for r in pool} | {w.channel for w in watches}
     for channel in sorted(channels):
         last, first = cursors.get(channel, (None, default))
@@ -192,12 +192,13 @@ def digest_step(
         if channel in counts.failing or since >= now:
             continue  # (a channel whose unfinished digest failed again is tried next run)
         mine = [r.alert for r in pool if r.alert.channel == channel and r.created >= first]
-        got = store.begin_digest(digest_id_for(channel, last), channel, since, now,
-                                 [a.alert_id for a in mine], tick())
+        digest_id = digest_id_for(channel, last)
+        got = store.begin_digest(digest_id, channel, since, now, [a.alert_id for a in mine],
+                                 tick())
         if got is None:
             continue  # another run has this channel's digest
         claimed, attempt, since = set(got[0]), got[1], got[2]  # (a refused one keeps its start)
-        _deliver(store, watches, transport, digest_id_for(channel, last), attempt, channel,
+        _deliver(store, watches, transport, digest_id, attempt, channel,
                  since, now, [a for a in mine if a.alert_id in claimed and _listed(a, by_name)],
                  [r.alert for r in recent if since <= r.created < now], counts, tick)
     return DigestReport(counts.posted, counts.failed, counts.charts, counts.found)

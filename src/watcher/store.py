@@ -160,15 +160,14 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 def _at(dt: datetime) -> datetime:
-    """`_aware` of a non-null column."""
+    """A stored (naive UTC) time, aware."""
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    """`_at` of a nullable column."""
+    return None if dt is None else _at(dt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +179,7 @@ class OutboxRow:
     last_error: str | None
     created: datetime
     updated: datetime
+    digest_id: str | None = None  # the channel's digest that took it into account
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +551,6 @@ class Store:
         out.sort(key=lambda w: (w.published, w.id))
         return out
 
-
     # -- the digest ledger ---
     def digest_cursors(self) -> dict[str, tuple[datetime | None, datetime]]:
         """Per channel with digests: (the end of its last digest that was not refused, or None;
@@ -568,14 +567,6 @@ class Store:
                 last = _at(until)
             out[channel] = (last, min(first, _at(since)))
         return out
-
-    def undigested(self, since: datetime, until: datetime) -> list[OutboxRow]:
-        """The alerts created in [since, until) that no digest lists yet."""
-        return self._rows(select(alerts).where(alerts.c.created >= _naive(since))
-                          .where(alerts.c.created < _naive(until))
-                          .where(alerts.c.digest_id.is_(None))
-                          .where(alerts.c.watch != "feed-health")
-                          .order_by(alerts.c.created, alerts.c.alert_id))
 
     def digest_alerts(self, digest_id: str) -> list[OutboxRow]:
         """The alerts a digest lists."""
@@ -914,8 +905,8 @@ class Store:
                     .where(c.story_id.in_(chunk)).order_by(c.published, c.id)
                 ):
                     out.setdefault(r.story_id, []).append(StoredToll(
-                        r.id, r.feed, r.url, _aware(r.published) or datetime.now(UTC),
-                        r.toll_rules, r.toll_killed, r.toll_qualifier))
+                        r.id, r.feed, r.url, _at(r.published), r.toll_rules, r.toll_killed,
+                        r.toll_qualifier))
         return out
 
     def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
@@ -948,7 +939,7 @@ class Store:
                 alert=alert_from_json(r["payload"]), status=r["status"], ts=r["ts"],
                 attempts=r["attempts"], last_error=r["last_error"],
                 created=_aware(r["created"]) or datetime.now(UTC),
-                updated=_aware(r["updated"]) or datetime.now(UTC),
+                updated=_aware(r["updated"]) or datetime.now(UTC), digest_id=r["digest_id"],
             ))
         return out
 
