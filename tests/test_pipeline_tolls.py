@@ -97,3 +97,20 @@ def test_tolls_not_saved_cost_a_warning_not_the_run(
     assert [f.count for f in got.series["s1"]] == [4, 9, 11]
     assert "article tolls not saved (RuntimeError: deadlock detected)" in caplog.text
     assert {t.rules for t in store.story_tolls(["s1"])["s1"]} == {None}  # read again next time
+
+
+def test_with_rules_the_articles_read_without_a_toll_are_not_fetched(store: Store) -> None:
+    stored(store)
+    rules = lifecycle.toll_rules()
+    before = store.story_tolls(["s1"], rules=rules)
+    assert [t.id for t in before["s1"]] == ["a", "b", "c", "d"]  # none read yet: all listed
+    pipeline._story_tolls(store, ["s1", "s2"])
+    after = store.story_tolls(["s1", "s2"], rules=rules)
+    assert [(t.id, t.killed) for t in after["s1"]] == [("a", 4), ("c", 9), ("d", 11)]
+    assert [(t.id, t.killed) for t in after["s2"]] == [("other", 4)]
+    assert [t.id for t in store.story_tolls(["s1"], rules="other-rules")["s1"]] == [
+        "a", "b", "c", "d"]  # rules changed: every article is read again
+    store.add_articles([(art("quiet", REPORTS[1][1], 2), "s3", None)])
+    pipeline._story_tolls(store, ["s3"])
+    assert store.story_tolls(["s3"], rules=rules) == {}
+    assert pipeline._story_tolls(store, ["s3"]).series == {}

@@ -726,7 +726,7 @@ def _story_tolls(store: Store, story_ids: Sequence[str]) -> _Tolls:
     toll is read once and stored with it (`Store.save_tolls`): only articles not read yet, or read
     by other rules (`lifecycle.toll_rules`), have their text read and scanned again."""
     rules = lifecycle.toll_rules()
-    stored = store.story_tolls(story_ids)
+    stored = store.story_tolls(story_ids, rules=rules)
     stale = [t.id for ts in stored.values() for t in ts if t.rules != rules]
     read: dict[str, tuple[int | None, str | None]] = {}
     for start in range(0, len(stale), TOLL_BATCH):

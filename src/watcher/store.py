@@ -536,10 +536,11 @@ class Store:
     def window_assignments(self, since: datetime) -> dict[str, tuple[str, str | None]]:
         """id -> (story_id, duplicate_of) of the articles published since `since` (the story
         window), without their texts."""
-        with self.engine.connect() as conn:
-            return {r.id: (r.story_id, r.duplicate_of) for r in conn.execute(
+        with self.engine.connect() as conn:  # all() then plain tuples: ~1.4x cheaper for 60,000
+            rows = conn.execute(
                 select(articles.c.id, articles.c.story_id, articles.c.duplicate_of)
-                .where(articles.c.published >= _naive(since)))}
+                .where(articles.c.published >= _naive(since))).all()
+        return {aid: (story, duplicate_of) for aid, story, duplicate_of in rows}
 
     def window_rows(self, ids: Sequence[str]) -> list[WindowRow]:
         """The `WindowRow`s of these articles (those still stored), oldest first."""
@@ -892,17 +893,24 @@ class Store:
                     out.setdefault(r["story_id"], []).append(_row_article(r))
         return out
 
-    def story_tolls(self, story_ids: Sequence[str]) -> dict[str, list[StoredToll]]:
+    def story_tolls(
+        self, story_ids: Sequence[str], *, rules: str | None = None,
+    ) -> dict[str, list[StoredToll]]:
         """story_id -> the stored tolls of its articles (as `story_articles`: copies included,
-        oldest first), without their texts."""
+        oldest first), without their texts. With `rules`, the articles those rules already read
+        and found no toll in are left out (a story absent from the result has none to show):
+        most articles state no toll, and a long story's rows would cost more than the rest."""
         out: dict[str, list[StoredToll]] = {}
         c = articles.c
+        query = select(c.story_id, c.id, c.feed, c.url, c.published, c.toll_rules,
+                       c.toll_killed, c.toll_qualifier)
+        if rules is not None:
+            query = query.where(or_(c.toll_rules.is_(None), c.toll_rules != rules,
+                                    c.toll_killed.is_not(None)))
         with self.engine.connect() as conn:
             for chunk in _chunks(list(story_ids), 500):
                 for r in conn.execute(
-                    select(c.story_id, c.id, c.feed, c.url, c.published, c.toll_rules,
-                           c.toll_killed, c.toll_qualifier)
-                    .where(c.story_id.in_(chunk)).order_by(c.published, c.id)
+                    query.where(c.story_id.in_(chunk)).order_by(c.published, c.id)
                 ):
                     out.setdefault(r.story_id, []).append(StoredToll(
                         r.id, r.feed, r.url, _at(r.published), r.toll_rules, r.toll_killed,
