@@ -45,7 +45,8 @@ def test_anchored_hints_at_the_edges_and_sharing_an_anchor() -> None:
     texts = ["kill", "injur", "lives", "livesthdied", "slewound", "harmaim", "harmurder",
              "drownd", "unaccounted", "loss of life", "oss of li", "ss of lives", "xecut",
              "execut", "corpses", "orpses", "inj", "jur", "fatalit", "assassinassassin",
-             "slayslainslew", "die", "die ", "dies", "dea", "death", "deadeath"]
+             "slayslainslew", "die", "die ", "dies", "dea", "death", "deadeath", "drowning",
+             "ddrown", "missingmissing", "mmissing", "killkill", "kkill", "casualtcorpses"]
     pieces = tuple({*casualties._HINTS, *(h[:2] for h in casualties._HINTS),
                     *(h[1:] for h in casualties._HINTS), " ", "x", "s", "d", "e"})
     for text in [*texts, *_random_texts(2, pieces, 20000, 6)]:
@@ -54,8 +55,8 @@ def test_anchored_hints_at_the_edges_and_sharing_an_anchor() -> None:
 
 def test_every_hint_is_searched_once() -> None:
     anchored = [h for h, _ in casualties._ANCHORED_HINTS]
-    stems = ["die ", "dies", "died", "dead", "death"]
-    searched = [*anchored, *casualties._PLAIN_HINTS, *stems]
+    assert set(casualties._STEM_HINTS) == {"die ", "dies", "died", "dead", "death", "drown"}
+    searched = [*anchored, *casualties._PLAIN_HINTS, *casualties._STEM_HINTS]
     assert sorted(searched) == sorted(casualties._HINTS)
     for hint, offset in casualties._ANCHORED_HINTS:
         assert 0 <= offset < len(hint)
@@ -88,18 +89,23 @@ def _watches() -> list[Watch]:
     return [shipped.watch("armenia-azerbaijan")]
 
 
-def _plain_foreign_only(sentences: match._Sentences, start: int) -> bool:
-    text = sentences.folded.text
+def _plain_foreign_only(
+    folded: match._Folded, attribution: match._Attribution, entities: list[match._Occurrence],
+    start: int,
+) -> bool:
+    text = folded.text
     s0 = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
     m = re.compile(r"[.!?\n]").search(text, start)
     s1 = m.start() if m else len(text)
-    named = any(s0 <= e < s1 for e in sentences.entity_starts)
-    return not named and sentences.attribution.names_in(sentences.folded, s0, s1)
+    named = any(s0 <= e.fstart < s1 for e in entities)
+    return not named and attribution.names_in(folded, s0, s1)
 
 
 def test_foreign_only_in_and_out_of_text_order() -> None:
+    """_escalation_contexts remembers the last sentence (and each sentence's answer) between
+    occurrences; out of text order, repeated, in ASCII texts and others, it answers alike."""
     pieces = ("Russia", "Kyiv", "Armenia", "shelling", "north korea", " ", ". ", "! ", "? ",
-              "\n", "x", "troops", ",", "south", "sudan")
+              "\n", "x", "troops", ",", "south", "sudan", "Москва", "é")
     rng = random.Random(3)
     for watch in _watches():
         compiled = match.compile_watch(watch)
@@ -112,7 +118,42 @@ def test_foreign_only_in_and_out_of_text_order() -> None:
             ordered = sorted(rng.sample(positions, min(len(positions), 6)))
             shuffled = rng.sample(positions, min(len(positions), 6))
             for starts in (ordered, shuffled, ordered + ordered):
-                sentences = match._Sentences(folded, attribution, entities)
-                for start in starts:
-                    assert sentences.foreign_only(start) == \
-                        _plain_foreign_only(sentences, start), (text, starts, start)
+                found = [match._Occurrence(0, st, st, st, st) for st in starts]
+                got = match._escalation_contexts(folded, found, (), entities, attribution)
+                for start, ctx in zip(starts, got, strict=True):
+                    void, _, before = match._lead(folded.text, start, start)
+                    other = void is None and (
+                        attribution.adjacent(folded.text, before, start)
+                        or _plain_foreign_only(folded, attribution, entities, start))
+                    assert (ctx == match._VOID_OTHER_COUNTRY) == other, (text, starts, start)
+
+
+def test_the_ascii_scan_finds_what_the_full_scan_finds() -> None:
+    """CompiledWatch.scan_ascii (a smaller gate: no form with a non-ASCII letter, no form that
+    extends a shorter one) finds in ASCII texts exactly the matches of the full scan."""
+    from watcher.models import Term
+
+    mixed = Watch(
+        name="mixed", channel="#x",
+        entities={"a": ("Armenia", "Армения", "Hayastan", "Nakhchivan", "Naxçıvan"),
+                  "b": ("Baku", "Bakı", "Azerbaijan")},
+        escalation=(Term("shell*", 2.0), Term("shelling", 3.0), Term("shelling of", 1.0),
+                    Term("attack", 2.0), Term("attacks on", 1.5), Term("обстрел", 2.0),
+                    Term("drone strike", 3.0), Term("drone", 1.0)),
+        deescalation=(Term("ceasefire", 1.0), Term("ceasefire holds", 2.0), Term("peace*", 1.0)),
+    )
+    cyrillic = Watch(name="cyr", channel="#x", entities={"a": ("Армения",)},
+                     escalation=(Term("обстрел", 2.0),))
+    pieces = ("armenia", "armenian", "hayastan", "nakhchivan", "naxcivan", "baku", "azerbaijan",
+              "shell", "shells", "shelling", "shelling of", "attack", "attacks", "attacks on",
+              "drone", "drone strike", "drones", "ceasefire", "ceasefire holds", "peacekeepers",
+              " ", "  ", ", ", ". ", "x", "'s", "-", "\n")
+    compiled = [match.compile_watch(w) for w in (*_watches(), mixed, cyrillic)]
+    assert compiled[-1].scan_ascii is None  # no form can match an ASCII text
+    assert all(c.scan_ascii is not None for c in compiled[:-1])
+    for text in _random_texts(6, pieces, 4000, 12):
+        folded = match._fold_mapped(text)
+        assert folded.padded.isascii()
+        for c in compiled:
+            full = replace(c, scan_ascii=None)
+            assert match._find_all(c, folded) == match._find_all(full, folded), (c.watch.name, text)

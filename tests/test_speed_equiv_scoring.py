@@ -271,9 +271,10 @@ def test_context_is_unchanged(old_match: types.ModuleType) -> None:
             for word in re.finditer(r"\w+", folded):
                 start, end = word.span()
                 for escalation in (True, False):
-                    new = match._context(
-                        folded, start, end, escalation, new_cw.attribution,
-                        match._Sentences(new_folded, new_cw.attribution, new_entities))
+                    new = match._escalation_contexts(
+                        new_folded, [match._Occurrence(0, start, end, start, end)], (),
+                        new_entities, new_cw.attribution)[0] if escalation \
+                        else match._context(folded, start, end)
                     old = old_match._context(
                         folded, start, end, escalation, old_cw.attribution,
                         old_match._Sentences(folded, old_cw.attribution, old_entities))

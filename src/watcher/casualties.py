@@ -37,7 +37,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from itertools import accumulate, compress, islice, repeat
+from itertools import accumulate, compress
 from operator import attrgetter
 
 from watcher.models import CasualtyFigure, CasualtyKind, CasualtyReport, Qualifier
@@ -321,10 +321,14 @@ _MONTHS = {
 # in C. Words keep inner hyphens, apostrophes, dots and digit commas
 # ("twenty-five", "12-year-old", "1,500", "6.0", "U.S."); feed artefacts ("#39;") stay whole.
 # (Written so that the common case needs no repeated group, the regex engine's slow path:
-# "(?:[A-Za-z]\.){2,}" and "[\w'’]+(?:[-–.,][\w'’]+)*" match the same as below.)
+# "(?:[A-Za-z]\.){2,}" and "[\w'’]+(?:[-–.,][\w'’]+)*" match the same as below. A plain word,
+# the commonest token, is tried first: possessive, it is the whole run of word characters, and
+# that run is a token of its own unless a hyphen, dot or comma joins it to the next one - which
+# is also the case of every run an initials alternative ("U.S.") would match.)
 _TOKEN_RE = re.compile(
-    r"\s*(?:[A-Za-z]\.[A-Za-z]\.(?:[A-Za-z]\.)*"
-    r"|[\w'’]+(?:(?=[-–.,][\w'’])(?:[-–.,][\w'’]+)+|)"
+    r"\s*+(?:[\w'’]++(?![-–.,][\w'’])"
+    r"|[A-Za-z]\.[A-Za-z]\.(?:[A-Za-z]\.)*"
+    r"|[\w'’]++(?:[-–.,][\w'’]++)++"
     r"|[#&]\w+;|\S)"
 )
 _DIGITS_RE = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
@@ -478,6 +482,11 @@ _INFO_WORDS = _MARKER_WORDS | _MONTH_WORDS | _TRIAL_HINTS | _RECORD_HINTS  # see
 _WORD_RE = re.compile(r"[a-z0-9'.]+")
 # Words of 4+ letters; the group holds the initial when it is a capital (one pass for both counts).
 _LONG_WORD_RE = re.compile(r"\b(?:([A-Z])|[^\W\d_])[^\W\d_]{3}")
+# The two counts in two passes, faster (see _Doc.title_case): the words, and those with a capital
+# initial, led by the capital (the engine skips to the next one) with the word start checked after
+# it: "(?<!\w[A-Z])" after the capital is "\b" before it.
+_WORD4_RE = re.compile(r"\b[^\W\d_]{4}")
+_CAP_WORD_RE = re.compile(r"[A-Z](?<!\w[A-Z])[^\W\d_]{3}")
 _NEGATION_HINTS = ("no ", "nobody", "none", "no-one", "not ", "n't", "without")
 # Whether a text range holds one of them: a plain find for "without", and one search for the
 # others, all led by "n" (grouped after it, see _alternation). Led by that literal letter, the
@@ -657,7 +666,7 @@ class _Doc:
                 relevant.append(s)
                 found = _TOKEN_RE.findall(text, clo, chi)
                 chunks += found
-                sent_of += repeat(s, len(found))
+                sent_of += [s] * len(found)
             sents.append((lo, len(chunks), par))
         self.relevant = relevant
         # A token holds no whitespace (nor does its lower-casing): splitting the chunks joined
@@ -683,12 +692,19 @@ class _Doc:
         candidates and negation hints never needs it."""
         end = self._end
         if end is None:
-            end = []
-            chunks = self._chunks
+            # One running sum over all the chunks, the first chunk of each sentence lengthened by
+            # the gap from the end of the previous one: the chunks of a sentence cover it exactly
+            # (the tokeniser skips only whitespace, and a sentence span is stripped).
+            lens = list(map(len, self._chunks))
+            sents = self.sents
+            spans = self.spans
+            prev = 0  # char offset after the previous tokenised sentence
             for s in self.relevant:
-                a, b, _ = self.sents[s]
-                end += islice(accumulate(map(len, chunks[a:b]), initial=self.spans[s][0]), 1, None)
-            self._end = end
+                a = sents[s][0]
+                lo, hi, _ = spans[s]
+                lens[a] += lo - prev
+                prev = hi
+            end = self._end = list(accumulate(lens))
         return end
 
     @property
@@ -709,10 +725,10 @@ class _Doc:
         got = self._title.get(s)
         if got is None:
             sent = self.text[self.spans[s][0]:self.spans[s][1]]
-            initials = _LONG_WORD_RE.findall(sent)
-            words = len(initials)
-            caps = words - initials.count("")
-            got = words >= 2 and caps >= 0.7 * words
+            # at least 2 words and 70% of them capitalised: then at least 2 capitalised ones, and
+            # with fewer the words need not be counted
+            caps = len(_CAP_WORD_RE.findall(sent))
+            got = caps >= 2 and caps >= 0.7 * len(_WORD4_RE.findall(sent))
             self._title[s] = got
         return got
 
@@ -733,31 +749,42 @@ class _Doc:
 
 # Most hints are found by one regex scan, each through a rare letter of it (its anchor: "j" of
 # "injur", "x" of "execut"): the regex engine only stops at those letters instead of scanning the
-# text once per hint. Each alternative consumes just the anchor and checks the hint's other
-# letters around it, so every position is tried; then every hint with that anchor letter is
-# checked at the match (two can share one anchor: "slew" and "wound" in "slewound"). The other
-# hints (no letter rare enough that stopping at it costs less than a scan of its own) are searched
-# for one by one; "die " / "dies" / "died" and "dead" / "death" are found by one regex led by
-# their common "d" (a literal first character: the engine's fastest scan), each match checked by
-# what follows.
+# text once per hint. Each alternative starts at the anchor and checks the hint's other letters
+# around it; it consumes the letters after the anchor only when none of them is an anchor letter
+# (no stop is skipped), so every position that holds an anchor is tried; then every hint with
+# that anchor letter is checked at the match (two can share one anchor: "slew" and "wound" in
+# "slewound"). The other hints (no letter rare enough that stopping at it costs less than a scan
+# of its own) are searched for one by one; "die " / "dies" / "died", "dead" / "death" and "drown"
+# are found by one regex led by their common "d" (a literal first character: the engine's
+# fastest scan), each match checked by what follows.
 _ANCHORED_HINTS = (  # (hint, offset of its anchor letter)
     ("kill", 0), ("injur", 2), ("wound", 0), ("casualt", 0), ("lives", 2), ("bodies", 0),
-    ("corpses", 3), ("murder", 0), ("massacr", 0), ("slew", 3), ("execut", 1), ("perish", 0),
-    ("drown", 3), ("fatalit", 0), ("maim", 0), ("harm", 3), ("unaccounted", 3), ("buried", 0),
-    ("loss of li", 6),
+    ("corpses", 0), ("murder", 0), ("massacr", 0), ("slew", 3), ("execut", 1), ("perish", 0),
+    ("fatalit", 0), ("maim", 0), ("harm", 3), ("unaccounted", 3), ("buried", 0),
+    ("loss of li", 6), ("missing", 0),
 )
+_STEM_HINTS = ("die ", "dies", "died", "dead", "death", "drown")
+_STEM_RE = re.compile(r"d(?=ie[ sd]|ea(?:d|th)|rown)")
 _BY_ANCHOR: dict[str, tuple[tuple[str, int], ...]] = {}
 for _hint, _off in _ANCHORED_HINTS:
     _BY_ANCHOR[_hint[_off]] = (*_BY_ANCHOR.get(_hint[_off], ()), (_hint, _off))
+
+
+def _anchored(hint: str, off: int) -> str:
+    """The alternative for a hint, after its anchor letter."""
+    rest = re.escape(hint[off + 1:])
+    return ((f"(?<={re.escape(hint[:off + 1])})" if off else "")  # checked after the anchor
+            + (rest if _BY_ANCHOR.keys().isdisjoint(hint[off + 1:]) else f"(?={rest})"))
+
+
 _ANCHOR_RE = re.compile("|".join(
     re.escape(letter) + "(?:" + "|".join(
-        (f"(?<={re.escape(h[:off + 1])})" if off else "")  # checked after the anchor
-        + (f"(?={re.escape(h[off + 1:])})" if h[off + 1:] else "")
-        for h, off in hints) + ")"
+        _anchored(h, off)
+        for h, off in sorted(hints, key=lambda ho: ho[1] > 0)  # (those led by a literal first)
+    ) + ")"
     for letter, hints in _BY_ANCHOR.items()
 ))
-_PLAIN_HINTS = tuple(h for h in _HINTS if h not in ("die ", "dies", "died", "dead", "death")
-                     and h not in dict(_ANCHORED_HINTS))
+_PLAIN_HINTS = tuple(h for h in _HINTS if h not in _STEM_HINTS and h not in dict(_ANCHORED_HINTS))
 
 
 def _shared_start(words: tuple[str, ...]) -> str:
@@ -774,7 +801,6 @@ _PLAIN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     for group in (tuple(h for h in _PLAIN_HINTS if h[:3] == start)
                   for start in dict.fromkeys(h[:3] for h in _PLAIN_HINTS))
 )
-_STEM_RE = re.compile(r"d(?=ie[ sd]|ea(?:d|th))")
 
 
 def _hint_positions(lowtext: str) -> list[int]:
@@ -782,7 +808,7 @@ def _hint_positions(lowtext: str) -> list[int]:
     found: list[int] = []
     for m in _ANCHOR_RE.finditer(lowtext):
         anchor = m.start()
-        for hint, off in _BY_ANCHOR[m.group()]:
+        for hint, off in _BY_ANCHOR[lowtext[anchor]]:
             pos = anchor - off
             if pos >= 0 and lowtext.startswith(hint, pos):
                 found.append(pos)
@@ -903,13 +929,31 @@ def _parse_date(m: re.Match[str]) -> tuple[int | None, int, int | None] | None:
     return year, month, day
 
 
+def _at_line_starts(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``rx.finditer(text)`` for a pattern that matches only at the start of a line (``(?m)^``):
+    the match is tried at each line start instead of at every offset (each try fails at once
+    elsewhere, but there are hundreds of them)."""
+    pos = 0
+    while True:
+        m = rx.match(text, pos)
+        if m is not None:
+            yield m
+            pos = m.end()  # (never empty) where finditer goes on
+            if text[pos - 1] == "\n":
+                continue  # a line start
+        nl = text.find("\n", pos)
+        if nl == -1:
+            return
+        pos = nl + 1
+
+
 def _find_dateline(text: str) -> tuple[tuple[int | None, int, int] | None, tuple[int, int]]:
     """The date of the report when the text opens with a wire dateline ("CITY, 2 Oct (AFP) --",
     "CITY, Country (March 12, 2011) -")."""
     head = text[:400]
     best: tuple[int, tuple[int | None, int, int], tuple[int, int]] | None = None
-    for rx in _DATELINE_RES:
-        for m in rx.finditer(head):
+    for matches in (_DATELINE_RES[0].finditer(head), _at_line_starts(_DATELINE_RES[1], head)):
+        for m in matches:
             dm = _DATE_RE.fullmatch(m.group("date").strip())
             if dm is None:
                 continue
@@ -1267,7 +1311,9 @@ def _noun_run(doc: _Doc, k: int, hi: int, limit: int, digits: bool) -> tuple[tup
     stop = min(hi, k + limit)
     while k < stop:
         w = low[k]
-        if _is_noun(w) or (digits and w[0].isdigit() and k + 1 < hi):
+        # _is_noun(w), inlined
+        if (w[0].isalpha() and w not in _NOT_NOUN_WORDS and not (w.endswith("ing") and len(w) > 5)
+                ) or (digits and w[0].isdigit() and k + 1 < hi):
             k += 1
         else:
             break
@@ -1481,7 +1527,10 @@ def _item_ending_at(doc: _Doc, end: int, lo: int) -> _Item | None:
     """The counted noun phrase that ends just before token `end` (subject position)."""
     low = doc.low
     k = end - 1
-    while k >= lo and end - k <= 5 and _is_noun(low[k]):
+    while k >= lo and end - k <= 5:
+        w = low[k]  # _is_noun(w), inlined:
+        if not w[0].isalpha() or w in _NOT_NOUN_WORDS or (w.endswith("ing") and len(w) > 5):
+            break
         k -= 1  # step over the nouns: "three Afghan civilians" -> "three"
     if k < lo:
         return None
@@ -1789,8 +1838,11 @@ class _Extractor:
 
     def background(self, t: int, lo: int) -> str:
         doc = self.doc
-        a = doc.start(lo)
-        b = doc.start(t)
+        end = doc.end
+        raw = doc.raw
+        a = end[lo] - len(raw[lo])  # doc.start(lo)
+        e = end[t]
+        b = e - len(raw[t])  # doc.start(t)
         if _BACKGROUND_HINT_RE.search(doc.lowtext, max(a, b - 90), b):  # a hint in the window
             window = doc.text[max(a, b - 90):b]
             for m in _BACKGROUND_RE.finditer(window):
@@ -1798,7 +1850,6 @@ class _Extractor:
                 if len(gap) <= 40 and "," not in gap:
                     return f"earlier incident ({m.group()})"
         s_end = doc.spans[doc.sent_of[t]][1]
-        e = doc.end[t]
         if not _BACKGROUND_AFTER_HINT_RE.search(doc.lowtext, e, min(s_end, e + 80)):
             return ""
         after = _BACKGROUND_AFTER_RE.match(doc.text, e, s_end)
@@ -1990,10 +2041,25 @@ class _Extractor:
         """Unrestricted negations: "no casualties", "no one was hurt", "caused no injuries"."""
         doc = self.doc
         lowtext = doc.lowtext
-        for s in doc.relevant:
-            clo, chi, _ = doc.spans[s]
-            if lowtext.find("without", clo, chi) == -1 and \
-                    _N_NEGATION_HINT_RE.search(lowtext, clo, chi) is None:
+        spans = doc.spans
+        relevant = doc.relevant
+        if not relevant:
+            return
+        # Most texts have no negation hint at all: one search over all the sentences first. A hint
+        # in a sentence is one in that range too, so none starts before the first one found there.
+        a, b = spans[relevant[0]][0], spans[relevant[-1]][1]
+        without = lowtext.find("without", a, b)
+        m = _N_NEGATION_HINT_RE.search(lowtext, a, b)
+        if m is not None:
+            first = m.start() if without == -1 else min(m.start(), without)
+        elif without != -1:
+            first = without
+        else:
+            return
+        for s in relevant:
+            clo, chi, _ = spans[s]
+            if chi <= first or (lowtext.find("without", clo, chi) == -1
+                                and _N_NEGATION_HINT_RE.search(lowtext, clo, chi) is None):
                 continue  # no negation hint in lowtext[clo:chi]
             for rx in _NEGATION_RES:
                 self._negations(rx.finditer(doc.lowtext, clo, chi))
@@ -2219,7 +2285,7 @@ def extract_casualties(text: str) -> CasualtyReport:
     for c in cands:
         _judge(doc, c)
     cands.sort(key=_CAND_ORDER)
-    figures = tuple(_figure(doc, c) for c in cands)
+    figures = tuple([_figure(doc, c) for c in cands])
     tolls = _current_tolls(doc, cands)
     return CasualtyReport(
         figures=figures, killed=tolls["killed"], injured=tolls["injured"],

@@ -91,7 +91,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter, itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from watcher.models import MatchResult, RuleHit, Severity, Watch
 
@@ -571,9 +571,10 @@ class CompiledWatch:
     attribution: _Attribution | None = None  # other countries' names, for escalation terms
     scan: re.Pattern[str] | None = None  # the three rule sets in one pass (see _find_all)
     scan_keys: tuple[tuple[int, int, int], ...] = ()  # _scan_keys(scan), computed once
+    scan_ascii: re.Pattern[str] | None = None  # ``scan`` for an ASCII text (see _scan_pattern)
 
 
-def _scan_pattern(*rule_sets: _RuleSet) -> re.Pattern[str] | None:
+def _scan_pattern(*rule_sets: _RuleSet, ascii_text: bool = False) -> re.Pattern[str] | None:
     """One regex that finds, in one pass over ``_Folded.padded``, every position where any of
     the rule sets' patterns matches: a leading space, a gate (one trie of every form of every set:
     positions where no form starts fail after one test), then one optional lookahead per set
@@ -583,11 +584,25 @@ def _scan_pattern(*rule_sets: _RuleSet) -> re.Pattern[str] | None:
     A lookahead matches what the set's pattern matches at that position (the same regex, tried in
     the same order; nothing after it can make the engine try another way), so the positions of
     group ``r<i>``, kept when they start at or after the end of the set's previous match, are
-    exactly that set's ``finditer`` matches (see _find_all)."""
+    exactly that set's ``finditer`` matches (see _find_all).
+
+    The gate is only a filter: any gate that passes at every position where a form matches gives
+    the same matches. With ``ascii_text`` (a pattern for ASCII texts only; None when no form can
+    match one), its trie leaves out every form with a non-ASCII character, which cannot match
+    there, and every form that extends a shorter one (the shorter one passes where it would):
+    smaller, a faster test at each space of the text."""
     used = [(i, rs) for i, rs in enumerate(rule_sets) if rs.pattern is not None]
     if not used:
         return None
-    gate = _trie_regex(atoms for _, rs in used for atoms in rs.atoms)
+    forms = {atoms for _, rs in used for atoms in rs.atoms}
+    if ascii_text:
+        # an atom is one escaped char, _SEP or _STAR: a form can match an ASCII text only when
+        # every atom is ASCII
+        forms = {atoms for atoms in forms if all(a.isascii() for a in atoms)}
+        forms = {a for a in forms if not any(a[:k] in forms for k in range(1, len(a)))}
+        if not forms:
+            return None
+    gate = _trie_regex(sorted(forms))
     looks = "".join(rf"(?=(?P<r{i}>{rs.body.replace('(', f'(?P<t{i}>', 1)})|)" for i, rs in used)
     cond = "(?!)"
     for i, _ in reversed(used):
@@ -609,6 +624,9 @@ def compile_watch(watch: Watch) -> CompiledWatch:
         "deescalation", [(t.text, t.text, t.weight) for t in watch.deescalation], entity=False
     )
     scan = _scan_pattern(entities, escalation, deescalation)
+    scan_ascii = _scan_pattern(entities, escalation, deescalation, ascii_text=True)
+    if scan is None or scan_ascii is None or scan_ascii.groupindex != scan.groupindex:
+        scan_ascii = None  # (the groups cannot differ: only the gate, without groups, does)
     return CompiledWatch(
         watch=watch,
         entities=entities,
@@ -618,6 +636,7 @@ def compile_watch(watch: Watch) -> CompiledWatch:
         attribution=_attribution(entities),
         scan=scan,
         scan_keys=() if scan is None else _scan_keys(scan),
+        scan_ascii=scan_ascii,
     )
 
 
@@ -807,75 +826,37 @@ def _attribution(entities: _RuleSet) -> _Attribution | None:
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]")
+_SENTENCE_MARKS = bytes.maketrans(b".!?", b"\n\n\n")  # bytes.translate: _SENTENCE_END -> "\n"
 
 
-class _Sentences:
-    """Which sentences of a folded text name another country but none of the watch's entities
-    (computed on demand, once per sentence)."""
-
-    def __init__(
-        self, folded: _Folded, attribution: _Attribution, entities: Sequence[_Occurrence]
-    ):
-        self.folded = folded
-        self.attribution = attribution
-        self.entity_starts = sorted(e.fstart for e in entities) if entities else []
-        self.cache: dict[int, bool] = {}
-        # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or the text's
-        # end); occurrences come in text order, so the next one is mostly in it or after it
-        self.lo = self.hi = -1
-        self.got = False
-
-    def foreign_only(self, start: int) -> bool:
-        if self.lo <= start <= self.hi:
-            return self.got  # no sentence end in [lo, start): the same sentence
-        text = self.folded.text
-        # the sentence starts after the last .!? or line break before `start`; past the last
-        # sentence, that is at or after its end `hi` (itself one of them)
-        lo = self.hi if 0 <= self.hi < start else 0
-        s0 = max(text.rfind(".", lo, start), text.rfind("!", lo, start),
-                 text.rfind("?", lo, start), text.rfind("\n", lo, start)) + 1
-        got = self.cache.get(s0)
-        m = _SENTENCE_END.search(text, start)
-        s1 = m.start() if m else len(text)
-        if got is None:
-            i = bisect_left(self.entity_starts, s0)
-            named = i < len(self.entity_starts) and self.entity_starts[i] < s1
-            got = self.cache[s0] = not named and self.attribution.names_in(self.folded, s0, s1)
-        self.lo, self.hi, self.got = s0, s1, got
-        return got
-
-
-def _context(
-    folded: str, start: int, end: int, escalation: bool,
-    attribution: _Attribution | None = None, sentences: _Sentences | None = None,
-) -> _Context:
-    """Negation, denial, past episode and, for escalation terms, another country's war and
-    intensity of the term at folded[start:end]."""
+def _lead(folded: str, start: int, end: int) -> tuple[_Context | None, str, str]:
+    """What qualifies any term at folded[start:end]: negation after it ("was not reported") or
+    before it, and a past episode. (``_VOID_NEGATED`` or ``_VOID_PAST``, or None when neither;
+    the negation note, "" or ``DENIED``; the clause before the term, up to ``_PREFIX_CHARS``)."""
     # followed by "was/were... not reported" (the finds are a cheap pre-check)
     stop = end + _LOOKBEHIND_CHARS
     if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
             _POST_NEGATION.match(folded, end, stop) is not None:
-        return _VOID_NEGATED
-    clause = _clause_before(folded, start, _LOOKBEHIND_CHARS)
-    negation = _negation(clause)
+        return _VOID_NEGATED, "", ""
+    # _clause_before(folded, start, _LOOKBEHIND_CHARS), inlined
+    window = folded[start - _LOOKBEHIND_CHARS if start > _LOOKBEHIND_CHARS else 0 : start]
+    tail = _NO_CLAUSE_BREAK.match(window[::-1])  # always matches (maybe the empty string)
+    clause = window[len(window) - tail.end() :] if tail is not None else window
+    negation = _negation(clause) if _CUE_FAST.search(clause) is not None else ""  # (its pre-check)
     if negation == NEGATED:
-        return _VOID_NEGATED
+        return _VOID_NEGATED, "", ""
     # == _clause_before(folded, start, _PREFIX_CHARS): the clause tail of the shorter window is
     # the longer one's, cut to that length (the same last break, or none in the shorter window)
     before = clause[-_PREFIX_CHARS:]
     if ("19" in before or "20" in before) and _PAST_BEFORE.search(before):
-        return _VOID_PAST
-    if not escalation:
-        return _plain(negation)
-    words = before.rsplit(None, 2)  # the last words before the term, for the two pre-checks
-    if attribution is not None and (
-        attribution.adjacent(folded, before, end, words)
-        or (sentences is not None and sentences.foreign_only(start))
-    ):
-        return _VOID_OTHER_COUNTRY
-    if _may_intensify(before, words) and _INTENSIFIER_BEFORE.search(before):
-        return _Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR)
-    return _plain(negation)
+        return _VOID_PAST, "", ""
+    return None, negation, before
+
+
+def _context(folded: str, start: int, end: int) -> _Context:
+    """Negation, denial and past episode of the (de-escalation) term at folded[start:end]."""
+    void, negation, _ = _lead(folded, start, end)
+    return void if void is not None else _plain(negation)
 
 
 def _negation(clause: str) -> str:
@@ -900,6 +881,69 @@ def _negation(clause: str) -> str:
         if _DENIAL.search(recent):
             return DENIED
     return ""
+
+
+def _escalation_contexts(
+    folded: _Folded,
+    found: Sequence[_Occurrence],
+    deescalation: Sequence[_Occurrence],
+    entities: Sequence[_Occurrence],
+    attribution: _Attribution | None,
+) -> list[_Context]:
+    """The context of each escalation occurrence: ``_VOID_INSIDE_DEESCALATION`` when a longer
+    de-escalation occurrence swallows it, else what ``_lead`` finds, then another country's war
+    (a country named right before or after the term, or a sentence that names another country
+    but no watched entity) and intensity."""
+    text = folded.text
+    entity_starts = sorted(e.fstart for e in entities) if entities else []
+    foreign: dict[int, bool] = {}  # sentence start -> it names another country, no entity
+    lo = hi = -1  # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or
+    got = False  # the text's end); occurrences come in text order, mostly in it or after it
+    marks: bytes | None = None  # an ASCII text with every .!? made a line break (on demand)
+    contexts: list[_Context] = []
+    append = contexts.append
+    for o in found:
+        if deescalation and any(_longer(d, o) and _swallows(d, o) for d in deescalation):
+            append(_VOID_INSIDE_DEESCALATION)
+            continue
+        start, end = o[1], o[2]  # folded offsets
+        void, negation, before = _lead(text, start, end)
+        if void is not None:
+            append(void)
+            continue
+        words = before.rsplit(None, 2)  # the last words before the term, for the pre-checks
+        if attribution is not None:
+            if attribution.adjacent(text, before, end, words):
+                append(_VOID_OTHER_COUNTRY)
+                continue
+            if not lo <= start <= hi:  # another sentence than the last one: find its bounds
+                after = hi if 0 <= hi < start else 0  # (past the last sentence: at or after hi)
+                if marks is None and text.isascii():
+                    marks = text.encode("ascii").translate(_SENTENCE_MARKS)
+                if marks is not None:  # one find each way
+                    lo = marks.rfind(b"\n", after, start) + 1
+                    hi = marks.find(b"\n", start)
+                    if hi == -1:
+                        hi = len(text)
+                else:
+                    lo = max(text.rfind(".", after, start), text.rfind("!", after, start),
+                             text.rfind("?", after, start), text.rfind("\n", after, start)) + 1
+                    m = _SENTENCE_END.search(text, start)
+                    hi = m.start() if m else len(text)
+                cached = foreign.get(lo)
+                if cached is None:
+                    i = bisect_left(entity_starts, lo)
+                    named = i < len(entity_starts) and entity_starts[i] < hi
+                    cached = foreign[lo] = not named and attribution.names_in(folded, lo, hi)
+                got = cached
+            if got:
+                append(_VOID_OTHER_COUNTRY)
+                continue
+        if _may_intensify(before, words) and _INTENSIFIER_BEFORE.search(before):
+            append(_Context("", _join_notes(negation, INTENSIFIED), INTENSITY_FACTOR))
+        else:
+            append(_plain(negation))
+    return contexts
 
 
 # ---
@@ -944,7 +988,10 @@ def _find_all(
     last = [0, 0, 0]  # padded end of each set's previous match
     text = folded.text
     starts, ends = folded.starts, folded.ends
-    for m in compiled.scan.finditer(folded.padded):
+    scan = compiled.scan
+    if compiled.scan_ascii is not None and folded.padded.isascii():
+        scan = compiled.scan_ascii  # the same matches (the same groups), faster
+    for m in scan.finditer(folded.padded):
         space = m.start()
         for i, r, t in keys:
             end = m.end(r)
@@ -1005,34 +1052,40 @@ def _escalation_hits(
     original: str,
     proximity: int,
 ) -> tuple[list[RuleHit], float]:
-    hits: list[RuleHit] = []
-    per_term: dict[int, list[tuple[float, _Occurrence, str]]] = {}
+    """The hit of each occurrence, in the order of ``found``, and the total. Repeats of a term
+    count less and less, its best (nearest) occurrence first."""
+    slots: list[RuleHit | None] = []
+    per_term: dict[int, list[tuple[float, int, str]]] = {}
     weights = rules.weights
-    for occ, ctx in zip(found, contexts, strict=True):
-        if ctx.void:
-            hits.append(_hit(rules, occ, original, 0.0, ctx.void))
-        elif entities and _near(occ, entities, proximity):
-            value = weights[occ.term] * ctx.factor
-            per_term.setdefault(occ.term, []).append((value, occ, ctx.note))
-        else:  # far from every entity
-            value = weights[occ.term] * ctx.factor * FAR_FACTOR
-            per_term.setdefault(occ.term, []).append(
-                (value, occ, _join2(ctx.note, "far from entity")))
+    for k, (occ, ctx) in enumerate(zip(found, contexts, strict=True)):
+        void, note, factor = ctx
+        if void:
+            slots.append(_hit(rules, occ, original, 0.0, void))
+            continue
+        slots.append(None)
+        value = weights[occ.term] * factor
+        if not (entities and _near(occ, entities, proximity)):  # far from every entity
+            value *= FAR_FACTOR
+            note = _join2(note, "far from entity")
+        items = per_term.get(occ.term)
+        if items is None:
+            per_term[occ.term] = [(value, k, note)]
+        else:
+            items.append((value, k, note))
     total = 0.0
     for items in per_term.values():
         if len(items) == 1:  # the common case: no repeat (value * REPEAT_DECAY**0 is value)
-            value, occ, note = items[0]
+            value, k, note = items[0]
             total += value
-            hits.append(_hit(rules, occ, original, value, note))
+            slots[k] = _hit(rules, found[k], original, value, note)
             continue
         # best (nearest) first; equal values in text order (the order of `found`: a stable sort)
-        for i, (value, occ, note) in enumerate(sorted(items, key=_VALUE, reverse=True)):
+        for i, (value, k, note) in enumerate(sorted(items, key=_VALUE, reverse=True)):
             contribution = value * REPEAT_DECAY**i
             total += contribution
-            hits.append(
-                _hit(rules, occ, original, contribution, _join2(note, "repeat") if i else note)
-            )
-    return hits, total
+            slots[k] = _hit(rules, found[k], original, contribution,
+                            _join2(note, "repeat") if i else note)
+    return cast("list[RuleHit]", slots), total  # every slot filled
 
 
 _VALUE = itemgetter(0)
@@ -1052,7 +1105,7 @@ def _deescalation_hits(
     for occ in found:
         ctx = _VOID_INSIDE_ESCALATION
         if not any(_swallows(e, occ) for e in escalation):
-            ctx = _context(folded.text, occ.fstart, occ.fend, escalation=False)
+            ctx = _context(folded.text, occ.fstart, occ.fend)
         if ctx.void:
             hits.append(_hit(rules, occ, original, 0.0, ctx.void))
         elif occ.term in counted:
@@ -1108,15 +1161,9 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
         present = {compiled.entities.groups[occ.term] for occ in entity_found}
         groups = tuple(g for g in watch.entities if g in present)
 
-    attribution = compiled.attribution
-    sentences = None if attribution is None or not esc_found \
-        else _Sentences(folded, attribution, entity_found)
-    esc_contexts = [
-        _VOID_INSIDE_DEESCALATION
-        if de_found and any(_longer(d, o) and _swallows(d, o) for d in de_found)
-        else _context(folded.text, o.fstart, o.fend, True, attribution, sentences)
-        for o in esc_found
-    ]
+    esc_contexts = _escalation_contexts(
+        folded, esc_found, de_found, entity_found, compiled.attribution
+    ) if esc_found else []
     esc_hits, esc_total = _escalation_hits(
         compiled.escalation, esc_found, esc_contexts, entity_found, original, watch.proximity
     )
@@ -1128,8 +1175,14 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
             compiled.deescalation, de_found, folded, counted_esc, original
         )
 
-    every = (*entity_hits, *esc_hits, *de_hits) if entity_hits or de_hits else esc_hits
-    hits = tuple(sorted(every, key=_HIT_ORDER))
+    if entity_hits or de_hits:
+        hits = tuple(sorted((*entity_hits, *esc_hits, *de_hits), key=_HIT_ORDER))
+    elif folded.starts is None:
+        # the escalation hits alone, in text order, their starts strictly increasing (the
+        # matches of one rule set do not overlap; the identity offset map): already sorted
+        hits = tuple(esc_hits)
+    else:
+        hits = tuple(sorted(esc_hits, key=_HIT_ORDER))
     # positional (faster than keywords): watch, score, severity, entities, hits
     if len(groups) < watch.min_entities:
         return MatchResult(watch.name, 0.0, None, groups, hits)
