@@ -173,6 +173,22 @@ def test_score_is_unchanged(old_match: types.ModuleType) -> None:
             assert repr(new) == repr(old), (watch.name, title, text)
 
 
+def test_hits_alike_in_place_keep_their_order(old_match: types.ModuleType) -> None:
+    """Characters that fold to several ("⅒" to "1/10") put two matches of one term on one
+    original span: hits alike in start, end and rule, left in the order the sort received them
+    (voids first, then term by term, best first)."""
+    watch = Watch(name="w", channel="#x", entities={"a": ("Armenia",)},
+                  escalation=(Term("1*", 2.0), Term("raid", 1.0)), min_entities=0)
+    pieces = ("⅒", "½", "deadly ", "intense ", "no ", " ", ". ", "raid", "1990s ", "Russia ",
+              "Armenia ", "heavy ", "x", "-", "1")
+    rng = random.Random(12)
+    new_cw, old_cw = match.compile_watch(watch), old_match.compile_watch(watch)
+    texts = ["deadly 1990s  -⅒", "heavy -⅒. no deadly 1", "Armenia Armenia deadly -⅒ raid"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(20000)]
+    for text in texts:
+        assert repr(match.score(new_cw, "", text)) == repr(old_match.score(old_cw, "", text)), text
+
+
 def test_fold_is_unchanged(old_match: types.ModuleType) -> None:
     for title, text in _inputs():
         joined = f"{title}\n{text}"

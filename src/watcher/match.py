@@ -1051,16 +1051,22 @@ def _escalation_hits(
     entities: Sequence[_Occurrence],
     original: str,
     proximity: int,
+    text_order: bool = False,
 ) -> tuple[list[RuleHit], float]:
-    """The hit of each occurrence, in the order of ``found``, and the total. Repeats of a term
-    count less and less, its best (nearest) occurrence first."""
-    slots: list[RuleHit | None] = []
+    """The hit of each occurrence and the total. Repeats of a term count less and less, its best
+    (nearest) occurrence first. The hits come voids first, then term by term, best first (the
+    order ``score``'s stable sort starts from: hits alike in start, end and rule stay in it), or,
+    with ``text_order``, in the order of ``found``."""
+    slots: list[RuleHit | None] = []  # in the order of `found`
+    voids: list[RuleHit] = []
     per_term: dict[int, list[tuple[float, int, str]]] = {}
     weights = rules.weights
     for k, (occ, ctx) in enumerate(zip(found, contexts, strict=True)):
         void, note, factor = ctx
         if void:
-            slots.append(_hit(rules, occ, original, 0.0, void))
+            hit = _hit(rules, occ, original, 0.0, void)
+            slots.append(hit)
+            voids.append(hit)
             continue
         slots.append(None)
         value = weights[occ.term] * factor
@@ -1073,19 +1079,24 @@ def _escalation_hits(
         else:
             items.append((value, k, note))
     total = 0.0
+    ranked: list[RuleHit] = []
     for items in per_term.values():
         if len(items) == 1:  # the common case: no repeat (value * REPEAT_DECAY**0 is value)
             value, k, note = items[0]
             total += value
-            slots[k] = _hit(rules, found[k], original, value, note)
+            slots[k] = hit = _hit(rules, found[k], original, value, note)
+            ranked.append(hit)
             continue
         # best (nearest) first; equal values in text order (the order of `found`: a stable sort)
         for i, (value, k, note) in enumerate(sorted(items, key=_VALUE, reverse=True)):
             contribution = value * REPEAT_DECAY**i
             total += contribution
-            slots[k] = _hit(rules, found[k], original, contribution,
-                            _join2(note, "repeat") if i else note)
-    return cast("list[RuleHit]", slots), total  # every slot filled
+            slots[k] = hit = _hit(rules, found[k], original, contribution,
+                                  _join2(note, "repeat") if i else note)
+            ranked.append(hit)
+    if text_order:
+        return cast("list[RuleHit]", slots), total  # every slot filled
+    return voids + ranked, total
 
 
 _VALUE = itemgetter(0)
@@ -1164,8 +1175,12 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
     esc_contexts = _escalation_contexts(
         folded, esc_found, de_found, entity_found, compiled.attribution
     ) if esc_found else []
+    # the escalation hits alone, their starts strictly increasing (the matches of one rule set
+    # do not overlap; the identity offset map): in text order, they are sorted
+    alone = not entity_found and not de_found and folded.starts is None
     esc_hits, esc_total = _escalation_hits(
-        compiled.escalation, esc_found, esc_contexts, entity_found, original, watch.proximity
+        compiled.escalation, esc_found, esc_contexts, entity_found, original, watch.proximity,
+        text_order=alone,
     )
     de_hits: list[RuleHit] = []
     de_total = 0.0
@@ -1175,14 +1190,11 @@ def score(compiled: CompiledWatch, title: str, text: str) -> MatchResult:
             compiled.deescalation, de_found, folded, counted_esc, original
         )
 
-    if entity_hits or de_hits:
-        hits = tuple(sorted((*entity_hits, *esc_hits, *de_hits), key=_HIT_ORDER))
-    elif folded.starts is None:
-        # the escalation hits alone, in text order, their starts strictly increasing (the
-        # matches of one rule set do not overlap; the identity offset map): already sorted
+    if alone:
         hits = tuple(esc_hits)
     else:
-        hits = tuple(sorted(esc_hits, key=_HIT_ORDER))
+        every = (*entity_hits, *esc_hits, *de_hits) if entity_hits or de_hits else esc_hits
+        hits = tuple(sorted(every, key=_HIT_ORDER))
     # positional (faster than keywords): watch, score, severity, entities, hits
     if len(groups) < watch.min_entities:
         return MatchResult(watch.name, 0.0, None, groups, hits)
