@@ -327,3 +327,40 @@ def test_every_truncation_of_a_sentence_is_handled(sentence: str) -> None:
     for n in range(1, len(words) + 1):
         for text in (" ".join(words[:n]), sentence[: len(" ".join(words[:n])) - 1]):
             extract_casualties(text)
+
+
+def _extract_within(text: str, seconds: float = 10.0) -> CasualtyReport:
+    """extract_casualties(text) on a daemon thread: a text that made it loop fails the test
+    instead of hanging the run."""
+    import threading
+
+    out: list[CasualtyReport] = []
+    worker = threading.Thread(target=lambda: out.append(extract_casualties(text)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"extract_casualties did not return within {seconds} s: {text!r}"
+    return out[0]
+
+
+@pytest.mark.parametrize("text", [
+    "İİİİkill\n",
+    "İ\nkilled\n",
+    "İİ\n\nthe dead\n",
+    "İzmir İzmir İzmir: 4 killed\nMore later.",
+])
+def test_a_dotted_capital_i_neither_hangs_nor_shifts_offsets(text: str) -> None:
+    # "İ".lower() is two characters: offsets into the lowered text must stay those of the text
+    report = _extract_within(text)
+    for fig in report.figures:
+        assert text[fig.span[0]:fig.span[1]] == fig.text
+
+
+def test_spans_in_text_with_dotted_capitals_are_the_texts_own() -> None:
+    text = ("İSTANBUL, May 3 - A blast in İzmir province killed at least 12 people, İHA news "
+            "agency said.\nİçişleri officials said 30 people were injured.")
+    report = _extract_within(text)
+    assert report.killed is not None and report.killed.count == 12
+    assert report.injured is not None and report.injured.count == 30
+    for fig in report.figures:
+        assert text[fig.span[0]:fig.span[1]] == fig.text
+        assert "killed" in fig.text or "injured" in fig.text

@@ -17,7 +17,7 @@ from watcher.models import CasualtyFigure, CasualtyReport, RuleHit, Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# What match._clause_before and match._negation cut the window with before.
+# What match._clause_tail and match._negation cut the window with before.
 _LAST_CLAUSE_BREAK = re.compile(r".*[.!?;:,()\[\]{}\"\n]", re.DOTALL)
 
 

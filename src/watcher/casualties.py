@@ -480,11 +480,9 @@ _RECORD_HINTS = _words("carried masterminded behind news known infamous")
 _MONTH_WORDS = frozenset(_MONTHS) | frozenset(m + "." for m in _MONTHS)
 _INFO_WORDS = _MARKER_WORDS | _MONTH_WORDS | _TRIAL_HINTS | _RECORD_HINTS  # see _sentence_info
 _WORD_RE = re.compile(r"[a-z0-9'.]+")
-# Words of 4+ letters; the group holds the initial when it is a capital (one pass for both counts).
-_LONG_WORD_RE = re.compile(r"\b(?:([A-Z])|[^\W\d_])[^\W\d_]{3}")
-# The two counts in two passes, faster (see _Doc.title_case): the words, and those with a capital
-# initial, led by the capital (the engine skips to the next one) with the word start checked after
-# it: "(?<!\w[A-Z])" after the capital is "\b" before it.
+# Words of 4+ letters (see _Doc.title_case), and those with a capital initial: led by the capital
+# (the engine skips to the next one), the word start checked after it ("(?<!\w[A-Z])" after the
+# capital is "\b" before it).
 _WORD4_RE = re.compile(r"\b[^\W\d_]{4}")
 _CAP_WORD_RE = re.compile(r"[A-Z](?<!\w[A-Z])[^\W\d_]{3}")
 _NEGATION_HINTS = ("no ", "nobody", "none", "no-one", "not ", "n't", "without")
@@ -843,7 +841,9 @@ def _split_sentences(text: str, hints: list[int]) -> list[tuple[int, int, int]]:
         par += text.count("\n", pos, lo)
         hi = text.find("\n", h)
         end = len(text) if hi == -1 else hi
-        i = bisect_left(hints, end, i)  # (a hint starts with a letter, never at a line break)
+        # (a hint starts with a letter, never at a line break: the next hint is past this line;
+        # should offsets ever be wrong, still one hint further, never a loop without end)
+        i = max(bisect_left(hints, end, i), i + 1)
         _split_line(text, lo, end, hints[i - 1], par, spans, breaks)
         if hi == -1:
             break
@@ -1311,9 +1311,7 @@ def _noun_run(doc: _Doc, k: int, hi: int, limit: int, digits: bool) -> tuple[tup
     stop = min(hi, k + limit)
     while k < stop:
         w = low[k]
-        # _is_noun(w), inlined
-        if (w[0].isalpha() and w not in _NOT_NOUN_WORDS and not (w.endswith("ing") and len(w) > 5)
-                ) or (digits and w[0].isdigit() and k + 1 < hi):
+        if _is_noun(w) or (digits and w[0].isdigit() and k + 1 < hi):
             k += 1
         else:
             break
@@ -1527,10 +1525,7 @@ def _item_ending_at(doc: _Doc, end: int, lo: int) -> _Item | None:
     """The counted noun phrase that ends just before token `end` (subject position)."""
     low = doc.low
     k = end - 1
-    while k >= lo and end - k <= 5:
-        w = low[k]  # _is_noun(w), inlined:
-        if not w[0].isalpha() or w in _NOT_NOUN_WORDS or (w.endswith("ing") and len(w) > 5):
-            break
+    while k >= lo and end - k <= 5 and _is_noun(low[k]):
         k -= 1  # step over the nouns: "three Afghan civilians" -> "three"
     if k < lo:
         return None
@@ -1838,11 +1833,9 @@ class _Extractor:
 
     def background(self, t: int, lo: int) -> str:
         doc = self.doc
-        end = doc.end
-        raw = doc.raw
-        a = end[lo] - len(raw[lo])  # doc.start(lo)
-        e = end[t]
-        b = e - len(raw[t])  # doc.start(t)
+        a = doc.start(lo)
+        b = doc.start(t)
+        e = doc.end[t]
         if _BACKGROUND_HINT_RE.search(doc.lowtext, max(a, b - 90), b):  # a hint in the window
             window = doc.text[max(a, b - 90):b]
             for m in _BACKGROUND_RE.finditer(window):
@@ -2273,6 +2266,11 @@ def extract_casualties(text: str) -> CasualtyReport:
     if not text:
         return _EMPTY
     lowtext = _lowercase(text)
+    if len(lowtext) != len(text):
+        # "İ" lowers to two characters ("i" and a combining dot), the one character whose
+        # lower case is longer: lowered as "I", it keeps every offset of `text` (offsets into
+        # the lowered text are offsets into `text` throughout)
+        lowtext = _lowercase(text.replace("İ", "I"))
     hints = _hint_positions(lowtext)
     if not hints:
         return _EMPTY

@@ -625,8 +625,6 @@ def compile_watch(watch: Watch) -> CompiledWatch:
     )
     scan = _scan_pattern(entities, escalation, deescalation)
     scan_ascii = _scan_pattern(entities, escalation, deescalation, ascii_text=True)
-    if scan is None or scan_ascii is None or scan_ascii.groupindex != scan.groupindex:
-        scan_ascii = None  # (the groups cannot differ: only the gate, without groups, does)
     return CompiledWatch(
         watch=watch,
         entities=entities,
@@ -729,10 +727,6 @@ def _clause_tail(window: str) -> str:
     """``window`` after its last clause break (all of it without one)."""
     m = _NO_CLAUSE_BREAK.match(window[::-1])  # always matches (maybe the empty string)
     return window[len(window) - m.end() :] if m is not None else window
-
-
-def _clause_before(folded: str, start: int, chars: int) -> str:
-    return _clause_tail(folded[max(0, start - chars) : start])
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,15 +832,13 @@ def _lead(folded: str, start: int, end: int) -> tuple[_Context | None, str, str]
     if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
             _POST_NEGATION.match(folded, end, stop) is not None:
         return _VOID_NEGATED, "", ""
-    # _clause_before(folded, start, _LOOKBEHIND_CHARS), inlined
-    window = folded[start - _LOOKBEHIND_CHARS if start > _LOOKBEHIND_CHARS else 0 : start]
-    tail = _NO_CLAUSE_BREAK.match(window[::-1])  # always matches (maybe the empty string)
-    clause = window[len(window) - tail.end() :] if tail is not None else window
+    clause = _clause_tail(folded[max(0, start - _LOOKBEHIND_CHARS) : start])
     negation = _negation(clause) if _CUE_FAST.search(clause) is not None else ""  # (its pre-check)
     if negation == NEGATED:
         return _VOID_NEGATED, "", ""
-    # == _clause_before(folded, start, _PREFIX_CHARS): the clause tail of the shorter window is
-    # the longer one's, cut to that length (the same last break, or none in the shorter window)
+    # == the clause tail of the last _PREFIX_CHARS before the term: the clause tail of the
+    # shorter window is the longer one's, cut to that length (the same last break, or none in
+    # the shorter window)
     before = clause[-_PREFIX_CHARS:]
     if ("19" in before or "20" in before) and _PAST_BEFORE.search(before):
         return _VOID_PAST, "", ""
@@ -860,8 +852,8 @@ def _context(folded: str, start: int, end: int) -> _Context:
 
 
 def _negation(clause: str) -> str:
-    """How a term is qualified by its clause before it (``_clause_before``, up to
-    ``_LOOKBEHIND_CHARS``): ``NEGATED`` (the text says it did not happen), ``DENIED`` (a claim
+    """How a term is qualified by its clause before it (``_clause_tail`` of the text before it,
+    up to ``_LOOKBEHIND_CHARS``): ``NEGATED`` (the text says it did not happen), ``DENIED`` (a claim
     of it is denied) or "" (neither).
 
     A negator or a denial among its tokens is a ``_CUE_FAST`` match in the clause (a token
