@@ -157,3 +157,33 @@ def test_the_ascii_scan_finds_what_the_full_scan_finds() -> None:
         for c in compiled:
             full = replace(c, scan_ascii=None)
             assert match._find_all(c, folded) == match._find_all(full, folded), (c.watch.name, text)
+
+
+def test_looking_up_nearby_occurrences_decides_as_testing_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Long texts with many terms and entities look up the occurrences near each one (_Reach)
+    instead of testing every pair: the same results either way, folded offsets mapped or not."""
+    from watcher.models import Term
+
+    watch = Watch(
+        name="w", channel="#x", entities={"a": ("Armenia", "Yerevan"), "b": ("Baku",)},
+        escalation=(Term("shell*", 2.0), Term("ceasefire violation", 3.0), Term("1*", 1.0),
+                    Term("fire", 1.0), Term("attack", 2.0)),
+        deescalation=(Term("ceasefire", 1.0), Term("peace talks", 2.0), Term("fire*", 0.5)),
+        proximity=40,
+    )
+    compiled = match.compile_watch(watch)
+    pieces = ("Armenia ", "Baku ", "Yerevan ", "shelling ", "ceasefire violation ",
+              "ceasefire ", "peace talks ", "attack ", "fire ", "ﬁre ", "⅒ ", "x ", "the ",
+              "said ", ". ", ", ", "no ", "heavy ", "\n", "Straße ")
+    rng = random.Random(8)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(50, 400))) for _ in range(300)]
+    texts.append("Armenia shelling " * 300)
+    texts.append("Armenia ceasefire violation ceasefire " * 200)
+    for text in texts:
+        monkeypatch.setattr(match, "_PAIRS_TO_INDEX", 10**12)  # every pair tested
+        everyone = match.score(compiled, "title", text)
+        monkeypatch.setattr(match, "_PAIRS_TO_INDEX", 0)  # always looked up
+        looked_up = match.score(compiled, "title", text)
+        assert repr(looked_up) == repr(everyone), text[:200]

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -892,10 +892,14 @@ def _escalation_contexts(
     lo = hi = -1  # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or
     got = False  # the text's end); occurrences come in text order, mostly in it or after it
     marks: bytes | None = None  # an ASCII text with every .!? made a line break (on demand)
+    de_reach = _candidates(deescalation, len(found))
     contexts: list[_Context] = []
     append = contexts.append
     for o in found:
-        if deescalation and any(_longer(d, o) and _swallows(d, o) for d in deescalation):
+        if deescalation and any(
+            _longer(d, o) and _swallows(d, o)
+            for d in (deescalation if de_reach is None else de_reach.near(o[3], o[4], 0))
+        ):
             append(_VOID_INSIDE_DEESCALATION)
             continue
         start, end = o[1], o[2]  # folded offsets
@@ -1036,6 +1040,37 @@ def _near(occ: _Occurrence, entities: Sequence[_Occurrence], proximity: int) -> 
     )
 
 
+# Above this many (occurrence, other occurrence) pairs, the others that may reach an occurrence
+# are looked up (_Reach) instead of all tested: a long text with thousands of terms and entities
+# would otherwise cost seconds.
+_PAIRS_TO_INDEX = 1024
+
+
+class _Reach:
+    """Occurrences sorted by their original start, to list those that may come within `reach`
+    characters of a span without testing every one."""
+
+    __slots__ = ("longest", "occs", "starts")
+
+    def __init__(self, occs: Sequence[_Occurrence]) -> None:
+        self.occs = sorted(occs, key=attrgetter("start"))
+        self.starts = [o.start for o in self.occs]
+        self.longest = max((o.end - o.start for o in self.occs), default=0)
+
+    def near(self, start: int, end: int, reach: int) -> Sequence[_Occurrence]:
+        """A superset of the occurrences o with o.start <= end + reach and o.end >= start -
+        reach (o.end is at most o.start + the longest length): those starting in
+        [start - reach - longest, end + reach]."""
+        lo = bisect_left(self.starts, start - reach - self.longest)
+        return self.occs[lo : bisect_right(self.starts, end + reach, lo)]
+
+
+def _candidates(occs: Sequence[_Occurrence], other: int) -> _Reach | None:
+    """A `_Reach` of `occs` when they are to be tested against `other` occurrences and the pairs
+    are too many to test them all (else None: test them all)."""
+    return _Reach(occs) if len(occs) * other > _PAIRS_TO_INDEX else None
+
+
 def _escalation_hits(
     rules: _RuleSet,
     found: Sequence[_Occurrence],
@@ -1053,6 +1088,7 @@ def _escalation_hits(
     voids: list[RuleHit] = []
     per_term: dict[int, list[tuple[float, int, str]]] = {}
     weights = rules.weights
+    reach = _candidates(entities, len(found))
     for k, (occ, ctx) in enumerate(zip(found, contexts, strict=True)):
         void, note, factor = ctx
         if void:
@@ -1062,7 +1098,8 @@ def _escalation_hits(
             continue
         slots.append(None)
         value = weights[occ.term] * factor
-        if not (entities and _near(occ, entities, proximity)):  # far from every entity
+        near = entities if reach is None else reach.near(occ.start, occ.end, proximity)
+        if not (entities and _near(occ, near, proximity)):  # far from every entity
             value *= FAR_FACTOR
             note = _join2(note, "far from entity")
         items = per_term.get(occ.term)
@@ -1105,9 +1142,11 @@ def _deescalation_hits(
     hits: list[RuleHit] = []
     counted: set[int] = set()
     total = 0.0
+    reach = _candidates(escalation, len(found))
     for occ in found:
         ctx = _VOID_INSIDE_ESCALATION
-        if not any(_swallows(e, occ) for e in escalation):
+        if not any(_swallows(e, occ) for e in (
+                escalation if reach is None else reach.near(occ.start, occ.end, 0))):
             ctx = _context(folded.text, occ.fstart, occ.fend)
         if ctx.void:
             hits.append(_hit(rules, occ, original, 0.0, ctx.void))
