@@ -833,7 +833,7 @@ def _lead(folded: str, start: int, end: int) -> tuple[_Context | None, str, str]
             _POST_NEGATION.match(folded, end, stop) is not None:
         return _VOID_NEGATED, "", ""
     clause = _clause_tail(folded[max(0, start - _LOOKBEHIND_CHARS) : start])
-    negation = _negation(clause) if _CUE_FAST.search(clause) is not None else ""  # (its pre-check)
+    negation = _negation(clause)
     if negation == NEGATED:
         return _VOID_NEGATED, "", ""
     # == the clause tail of the last _PREFIX_CHARS before the term: the clause tail of the
@@ -1099,7 +1099,7 @@ def _escalation_hits(
         slots.append(None)
         value = weights[occ.term] * factor
         near = entities if reach is None else reach.near(occ.start, occ.end, proximity)
-        if not (entities and _near(occ, near, proximity)):  # far from every entity
+        if not _near(occ, near, proximity):  # far from every entity
             value *= FAR_FACTOR
             note = _join2(note, "far from entity")
         items = per_term.get(occ.term)
