@@ -42,6 +42,11 @@ from operator import attrgetter
 
 from watcher.models import CasualtyFigure, CasualtyKind, CasualtyReport, Qualifier
 
+# str.lower, called as a function: compiled by mypyc (setup.py), ``text.lower()`` becomes a
+# per-character lowering that misses the Greek final sigma ("ΟΔΟΣ" -> "οδοσ", not "οδος"), so
+# text that may not be ASCII is lowered through this
+_str_lower = str.lower
+
 __all__ = ["extract_casualties"]
 
 # ---
@@ -868,7 +873,7 @@ def _split_line(text: str, lo: int, hi: int, last: int, par: int,
         if m.group() == ".":
             k = text.rfind(" ", start, m.start()) + 1
             word = text[max(k, start):m.start()]
-            if word.lower() in _ABBREVIATIONS or (len(word) <= 4 and "." in word) or (
+            if _str_lower(word) in _ABBREVIATIONS or (len(word) <= 4 and "." in word) or (
                     len(word) == 1 and word.isalpha()):
                 continue  # "Oct. 6", "U.S. troops", "Donald H. Rumsfeld"
         _push(text, start, m.end(), par, spans)
@@ -892,7 +897,7 @@ def _headline_flags(text: str, spans: list[tuple[int, int, int]]) -> list[bool]:
 
 
 def _month(word: str) -> int | None:
-    return _MONTHS.get(word.lower().rstrip("."))
+    return _MONTHS.get(_str_lower(word).rstrip("."))
 
 
 def _parse_date(m: re.Match[str]) -> tuple[int | None, int, int | None] | None:
@@ -998,7 +1003,7 @@ def _days_before(dateline: tuple[int | None, int, int], year: int | None, month:
 
 def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
     """Time expressions of sentence s (with char offsets), and trial / past-record cues."""
-    lo_char, hi_char = doc.sent_span(s)
+    lo_char, hi_char, _ = doc.spans[s]
     lsent = doc.lowtext[lo_char:hi_char]
     a_tok, b_tok, _ = doc.sents[s]
     # the sentence's words that the guards below look for (one pass over its words): a guard set
@@ -1321,7 +1326,7 @@ def _noun_run(doc: _Doc, k: int, hi: int, limit: int, digits: bool) -> tuple[tup
 def _is_demonym(raw: str) -> bool:
     if not raw[:1].isupper():
         return False
-    w = raw.lower()
+    w = _str_lower(raw)
     return w in _DEMONYM_SG or w.endswith(("ian", "ans", "an", "ese", "i", "is"))
 
 
@@ -1703,7 +1708,7 @@ def _total(items: list[_Item]) -> tuple[int, int | None, Qualifier, bool, str]:
         return it.count, it.high, ("vague" if it.vague else it.qualifier), it.vague, cat
     count = sum(it.count for it in items)
     vague = any(it.vague for it in items)
-    high = None
+    high: int | None = None
     qual: Qualifier = "vague" if vague else items[0].qualifier
     if qual == "range":
         qual = "exact"
@@ -1728,7 +1733,7 @@ class _Extractor:
     def add(self, kind: CasualtyKind, items: list[_Item], trig: int, lo: int, hi: int,
             toll: bool = False, reason: str = "") -> None:
         count, high, qual, vague, cat = _total(items)
-        if any(it.total_hint for it in items):
+        if items[0].total_hint if len(items) == 1 else any(it.total_hint for it in items):
             toll = True
         # positional (faster than keywords): kind, count, high, qualifier, vague, negation, toll,
         # category, trig, lo, hi, sent, local_reason
@@ -1833,11 +1838,13 @@ class _Extractor:
 
     def background(self, t: int, lo: int) -> str:
         doc = self.doc
-        a = doc.start(lo)
-        b = doc.start(t)
-        e = doc.end[t]
-        if _BACKGROUND_HINT_RE.search(doc.lowtext, max(a, b - 90), b):  # a hint in the window
-            window = doc.text[max(a, b - 90):b]
+        end = doc.end
+        raw = doc.raw
+        e = end[t]
+        b = e - len(raw[t])  # doc.start(t)
+        w_lo = max(end[lo] - len(raw[lo]), b - 90)  # from the sentence start at most
+        if _BACKGROUND_HINT_RE.search(doc.lowtext, w_lo, b):  # a hint in the window
+            window = doc.text[w_lo:b]
             for m in _BACKGROUND_RE.finditer(window):
                 gap = window[m.end():]
                 if len(gap) <= 40 and "," not in gap:
@@ -2126,7 +2133,8 @@ def _judge(doc: _Doc, c: _Cand) -> None:
         if len(info.markers) == 1:
             best = info.markers[0]
         else:
-            a, b = doc.start(c.lo), doc.end[c.hi - 1]
+            end = doc.end
+            a, b = end[c.lo] - len(doc.raw[c.lo]), end[c.hi - 1]  # doc.start(c.lo)
             best = min(info.markers, key=lambda mk: _marker_distance(doc.text, a, b, mk))
         kind, matched = best[2], best[3]
         if kind in _MARKER_REASON:
@@ -2155,7 +2163,7 @@ def _judge(doc: _Doc, c: _Cand) -> None:
 def _figure(doc: _Doc, c: _Cand) -> CasualtyFigure:
     """The figure of a judged candidate (built once: it is also a current toll's figure)."""
     if c.figure is None:
-        a, b = doc.sent_span(c.sent)
+        a, b, _ = doc.spans[c.sent]
         # positional (faster than keywords): kind, count, qualifier, current, span, text,
         # count_high, reason
         c.figure = CasualtyFigure(c.kind, c.count, c.qualifier, c.current, (a, b), doc.text[a:b],
@@ -2241,11 +2249,11 @@ def _lowercase(text: str) -> str:
     for char, stand_in in _CASELESS:
         if char in swapped:
             if stand_in in text:
-                return text.lower()
+                return _str_lower(text)
             swapped = swapped.replace(char, stand_in)
             used.append((char, stand_in))
     if not swapped.isascii():
-        return text.lower()
+        return _str_lower(text)
     lowered = swapped.lower()
     for char, stand_in in used:
         lowered = lowered.replace(stand_in, char)

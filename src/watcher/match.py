@@ -286,6 +286,11 @@ def _pad(folded: str) -> str:
 _COMMON_FOLDS = tuple((c, _SPECIAL[c]) for c in "’“”—–‘")
 
 
+# str.lower, called as a function: compiled by mypyc (setup.py), ``text.lower()`` becomes a
+# per-character lowering that misses the Greek final sigma, so non-ASCII text is lowered by this
+_str_lower = str.lower
+
+
 def _fold_mapped(text: str) -> _Folded:
     if not text.isascii():
         # each replacement is one char for one char and is that char's own fold: the offsets
@@ -307,7 +312,7 @@ def _fold_mapped(text: str) -> _Folded:
 
     # fold only the non-ASCII runs (a few quotes and dashes in most news), then lower the rest;
     # folded chars are already casefolded, so lower() leaves them and the length alone
-    folded = _NON_ASCII.sub(fold_run, text).lower()
+    folded = _str_lower(_NON_ASCII.sub(fold_run, text))
     if not resized:  # every char folded to exactly one char: identity offset map
         return _Folded(folded, _pad(folded))
     # some char grew or vanished ("…" -> "...", soft hyphen -> ""): build the offset map; ASCII
@@ -729,6 +734,17 @@ def _clause_tail(window: str) -> str:
     return window[len(window) - m.end() :] if m is not None else window
 
 
+# bytes.translate: every char of a clause break (those _NO_CLAUSE_BREAK stops at) -> "\n"
+_CLAUSE_MARKS = bytes.maketrans(b'.!?;:,()[]{}"', b"\n" * 13)
+
+
+def _clause_breaks(folded: str) -> bytes:
+    """An ASCII text as bytes with every clause break a line break (line breaks are breaks
+    too): the last break before an offset is one ``rfind``, where ``_clause_tail`` reverses the
+    window and runs a regex."""
+    return folded.encode("ascii").translate(_CLAUSE_MARKS)
+
+
 @dataclass(frozen=True, slots=True)
 class _Attribution:
     """Another country right before a term ("Russian missiles") or right after it ("invasion
@@ -823,16 +839,23 @@ _SENTENCE_END = re.compile(r"[.!?\n]")
 _SENTENCE_MARKS = bytes.maketrans(b".!?", b"\n\n\n")  # bytes.translate: _SENTENCE_END -> "\n"
 
 
-def _lead(folded: str, start: int, end: int) -> tuple[_Context | None, str, str]:
+def _lead(
+    folded: str, start: int, end: int, breaks: bytes | None = None
+) -> tuple[_Context | None, str, str]:
     """What qualifies any term at folded[start:end]: negation after it ("was not reported") or
     before it, and a past episode. (``_VOID_NEGATED`` or ``_VOID_PAST``, or None when neither;
-    the negation note, "" or ``DENIED``; the clause before the term, up to ``_PREFIX_CHARS``)."""
+    the negation note, "" or ``DENIED``; the clause before the term, up to ``_PREFIX_CHARS``).
+    ``breaks``: ``_clause_breaks(folded)`` of an ASCII text, when the caller has it."""
     # followed by "was/were... not reported" (the finds are a cheap pre-check)
     stop = end + _LOOKBEHIND_CHARS
     if (folded.find("not", end, stop) != -1 or folded.find("n't", end, stop) != -1) and \
             _POST_NEGATION.match(folded, end, stop) is not None:
         return _VOID_NEGATED, "", ""
-    clause = _clause_tail(folded[max(0, start - _LOOKBEHIND_CHARS) : start])
+    lo = max(0, start - _LOOKBEHIND_CHARS)
+    if breaks is None:
+        clause = _clause_tail(folded[lo:start])
+    else:  # the same clause tail: the window after its last break, found by one C-level rfind
+        clause = folded[max(lo, breaks.rfind(b"\n", lo, start) + 1) : start]
     negation = _negation(clause)
     if negation == NEGATED:
         return _VOID_NEGATED, "", ""
@@ -892,6 +915,8 @@ def _escalation_contexts(
     lo = hi = -1  # the last sentence looked at: [lo, hi], hi its end (a .!? or line break, or
     got = False  # the text's end); occurrences come in text order, mostly in it or after it
     marks: bytes | None = None  # an ASCII text with every .!? made a line break (on demand)
+    ascii_text = text.isascii()
+    breaks: bytes | None = None  # _clause_breaks of an ASCII text (on demand)
     de_reach = _candidates(deescalation, len(found))
     contexts: list[_Context] = []
     append = contexts.append
@@ -903,7 +928,9 @@ def _escalation_contexts(
             append(_VOID_INSIDE_DEESCALATION)
             continue
         start, end = o[1], o[2]  # folded offsets
-        void, negation, before = _lead(text, start, end)
+        if breaks is None and ascii_text:
+            breaks = _clause_breaks(text)
+        void, negation, before = _lead(text, start, end, breaks)
         if void is not None:
             append(void)
             continue
@@ -914,7 +941,7 @@ def _escalation_contexts(
                 continue
             if not lo <= start <= hi:  # another sentence than the last one: find its bounds
                 after = hi if 0 <= hi < start else 0  # (past the last sentence: at or after hi)
-                if marks is None and text.isascii():
+                if marks is None and ascii_text:
                     marks = text.encode("ascii").translate(_SENTENCE_MARKS)
                 if marks is not None:  # one find each way
                     lo = marks.rfind(b"\n", after, start) + 1
@@ -1099,9 +1126,9 @@ def _escalation_hits(
         slots.append(None)
         value = weights[occ.term] * factor
         near = entities if reach is None else reach.near(occ.start, occ.end, proximity)
-        if not _near(occ, near, proximity):  # far from every entity
+        if not near or not _near(occ, near, proximity):  # far from every entity
             value *= FAR_FACTOR
-            note = _join2(note, "far from entity")
+            note = f"{note}; far from entity" if note else "far from entity"  # (_join2)
         items = per_term.get(occ.term)
         if items is None:
             per_term[occ.term] = [(value, k, note)]
