@@ -5,22 +5,31 @@ run time; without ../shared, synthetic text built from the shipped watch's own t
 in one process: matching alone (the baseline), extraction alone, both on every article, and what
 the pipeline does (`assess`: extraction only for articles that alert).
 
+The modules run as installed: compiled by mypyc when the install built them (setup.py), which
+the first line says; with --source (the default when they are compiled), the match + extraction
+line is measured again in the same process on the modules' pure-Python source, the baseline of
+the compiled figures.
+
 Rates are articles per second of CPU time (`time.process_time`: time the process spends on the
 core, so other processes on the machine disturb it less than wall-clock time), best of the
 rounds; the load average is printed with them.
 
-    .venv/bin/python bench/scoring.py [--rounds 5]
+    .venv/bin/python bench/scoring.py [--rounds 5] [--no-source]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
+import watcher
 from watcher.assess import assess
 from watcher.casualties import extract_casualties
 from watcher.config import load_config
@@ -54,10 +63,27 @@ def rate(fn, items: list[tuple[str, str]], rounds: int) -> float:  # type: ignor
     return best
 
 
+def _source_module(name: str) -> ModuleType:
+    """watcher.<name> loaded from its .py under another name (the compiled one stays in use)."""
+    path = Path(watcher.__file__).parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_source_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-source", action="store_true",
+                    help="skip the baseline run on the pure-Python source")
     args = ap.parse_args()
+    compiled = sorted(n for n, v in watcher.COMPILED.items() if v == "compiled")
+    print("modules: " + ", ".join(
+        f"{n} {'compiled (mypyc)' if n in compiled else 'from source'}"
+        for n in ("match", "casualties")))
     items, what = corpus()
     cw = compile_watch(load_config(ROOT / "config" / "watcher.toml", {}).watch(
         "armenia-azerbaijan"))
@@ -76,6 +102,17 @@ def main() -> None:
           f"({both / base:.2f}x baseline)")
     print(f"pipeline assess (extract if alert): {pipe:7.0f} articles/s  ({pipe / base:.2f}x "
           f"baseline; {alerting} of {len(items)} articles alert)")
+    if compiled and not args.no_source:
+        sm, sc = _source_module("match"), _source_module("casualties")
+        scw = sm.compile_watch(cw.watch)
+        differ = sum(
+            repr(sm.score(scw, t, x)) != repr(score(cw, t, x))
+            or repr(sc.extract_casualties(f"{t}\n{x}")) != repr(extract_casualties(f"{t}\n{x}"))
+            for t, x in items)
+        src = rate(lambda t, x: (sm.score(scw, t, x), sc.extract_casualties(f"{t}\n{x}")),
+                   items, args.rounds)
+        print(f"the same on the pure-Python source: {src:7.0f} articles/s  (compiled "
+              f"{both / src:.2f}x; results differ on {differ} of {len(items)} articles)")
 
 
 if __name__ == "__main__":

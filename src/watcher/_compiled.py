@@ -1,0 +1,95 @@
+"""Which of the per-article modules run compiled (mypyc, see setup.py) and which from source.
+
+An install may hold, beside ``match.py``, an extension module built from it (``match.cpython-
+311-x86_64-linux-gnu.so``); Python imports the extension first. ``compiled.json``, written by the
+build, holds the SHA-256 of each source compiled. An extension is used only when its source is
+unchanged since the build (an editable install keeps running the source a developer edits, never
+a stale build) and ``WATCHER_PURE_PYTHON`` is unset (set it to profile, or to compare); otherwise
+``install()`` makes the module import from its ``.py``. Nothing here imports the modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST = "compiled.json"
+PURE_ENV = "WATCHER_PURE_PYTHON"
+
+
+def _extension(directory: Path, name: str) -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = directory / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _digests(directory: Path) -> dict[str, str]:
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def survey(directory: Path = PACKAGE_DIR, env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """For each module of ``directory`` built as an extension: "compiled" when the extension
+    is to be used, else why its source is used instead."""
+    pure = env.get(PURE_ENV, "") not in ("", "0")
+    digests = _digests(directory)
+    out: dict[str, str] = {}
+    for source in sorted(directory.glob("*.py")):
+        name = source.stem
+        if _extension(directory, name) is None:
+            continue
+        if pure:
+            out[name] = f"source ({PURE_ENV} is set)"
+        elif name not in digests:
+            out[name] = f"source (no digest in {MANIFEST}: rebuild with pip install)"
+        elif hashlib.sha256(source.read_bytes()).hexdigest() != digests[name]:
+            out[name] = "source (changed since the build; pip install again to compile it)"
+        else:
+            out[name] = "compiled"
+    return out
+
+
+class _FromSource:
+    """A meta path finder that imports the listed ``watcher`` modules from their ``.py``."""
+
+    def __init__(self, sources: Mapping[str, Path]) -> None:
+        self.sources = dict(sources)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        source = self.sources.get(fullname)
+        if source is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, source)
+
+
+def install(
+    directory: Path = PACKAGE_DIR, package: str = "watcher", env: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """Route the imports of the modules not to be run compiled to their source; returns
+    ``survey``'s verdicts."""
+    verdicts = survey(directory, env)
+    sources = {
+        f"{package}.{name}": directory / f"{name}.py"
+        for name, verdict in verdicts.items() if verdict != "compiled"
+    }
+    if sources:
+        sys.meta_path.insert(0, _FromSource(sources))
+    return verdicts
