@@ -107,7 +107,14 @@ def test_deploy_worker_and_manual_run_complete(
             assert "Traceback" not in log
         finally:
             worker.terminate()
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # Prefect's worker forwards the signal to its child and, seen once on a loaded
+                # CI machine, did not exit within 30 s of it (after the run above had completed
+                # and been checked): not what this test is about, so it is killed
+                worker.kill()
+                worker.wait(timeout=30)
             worker_log.close()
 
 
