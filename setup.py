@@ -1,20 +1,24 @@
 """Build hook: compile the per-article text modules with mypyc (pyproject.toml holds the rest).
 
 `watcher.match` and `watcher.casualties` run on every article of every poll; compiled to C by
-mypyc (shipped with mypy, a build requirement) they run about 1.3x faster with the same results
-(`tests/test_compiled.py`). The build stays pure Python, and watcher runs the same, when:
+mypyc (shipped with mypy, a build requirement) they run about 1.25x faster with the same results
+(`tests/test_compiled.py`). A module stays pure Python, and watcher runs the same, when:
 
 * `WATCHER_PURE_PYTHON=1` is set at install time (or at run time: see `watcher._compiled`);
-* mypyc cannot be imported, or a module fails to compile (no C compiler, no Python headers):
-  the extensions are optional, so pip warns and installs the pure modules.
+* it fails to compile (no C compiler, no Python headers, a type error mypyc refuses): its
+  extensions are optional, and pip shows why only with `-v`.
 
-The digest of each compiled source goes to `src/watcher/compiled.json`: an editable install
-whose source changed after the build runs the changed source, not the stale extension.
+After the build, `compiled.json` (in the package being built, and in `src/watcher` for an
+editable install) holds the SHA-256 of each source compiled completely in that build; the
+outputs of a module whose compile failed are removed, as are those of every earlier build
+before it starts. `watcher._compiled` uses an extension only when its source still has that
+digest: an edited source never runs a stale or partial build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import json
 import os
 import sys
@@ -22,34 +26,85 @@ from pathlib import Path
 from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
+PACKAGE_DIR = ROOT / "src" / "watcher"
 COMPILED = ("match", "casualties")  # modules of src/watcher/
-MANIFEST = ROOT / "src" / "watcher" / "compiled.json"
+MANIFEST = "compiled.json"
+# the commands that build extensions (egg_info, run for the build's requirements, does not)
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "install", "develop"}
+SOURCE_DIGESTS: dict[str, str] = {}  # SHA-256 of each source handed to mypyc
+
+
+def _pure() -> bool:
+    return os.environ.get("WATCHER_PURE_PYTHON", "") not in ("", "0")
+
+
+def _extension_files(directory: Path, name: str) -> list[Path]:
+    """The extension files of one compiled module: mypyc's module and its library."""
+    return [directory / f"{stem}{suffix}"
+            for stem in (name, f"{name}__mypyc")
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+
+
+def _remove_outputs(directory: Path) -> None:
+    for name in COMPILED:
+        for path in _extension_files(directory, name):
+            path.unlink(missing_ok=True)
+
+
+class BuildExt(build_ext):
+    """build_ext that starts from no compiled module and records what it compiled."""
+
+    def run(self) -> None:
+        targets = [Path(self.build_lib) / "watcher"]
+        if self.inplace or getattr(self, "editable_mode", False):
+            targets.append(PACKAGE_DIR)
+        for directory in targets:  # an earlier build must not stand in for a failed one
+            _remove_outputs(directory)
+            (directory / MANIFEST).unlink(missing_ok=True)
+        super().run()
+        for directory in targets:
+            if directory.is_dir():
+                self._record(directory)
+
+    def _record(self, directory: Path) -> None:
+        digests = {}
+        for name in COMPILED:
+            files = [p for p in _extension_files(directory, name) if p.is_file()]
+            if len({p.name.split(".")[0] for p in files}) == 2:  # the module and its library
+                digests[name] = SOURCE_DIGESTS[name]
+            else:  # half built (one of the two failed): neither is to be imported
+                for path in files:
+                    path.unlink()
+        (directory / MANIFEST).write_text(
+            json.dumps(digests, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _extensions() -> list[Any]:
-    if os.environ.get("WATCHER_PURE_PYTHON", "") not in ("", "0"):
-        MANIFEST.unlink(missing_ok=True)
+    if _pure():
+        _remove_outputs(PACKAGE_DIR)  # an editable install's earlier build
+        (PACKAGE_DIR / MANIFEST).unlink(missing_ok=True)
         return []
+    if BUILD_COMMANDS.isdisjoint(sys.argv[1:]):
+        return []  # metadata only: nothing to compile
+    from mypyc.build import mypycify  # a build requirement (pyproject.toml)
+
+    for name in COMPILED:  # the sources as compiled
+        SOURCE_DIGESTS[name] = hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
+    # separate: each module in its own pair of extensions, inside the package
     try:
-        from mypyc.build import mypycify
-    except ImportError as exc:  # pragma: no cover - depends on the build environment
-        print(f"watcher: mypyc unavailable ({exc}); installing pure Python", file=sys.stderr)
-        MANIFEST.unlink(missing_ok=True)
+        extensions = mypycify([f"src/watcher/{name}.py" for name in COMPILED], separate=True)
+    except (Exception, SystemExit) as exc:  # mypy's type check failed (it exits)
+        print(f"watcher: mypyc cannot compile the modules ({exc!r}); they stay pure Python",
+              file=sys.stderr)
+        _remove_outputs(PACKAGE_DIR)
+        (PACKAGE_DIR / MANIFEST).unlink(missing_ok=True)
         return []
-    paths = [f"src/watcher/{name}.py" for name in COMPILED]
-    digests = {
-        name: hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
-        for name, path in zip(COMPILED, paths, strict=True)
-    }
-    MANIFEST.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    # one extension per module (no shared library outside the package), each optional: a
-    # failed compile leaves that module pure Python
-    extensions = mypycify(paths, separate=True, opt_level="3")
     for ext in extensions:
-        ext.optional = True
+        ext.optional = True  # a failed compile leaves the module pure Python
     return extensions
 
 
-setup(ext_modules=_extensions())
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

@@ -111,7 +111,7 @@ def main() -> None:
             for t, x in items)
         src = rate(lambda t, x: (sm.score(scw, t, x), sc.extract_casualties(f"{t}\n{x}")),
                    items, args.rounds)
-        print(f"the same on the pure-Python source: {src:7.0f} articles/s  (compiled "
+        print(f"the same on the pure-Python source: {src:7.0f} articles/s  (as installed "
               f"{both / src:.2f}x; results differ on {differ} of {len(items)} articles)")
 
 

@@ -364,3 +364,18 @@ def test_spans_in_text_with_dotted_capitals_are_the_texts_own() -> None:
     for fig in report.figures:
         assert text[fig.span[0]:fig.span[1]] == fig.text
         assert "killed" in fig.text or "injured" in fig.text
+
+
+@pytest.mark.parametrize(("text", "killed"), [
+    # a decimal count of millions past a float's range
+    ("At least " + "9" * 400 + ".5 million people were killed.", None),
+    # more digits than int() converts (4,300), alone and as a range
+    ("Some " + "9" * 5000 + " people were killed.", None),
+    ("Between " + "1" * 5000 + "-" + "2" * 5000 + " people died.", None),
+    # the same sentences with plausible numbers still count
+    ("At least 3.5 million people were killed.", 3_500_000),
+    ("Some 90 people were killed.", 90),
+])
+def test_absurdly_long_numbers_are_no_count_and_no_error(text: str, killed: int | None) -> None:
+    report = extract_casualties(text)
+    assert (report.killed.count if report.killed else None) == killed

@@ -27,14 +27,17 @@ SHARED = ROOT.parent / "shared" / "corpus"
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 
-def _package(tmp_path: Path, source: str, digest_of: str | None) -> Path:
+def _package(tmp_path: Path, source: str, digest_of: str | None, library: bool = True) -> Path:
     """A package `fakepkg` whose module `mod` has a source and an "extension" that is not one
-    (importing it fails): only an import routed to the source succeeds."""
+    (importing it fails): only an import routed to the source succeeds. ``library``: with the
+    library a mypyc module loads."""
     pkg = tmp_path / "fakepkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "mod.py").write_text(source, encoding="utf-8")
     (pkg / f"mod{SUFFIX}").write_bytes(b"not a shared object")
+    if library:
+        (pkg / f"mod__mypyc{SUFFIX}").write_bytes(b"not a shared object")
     (pkg / "plain.py").write_text("VALUE = 'plain'\n", encoding="utf-8")
     if digest_of is not None:
         digest = hashlib.sha256(digest_of.encode()).hexdigest()
@@ -68,6 +71,19 @@ def test_survey_uses_an_extension_only_when_built_from_the_source(
     got = _compiled.survey(pkg, env)
     assert set(got) == {"mod"}  # plain.py has no extension: not listed
     assert got["mod"].startswith(verdict)
+
+
+def test_survey_uses_no_half_built_module(tmp_path: Path) -> None:
+    pkg = _package(tmp_path, "VALUE = 1\n", digest_of="VALUE = 1\n", library=False)
+    assert _compiled.survey(pkg, {})["mod"].startswith("source (incomplete build")
+
+
+def test_install_again_keeps_one_finder(tmp_path: Path, isolated_imports: None) -> None:
+    """(as on a reload of the package)"""
+    pkg = _package(tmp_path, "VALUE = 1\n", digest_of=None)
+    _compiled.install(pkg, "fakepkg", env={})
+    _compiled.install(pkg, "fakepkg", env={})
+    assert sum(type(f).__qualname__ == "_FromSource" for f in sys.meta_path) == 1
 
 
 def test_install_routes_a_stale_extension_to_its_source(

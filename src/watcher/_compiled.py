@@ -34,6 +34,11 @@ def _extension(directory: Path, name: str) -> Path | None:
     return None
 
 
+def _library(directory: Path, name: str) -> Path | None:
+    """The library a mypyc module loads (``separate=True`` builds one per module)."""
+    return _extension(directory, f"{name}__mypyc")
+
+
 def _digests(directory: Path) -> dict[str, str]:
     try:
         data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -56,6 +61,8 @@ def survey(directory: Path = PACKAGE_DIR, env: Mapping[str, str] = os.environ) -
             continue
         if pure:
             out[name] = f"source ({PURE_ENV} is set)"
+        elif _library(directory, name) is None:
+            out[name] = "source (incomplete build: no library; pip install again)"
         elif name not in digests:
             out[name] = f"source (no digest in {MANIFEST}: rebuild with pip install)"
         elif hashlib.sha256(source.read_bytes()).hexdigest() != digests[name]:
@@ -90,6 +97,9 @@ def install(
         f"{package}.{name}": directory / f"{name}.py"
         for name, verdict in verdicts.items() if verdict != "compiled"
     }
+    # (again, on a reload of the package: one finder, the latest verdicts)
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__qualname__ != "_FromSource"
+                        or type(f).__module__ != __name__]
     if sources:
         sys.meta_path.insert(0, _FromSource(sources))
     return verdicts

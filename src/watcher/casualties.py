@@ -1139,27 +1139,12 @@ def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | N
         return None
     w = low[i]
     if w[0].isdigit():
-        if _DIGITS_RE.fullmatch(w):
-            if _is_year_token(doc.raw[i]):
-                return None
-            if i + 1 < len(low) and (low[i + 1] in (":", "a.m.", "p.m.", "am", "pm", "%", "percent")
-                                     or (i >= 1 and low[i - 1] in ("#", "$", "£", "€"))):
-                return None  # a clock time, a percentage, money
-            value = int(w.replace(",", ""))
-            j = i + 1
-            if j < hi and low[j] in ("thousand", "million"):
-                value *= _SCALES[low[j]]
-                j += 1
-            return value, None, j
-        rm = _DIGIT_RANGE_RE.fullmatch(w)
-        if rm:
-            a, b = int(rm.group(1)), int(rm.group(2))
-            if a < b:
-                return a, b, i + 1
+        try:
+            return _parse_digits(doc, i, hi, w)
+        except (ValueError, OverflowError):
+            # thousands of digits (int() refuses more than 4,300), or a decimal count of
+            # millions past a float's range: not a casualty count
             return None
-        if _DECIMAL_RE.fullmatch(w) and i + 1 < hi and low[i + 1] in ("thousand", "million"):
-            return int(float(w) * _SCALES[low[i + 1]]), None, i + 2
-        return None
     if w not in _SMALL_NUMBERS:
         return None  # number words start with one up to ninety-nine
     total = 0
@@ -1215,6 +1200,33 @@ _QUANTITY_START = (
     frozenset(_QUALIFIERS_BY_FIRST) | frozenset(_SMALL_NUMBERS) | frozenset(_VAGUE_BY_FIRST)
     | frozenset(_VAGUE_WORDS) | _words("between a an one another both half")
 )
+
+
+
+def _parse_digits(doc: _Doc, i: int, hi: int, w: str) -> tuple[int, int | None, int] | None:
+    """_parse_number of a token starting with a digit (``w``, its lower case)."""
+    low = doc.low
+    if _DIGITS_RE.fullmatch(w):
+        if _is_year_token(doc.raw[i]):
+            return None
+        if i + 1 < len(low) and (low[i + 1] in (":", "a.m.", "p.m.", "am", "pm", "%", "percent")
+                                 or (i >= 1 and low[i - 1] in ("#", "$", "£", "€"))):
+            return None  # a clock time, a percentage, money
+        value = int(w.replace(",", ""))
+        j = i + 1
+        if j < hi and low[j] in ("thousand", "million"):
+            value *= _SCALES[low[j]]
+            j += 1
+        return value, None, j
+    rm = _DIGIT_RANGE_RE.fullmatch(w)
+    if rm:
+        a, b = int(rm.group(1)), int(rm.group(2))
+        if a < b:
+            return a, b, i + 1
+        return None
+    if _DECIMAL_RE.fullmatch(w) and i + 1 < hi and low[i + 1] in ("thousand", "million"):
+        return int(float(w) * _SCALES[low[i + 1]]), None, i + 2
+    return None
 
 
 def _match_seq(low: list[str], i: int, hi: int, seq: tuple[str, ...]) -> bool:
