@@ -379,3 +379,24 @@ def test_spans_in_text_with_dotted_capitals_are_the_texts_own() -> None:
 def test_absurdly_long_numbers_are_no_count_and_no_error(text: str, killed: int | None) -> None:
     report = extract_casualties(text)
     assert (report.killed.count if report.killed else None) == killed
+
+
+@pytest.mark.parametrize(("text", "current_killed"), [
+    # a dated comparison followed by a clause about that earlier episode: its dead are not today's
+    ("Shelling killed 11 people on Tuesday.\nIt was the worst fighting since the 2016 clashes, "
+     "in which 90 people were killed.", 11),
+    ("Shelling killed 11 people on Tuesday.\nThe violence is the deadliest since 2020, when "
+     "about 6,500 soldiers died.", 11),
+    ("Shelling killed 11 people on Tuesday.\nIt was the heaviest bombardment since the 2016 "
+     "war that killed 200 people.", 11),
+    # the comparison alone does not date the figure before it
+    ("Shelling killed 11 people on Tuesday, the deadliest day since 2020.", 11),
+])
+def test_a_dated_comparison_marks_the_earlier_episode_s_dead(
+    text: str, current_killed: int
+) -> None:
+    report = extract_casualties(text)
+    assert report.killed is not None and report.killed.count == current_killed
+    for fig in report.figures:
+        if fig.count != current_killed:
+            assert not fig.current, fig

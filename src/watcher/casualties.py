@@ -504,7 +504,10 @@ _SENT_BREAK_RE = re.compile(r"[.!?][.!?]*[\"'”’)\]]*(?=\s+[\"“'‘(\[]?[A-
 # at every position.
 _DOT_BREAK_RE = re.compile(r"\.[.!?]*[\"'”’)\]]*(?=\s+[\"“'‘(\[]?[A-Z0-9])")
 
-_WHEN_RE = re.compile(r",?\s*when\b", re.IGNORECASE)
+# what follows a dated comparison ("the worst since the 2016 clashes") and tells of that earlier
+# episode: ", when ...", ", in which ...", "that killed ..."
+_WHEN_RE = re.compile(
+    r",?\s*(?:when|in\s+which|during\s+which|which|that)\b", re.IGNORECASE)
 _CLAUSE_END_RE = re.compile(r"[,.;:]")
 _LONG_RUN_RE = re.compile(r"\b(?:years|months|decades|centuries)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
@@ -1062,7 +1065,8 @@ def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
             continue  # the dateline itself
         if kind == "sup":
             # "the deadliest since 2008": a comparison, not the time of this incident; but
-            # "..., when a truck bomb killed 30" refers to that earlier time.
+            # "..., when a truck bomb killed 30" or "..., in which 90 people were killed"
+            # refers to that earlier time.
             masks.append((a, b))
             when = _WHEN_RE.match(sent, b - lo_char)
             if when and _YEAR_RE.search(matched):
