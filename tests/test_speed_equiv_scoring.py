@@ -41,6 +41,15 @@ EXAMPLE_TESTS = ("test_match.py", "test_casualties.py", "test_casualties_speed_e
 # The last commit with match.py and casualties.py as they were before the speed-up. Pinned: a
 # comparison with HEAD would compare the code with itself once the speed-up is committed.
 BASELINE = "7cc87a038c8d6515970bd263b497c9ab23a48b99"
+# Deliberate changes of behaviour made since the baseline, applied to its source so that the
+# comparison stays one of speed-ups alone: (module, baseline text, replacement).
+DELIBERATE = (
+    # a dated comparison followed by ", in which ..." / "that killed ..." dates its figures
+    # (tests/test_casualties.py::test_a_dated_comparison_marks_the_earlier_episode_s_dead)
+    ("casualties", '_WHEN_RE = re.compile(r",?\\s*when\\b", re.IGNORECASE)',
+     '_WHEN_RE = re.compile(r",?\\s*(?:when|in\\s+which|during\\s+which|which|that)\\b", '
+     're.IGNORECASE)'),
+)
 
 
 def _committed(module: str) -> types.ModuleType:
@@ -51,6 +60,10 @@ def _committed(module: str) -> types.ModuleType:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("no git history with the baseline commit: the old version cannot be loaded")
+    for changed, before, after in DELIBERATE:
+        if changed == module:
+            assert source.count(before) == 1, f"{before!r} is not in the baseline"
+            source = source.replace(before, after)
     name = f"_committed_watcher_{module}"
     spec = importlib.util.spec_from_loader(name, loader=None)
     assert spec is not None
