@@ -5,8 +5,9 @@ mypyc (shipped with mypy, a build requirement) they run about 1.25x faster with 
 (`tests/test_compiled.py`). A module stays pure Python, and watcher runs the same, when:
 
 * `WATCHER_PURE_PYTHON=1` is set at install time (or at run time: see `watcher._compiled`);
-* it fails to compile (no C compiler, no Python headers, a type error mypyc refuses): its
-  extensions are optional, and pip shows why only with `-v`.
+* it fails to compile (no C compiler, no Python headers, a type error mypyc refuses) or mypyc
+  is missing (a build without isolation): its extensions are optional, and pip shows why only
+  with `-v`.
 
 After the build, `compiled.json` (in the package being built, and in `src/watcher` for an
 editable install) holds the SHA-256 of each source compiled completely in that build; the
@@ -89,7 +90,12 @@ def _extensions() -> list[Any]:
         return []
     if BUILD_COMMANDS.isdisjoint(sys.argv[1:]):
         return []  # metadata only: nothing to compile
-    from mypyc.build import mypycify  # a build requirement (pyproject.toml)
+    try:
+        from mypyc.build import mypycify  # a build requirement (pyproject.toml)
+    except ImportError as exc:  # built without isolation, in an environment without mypy
+        print(f"watcher: mypyc unavailable ({exc}); the modules stay pure Python",
+              file=sys.stderr)
+        return []
 
     for name in COMPILED:  # the sources as compiled
         SOURCE_DIGESTS[name] = hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
