@@ -20,16 +20,14 @@ rounds; the load average is printed with them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import watcher
+from watcher._compiled import load_source
 from watcher.assess import assess
 from watcher.casualties import extract_casualties
 from watcher.config import load_config
@@ -63,17 +61,6 @@ def rate(fn, items: list[tuple[str, str]], rounds: int) -> float:  # type: ignor
     return best
 
 
-def _source_module(name: str) -> ModuleType:
-    """watcher.<name> loaded from its .py under another name (the compiled one stays in use)."""
-    path = Path(watcher.__file__).parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_bench_source_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -103,7 +90,7 @@ def main() -> None:
     print(f"pipeline assess (extract if alert): {pipe:7.0f} articles/s  ({pipe / base:.2f}x "
           f"baseline; {alerting} of {len(items)} articles alert)")
     if compiled and not args.no_source:
-        sm, sc = _source_module("match"), _source_module("casualties")
+        sm, sc = load_source("match"), load_source("casualties")
         scw = sm.compile_watch(cw.watch)
         differ = sum(
             repr(sm.score(scw, t, x)) != repr(score(cw, t, x))

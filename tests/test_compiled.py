@@ -12,7 +12,6 @@ import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -108,16 +107,6 @@ def test_without_install_the_broken_extension_would_be_imported(
         importlib.import_module("fakepkg.mod")
 
 
-def _source(name: str) -> ModuleType:
-    path = Path(watcher.__file__).parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_test_source_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _texts() -> list[tuple[str, str]]:
     own = [(BORDER_TITLE, "\n".join(BORDER_PARAGRAPHS)), (DRONE_TITLE, "\n".join(DRONE_PARAGRAPHS))]
     # text whose lower-casing depends on context (the Greek final sigma), or grows ("İ")
@@ -146,7 +135,7 @@ def test_compiled_modules_give_the_results_of_their_source(name: str) -> None:
         pytest.skip(f"watcher.{name} runs from source here ({watcher.COMPILED.get(name)!r})")
     compiled = importlib.import_module(f"watcher.{name}")
     assert compiled.__file__ is not None and compiled.__file__.endswith(SUFFIX)
-    source = _source(name)
+    source = _compiled.load_source(name)
     texts = _texts()
     if name == "casualties":
         for title, text in texts:

@@ -26,17 +26,9 @@ MANIFEST = "compiled.json"
 PURE_ENV = "WATCHER_PURE_PYTHON"
 
 
-def _extension(directory: Path, name: str) -> Path | None:
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = directory / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
-def _library(directory: Path, name: str) -> Path | None:
-    """The library a mypyc module loads (``separate=True`` builds one per module)."""
-    return _extension(directory, f"{name}__mypyc")
+def _built(files: set[str], stem: str) -> bool:
+    """Whether ``files`` (a directory's names) hold an extension module named ``stem``."""
+    return any(f"{stem}{suffix}" in files for suffix in importlib.machinery.EXTENSION_SUFFIXES)
 
 
 def _digests(directory: Path) -> dict[str, str]:
@@ -54,14 +46,15 @@ def survey(directory: Path = PACKAGE_DIR, env: Mapping[str, str] = os.environ) -
     is to be used, else why its source is used instead."""
     pure = env.get(PURE_ENV, "") not in ("", "0")
     digests = _digests(directory)
+    files = set(os.listdir(directory))  # one listing, not a stat per module and suffix
     out: dict[str, str] = {}
-    for source in sorted(directory.glob("*.py")):
-        name = source.stem
-        if _extension(directory, name) is None:
+    for name in sorted(f[:-3] for f in files if f.endswith(".py")):
+        if not _built(files, name):
             continue
+        source = directory / f"{name}.py"
         if pure:
             out[name] = f"source ({PURE_ENV} is set)"
-        elif _library(directory, name) is None:
+        elif not _built(files, f"{name}__mypyc"):  # the library a mypyc module loads
             out[name] = "source (incomplete build: no library; pip install again)"
         elif name not in digests:
             out[name] = f"source (no digest in {MANIFEST}: rebuild with pip install)"
@@ -103,3 +96,16 @@ def install(
     if sources:
         sys.meta_path.insert(0, _FromSource(sources))
     return verdicts
+
+
+def load_source(name: str, directory: Path = PACKAGE_DIR) -> ModuleType:
+    """``watcher.<name>`` executed from its ``.py``, as a module of another name
+    (``_source_watcher_<name>``), beside the compiled one in use: to compare the two."""
+    spec = importlib.util.spec_from_file_location(
+        f"_source_watcher_{name}", directory / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no source for watcher.{name} in {directory}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while a class is built
+    spec.loader.exec_module(module)
+    return module
