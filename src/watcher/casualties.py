@@ -1206,7 +1206,6 @@ _QUANTITY_START = (
 )
 
 
-
 def _parse_digits(doc: _Doc, i: int, hi: int, w: str) -> tuple[int, int | None, int] | None:
     """_parse_number of a token starting with a digit (``w``, its lower case)."""
     low = doc.low

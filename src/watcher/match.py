@@ -1126,9 +1126,9 @@ def _escalation_hits(
         slots.append(None)
         value = weights[occ.term] * factor
         near = entities if reach is None else reach.near(occ.start, occ.end, proximity)
-        if not near or not _near(occ, near, proximity):  # far from every entity
+        if not _near(occ, near, proximity):  # far from every entity
             value *= FAR_FACTOR
-            note = f"{note}; far from entity" if note else "far from entity"  # (_join2)
+            note = _join2(note, "far from entity")
         items = per_term.get(occ.term)
         if items is None:
             per_term[occ.term] = [(value, k, note)]
