@@ -12,7 +12,7 @@ the compiled figures.
 
 Rates are articles per second of CPU time (`time.process_time`: time the process spends on the
 core, so other processes on the machine disturb it less than wall-clock time), best of the
-rounds; the load average is printed with them.
+rounds (the measurements take turns, round by round); the load average is printed with them.
 
     .venv/bin/python bench/scoring.py [--rounds 5] [--no-source]
 """
@@ -25,6 +25,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import watcher
 from watcher._compiled import load_source
@@ -51,13 +52,17 @@ def corpus() -> tuple[list[tuple[str, str]], str]:
     return out, "synthetic text (no ../shared)"
 
 
-def rate(fn, items: list[tuple[str, str]], rounds: int) -> float:  # type: ignore[no-untyped-def]
-    best = 0.0
+def rates(fns: dict[str, Any], items: list[tuple[str, str]], rounds: int) -> dict[str, float]:
+    """Articles per CPU-second of each function over ``items``, the best of ``rounds``. The
+    functions take turns, round by round: a stall of the machine (seen for seconds at a time on
+    these shared machines) then costs one round of each, not every round of one of them."""
+    best = dict.fromkeys(fns, 0.0)
     for _ in range(rounds):
-        t = time.process_time()
-        for title, text in items:
-            fn(title, text)
-        best = max(best, len(items) / (time.process_time() - t))
+        for name, fn in fns.items():
+            t = time.process_time()
+            for title, text in items:
+                fn(title, text)
+            best[name] = max(best[name], len(items) / (time.process_time() - t))
     return best
 
 
@@ -77,11 +82,23 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"corpus: {what}; watch armenia-azerbaijan; best of {args.rounds} rounds, one core, "
           f"CPU time; load average {load}")
-    base = rate(lambda t, x: score(cw, t, x), items, args.rounds)
-    ext = rate(lambda t, x: extract_casualties(f"{t}\n{x}"), items, args.rounds)
-    both = rate(lambda t, x: (score(cw, t, x), extract_casualties(f"{t}\n{x}")), items,
-                args.rounds)
-    pipe = rate(lambda t, x: assess(cw, t, x), items, args.rounds)
+    fns: dict[str, Any] = {
+        "base": lambda t, x: score(cw, t, x),
+        "ext": lambda t, x: extract_casualties(f"{t}\n{x}"),
+        "both": lambda t, x: (score(cw, t, x), extract_casualties(f"{t}\n{x}")),
+        "pipe": lambda t, x: assess(cw, t, x),
+    }
+    differ = -1
+    if compiled and not args.no_source:  # the baseline of the compiled figures, in the turns
+        sm, sc = load_source("match"), load_source("casualties")
+        scw = sm.compile_watch(cw.watch)
+        differ = sum(
+            repr(sm.score(scw, t, x)) != repr(score(cw, t, x))
+            or repr(sc.extract_casualties(f"{t}\n{x}")) != repr(extract_casualties(f"{t}\n{x}"))
+            for t, x in items)
+        fns["src"] = lambda t, x: (sm.score(scw, t, x), sc.extract_casualties(f"{t}\n{x}"))
+    got = rates(fns, items, args.rounds)
+    base, ext, both, pipe = got["base"], got["ext"], got["both"], got["pipe"]
     alerting = sum(1 for t, x in items if score(cw, t, x).alerts)
     print(f"match only (baseline):            {base:9.0f} articles/s")
     print(f"casualty extraction only:         {ext:9.0f} articles/s")
@@ -89,18 +106,10 @@ def main() -> None:
           f"({both / base:.2f}x baseline)")
     print(f"pipeline assess (extract if alert): {pipe:7.0f} articles/s  ({pipe / base:.2f}x "
           f"baseline; {alerting} of {len(items)} articles alert)")
-    if compiled and not args.no_source:
-        sm, sc = load_source("match"), load_source("casualties")
-        scw = sm.compile_watch(cw.watch)
-        differ = sum(
-            repr(sm.score(scw, t, x)) != repr(score(cw, t, x))
-            or repr(sc.extract_casualties(f"{t}\n{x}")) != repr(extract_casualties(f"{t}\n{x}"))
-            for t, x in items)
-        src = rate(lambda t, x: (sm.score(scw, t, x), sc.extract_casualties(f"{t}\n{x}")),
-                   items, args.rounds)
+    if "src" in got:
+        src = got["src"]
         print(f"the same on the pure-Python source: {src:7.0f} articles/s  (as installed "
               f"{both / src:.2f}x; results differ on {differ} of {len(items)} articles)")
-
 
 if __name__ == "__main__":
     main()
