@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import http.server
+import shutil
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from watcher.config import FeedConfig, FetchConfig
-from watcher.fetch import fetch_feeds
+from watcher.fetch import fetch_feeds, run_sync
 from watcher.models import FeedState
 
 from .feedserver import Connections, FeedServer, Route, rss
@@ -201,3 +210,97 @@ def test_redirect_into_a_host_whose_feeds_are_done() -> None:
     assert [(r.feed, r.status, r.error) for r in results] == [
         ("a-now", 200, None), ("a-after", 200, None), ("b-own", 200, None)]
     assert b"slow" in (results[0].body or b"") and b"later" in (results[1].body or b"")
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate (no CA vouches for it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS server")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(d / "cert.pem", d / "key.pem")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            self.wfile.write(BODY)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/feed.xml"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_tls_certificates_are_verified(tls_server: str, trusted: bool) -> None:
+    """Both clients (the operator's URLs, and those taken from feeds, through the guard) refuse
+    a certificate no CA vouches for: one TLS context, made once, serves both."""
+    results = [fetch_feeds([FeedConfig("tls", tls_server)], {}, _cfg(), trusted=trusted)[0]
+               for _ in range(2)]  # (the second call reuses the context)
+    for r in results:
+        assert r.body is None and r.error_kind is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in (r.error or "") or "certificate" in (r.error or "")
+
+
+def test_run_sync_inside_a_running_event_loop() -> None:
+    """Sync code called from a coroutine (the async poll flow's tasks) runs the fetch in a loop
+    of its own: its result, or its exception, comes back."""
+    async def value() -> int:
+        await asyncio.sleep(0.01)
+        return 7
+
+    async def failing() -> int:
+        raise ValueError("feed exploded")
+
+    async def caller() -> tuple[int, str]:
+        got = run_sync(value)
+        with pytest.raises(ValueError, match="feed exploded") as info:
+            run_sync(failing)
+        return got, str(info.value)
+
+    assert asyncio.run(caller()) == (7, "feed exploded")
+    assert run_sync(value) == 7  # and without a running loop
+
+
+def test_ctrl_c_stops_run_sync_inside_a_running_loop_at_once() -> None:
+    script = textwrap.dedent("""
+        import asyncio, os, signal, threading, time
+        from watcher.fetch import run_sync
+        cancelled = []
+        async def slow():
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.append(1)
+                raise
+        async def flow():
+            run_sync(slow)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        t = time.monotonic()
+        try:
+            asyncio.new_event_loop().run_until_complete(flow())
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - t, 1), "cancelled", cancelled)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    words = proc.stdout.split()
+    assert words[:2] == ["interrupted", "after"], proc.stdout
+    assert float(words[2]) < 5 and words[3:] == ["cancelled", "[1]"], proc.stdout

@@ -14,8 +14,11 @@ allow_networks` (`error_kind` "refused", logged once per host per run).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
+import functools
 import logging
+import ssl
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -48,15 +51,22 @@ class _TooLarge(Exception):
     pass
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CAs, the environment ignored), made once: loading
+    the CA file costs ~50 ms, which every client made its own context pay."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on `GuardedBackend`."""
 
     def __init__(self, limits: httpx.Limits, policy: AddressPolicy) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        super().__init__(verify=_ssl_context(), limits=limits, trust_env=False)
         # httpx does not expose the network backend: rebuild the pool its constructor made, with
         # the same settings plus the guard (tests/test_netguard.py fails if this stops working).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -71,6 +81,7 @@ def _client(cfg: FetchConfig, guarded: bool) -> httpx.AsyncClient:
     )
     policy = AddressPolicy(parse_networks(cfg.allow_networks))
     return httpx.AsyncClient(
+        verify=_ssl_context(),
         timeout=timeout,
         limits=limits,
         follow_redirects=False,
@@ -240,13 +251,34 @@ def _log_refused(results: Sequence[FetchResult]) -> None:
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from sync code, also when the caller's thread already runs an
-    event loop (as inside some Prefect task runners): then it runs in a helper thread."""
+    event loop (an async Prefect flow's sync tasks do): then it runs in a loop of its own in a
+    helper thread. Interrupted there (Ctrl-C), the coroutine is cancelled (its connections
+    closed) and the interrupt raised at once, not after the fetch would have ended."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(factory())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(factory())  # (the loop does not run yet: safe from this thread)
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(asyncio.wait([task]))  # the outcome stays in `task`
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    # a daemon: an interrupted run does not wait for it at exit
+    helper = threading.Thread(target=run, name="watcher-run-sync", daemon=True)
+    helper.start()
+    try:
+        helper.join()
+    except BaseException:  # KeyboardInterrupt, SystemExit from a signal handler
+        with contextlib.suppress(RuntimeError):  # (the loop closed: it was done)
+            loop.call_soon_threadsafe(task.cancel)
+        helper.join(timeout=5)
+        raise
+    return task.result()
 
 
 def fetch_feeds(
