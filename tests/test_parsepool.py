@@ -134,3 +134,34 @@ def test_story_features_come_with_each_article(workers: int) -> None:
             assert list(features) != [extract_features(a.title, a.text)
                                       for a in parsed.articles]
     assert sum(len(f) for _, f in got) == 30
+
+
+def test_meanwhile_runs_once_while_the_workers_parse() -> None:
+    jobs = _jobs()
+    calls: list[int] = []
+    got = iter_parse_feeds(jobs, workers=2, min_pool_bytes=0,
+                           meanwhile=lambda: calls.append(len(calls)))
+    first = next(got)
+    assert calls == [0]  # called before the first result was handed out
+    rest = [p for p, _ in got]
+    assert calls == [0]
+    assert [first[0], *rest] == _serial(jobs, {})
+
+
+def test_meanwhile_is_not_called_when_this_process_parses() -> None:
+    calls: list[int] = []
+    got = list(iter_parse_feeds(_jobs(), workers=1, meanwhile=lambda: calls.append(1)))
+    assert len(got) == len(_jobs()) and calls == []
+
+
+@pytest.mark.parametrize("error", [OSError("disk gone"), RuntimeError("bad")])
+def test_an_error_of_meanwhile_is_raised_not_taken_for_a_pool_failure(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail() -> None:
+        raise error
+
+    with pytest.raises(type(error)) as info:
+        list(iter_parse_feeds(_jobs(), workers=2, min_pool_bytes=0, meanwhile=fail))
+    assert info.value is error
+    assert "parse pool failed" not in caplog.text  # (an OSError is not the pool's here)

@@ -442,3 +442,18 @@ def test_tunables_are_a_frozen_dataclass_with_sane_defaults() -> None:
     t = StoryTunables()
     assert 0 < t.join_threshold < t.revision_min_cosine < 1
     assert t.story_memory >= timedelta(days=30)
+
+
+def test_assignments_are_every_held_article_as_a_store_keeps_it() -> None:
+    index = warm_index()
+    url = "https://news.example/bar-shooting"
+    index.assign(doc("first", "Two hurt in bar shooting", "Two men were hurt late on Friday "
+                     "when shots were fired outside a bar on Harbor Street, police said.", url=url))
+    copy = index.assign(doc("copy", "Bar shooting leaves two hurt", "A re-post.", hours=1, url=url))
+    assert copy.kind == "revision"
+    got = index.assignments()
+    assert got.keys() == index.doc_ids()
+    for doc_id, (story_id, duplicate_of) in got.items():
+        a = index.assignment(doc_id)
+        assert a is not None and (a.story_id, a.duplicate_of) == (story_id, duplicate_of)
+    assert got["copy"] == (index.assignment("first").story_id, "first")  # type: ignore[union-attr]

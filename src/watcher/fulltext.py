@@ -13,8 +13,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import trafilatura
-
 from watcher.clean import strip_boilerplate
 from watcher.config import FeedConfig, FetchConfig
 from watcher.fetch import fetch_feeds
@@ -36,6 +34,9 @@ class FullTextStats:
 
 def extract_main_text(html: str, url: str | None = None, max_chars: int = MAX_TEXT) -> str | None:
     """The article's main text from a whole page, or None when nothing usable is found."""
+    # imported here: trafilatura takes ~0.1 s to import, and most runs fetch no page
+    import trafilatura
+
     try:
         text = trafilatura.extract(
             html, url=url, include_comments=False, include_tables=False,

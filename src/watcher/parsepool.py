@@ -17,7 +17,7 @@ import logging
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Generator, Mapping, Sequence, Set
+from collections.abc import Callable, Generator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -61,6 +61,7 @@ def iter_parse_feeds(
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
     story_features: StoryTunables | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Generator[Parsed, None, None]:
     """`parse_feed` of each job, with the story features of its articles, yielded in the order
     of `jobs` as soon as it (and every one before it) is ready: the caller works on the first
@@ -75,7 +76,12 @@ def iter_parse_feeds(
     this process (no pool started) when `workers` (default: `default_workers()`) is 1, there is
     a single job, or the bodies add up to less than `min_pool_bytes`; if the pool cannot start or a
     worker dies, what is left is parsed serially (logged as a warning). A caller that stops
-    early cancels the jobs not yet started."""
+    early cancels the jobs not yet started.
+
+    `meanwhile`: called once, in this process, when the first jobs are submitted to the worker
+    processes, before their results are waited for (the caller's own preparation then overlaps
+    the parsing); not called when the feeds are parsed in this process. What it raises is
+    raised here, the jobs cancelled."""
     known = known or {}
     n_workers = default_workers() if workers is None else workers
     total = sum(len(job[2]) for job in jobs)
@@ -85,6 +91,7 @@ def iter_parse_feeds(
                                story_features)
         return
     done = 0  # results handed out
+    in_meanwhile = False
     try:
         ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
@@ -96,6 +103,10 @@ def iter_parse_feeds(
                 pool.submit(_parse_known, job, known.get(job[0], frozenset()), max_items,
                             max_chars, story_features) for job in jobs[:ahead])
             submitted = len(queued)
+            if meanwhile is not None:
+                in_meanwhile = True
+                meanwhile()
+                in_meanwhile = False
             while queued:
                 result = queued.popleft().result()
                 if submitted < len(jobs):  # keep the workers busy, never far ahead
@@ -108,6 +119,8 @@ def iter_parse_feeds(
         finally:  # a caller that stops early (or fails) does not wait for the rest
             pool.shutdown(wait=True, cancel_futures=True)
     except (BrokenProcessPool, OSError) as exc:
+        if in_meanwhile:  # the caller's error, not the pool's
+            raise
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
                     type(exc).__name__, exc, len(jobs) - done)
     for job in jobs[done:]:

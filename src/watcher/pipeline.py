@@ -260,10 +260,18 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     acc = _Ingested(first_poll=first_poll)
     chunk: list[tuple[tuple[int, int, FeedState, FeedState, FetchResult], Parsed]] = []
     chunk_items = 0
+
+    def load_index() -> None:
+        # while worker processes parse a large batch (one that will almost surely hold new
+        # articles), this process loads the story index instead of waiting idle
+        if acc.index is None:
+            acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
+
     # the workers also derive the articles' story features, the costliest part of grouping
     with closing(iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
                                   max_chars=cfg.fetch.max_article_chars,
-                                  story_features=STORY_TUNABLES)) as parsed_feeds:
+                                  story_features=STORY_TUNABLES,
+                                  meanwhile=load_index)) as parsed_feeds:
         for slot, parsed in zip(pending, parsed_feeds, strict=True):
             chunk.append((slot, parsed))
             chunk_items += len(parsed[0].articles)
@@ -499,12 +507,12 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
         return index, None
     index.expire(now)
     stored = store.window_assignments(now - window)
-    for doc_id in index.doc_ids():
-        got = index.assignment(doc_id)
-        if (got is None or doc_id not in stored
-                or stored[doc_id] != (got.story_id, got.duplicate_of)):
-            # pruned, or decided otherwise by a concurrent run whose insert came first
-            index.remove(doc_id)
+    held = index.assignments()
+    if held != stored:  # (one comparison in C when they agree: the snapshot was current)
+        for doc_id, got in held.items():
+            if stored.get(doc_id) != got:
+                # pruned, or decided otherwise by a concurrent run whose insert came first
+                index.remove(doc_id)
     missing = stored.keys() - index.doc_ids()
     if missing:
         for r in store.window_rows(sorted(missing)):

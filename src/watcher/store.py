@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -315,8 +315,9 @@ class Store:
         """Upsert feed states (update, else insert; an insert that loses a race with another run
         becomes an update), in one transaction: the stored feeds are updated in one batch."""
         rows: list[dict[str, Any]] = []
+        names = [f.name for f in fields(FeedState)]
         for s in states:
-            values = asdict(s)
+            values = {name: getattr(s, name) for name in names}  # (asdict deep-copies: slower)
             for key in ("first_polled", "last_success", "retry_at"):
                 if values[key] is not None:
                     values[key] = _naive(values[key])

@@ -977,6 +977,11 @@ class StoryIndex:
         """Ids of the articles the index holds (those in the window)."""
         return set(self._docs)
 
+    def assignments(self) -> dict[str, tuple[str, str | None]]:
+        """id -> (story id, the article it revises or None) of every article the index holds:
+        their assignments as a store keeps them, to compare with it at once."""
+        return {d.id: (d.story.id, d.duplicate_of) for d in self._docs.values()}
+
     def remove(self, doc_id: str) -> bool:
         """Drop one article as expiry would (its story remembered when it was the last one);
         False when the index does not hold it."""
