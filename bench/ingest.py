@@ -428,14 +428,16 @@ def peer_watcher(argv: list[str]) -> None:
     """`watcher run --dry-run ...` through watcher.cli.main, timing the flow call and the
     pipeline steps inside it."""
     t_start = time.perf_counter()
-    import importlib
 
+    from watcher import entry
+
+    entry.arm()  # the process ends as the `watcher` command does (see watcher/entry.py)
     from watcher import cli
 
     timings: dict[str, float] = {}
     _install_timers(timings)
     t0 = time.perf_counter()
-    importlib.import_module("watcher.flows.poll_feeds")  # Prefect's import, timed apart
+    cli.load_flow_module()  # Prefect's import, timed apart (as `watcher run` makes it)
     import_s = time.perf_counter() - t0
     flow_s: list[float] = []
     run_flow = cli._run_flow
@@ -449,10 +451,13 @@ def peer_watcher(argv: list[str]) -> None:
 
     cli._run_flow = timed_run_flow  # type: ignore[assignment]
     rc = cli.main(argv)
+    main_s = time.perf_counter() - t_start
     summary_path = argv[argv.index("--summary-json") + 1]
     summary = json.loads(Path(summary_path).read_text())
     _report({"new": summary["new_articles"], "rc": rc, "flow_s": sum(flow_s),
-             "steps": timings, "prefect_import_s": import_s, "startup_s": t0 - t_start})
+             "steps": timings, "prefect_import_s": import_s, "startup_s": t0 - t_start,
+             "main_s": main_s})
+    entry.finish(0)  # (the run's own status is in the report)
 
 
 # ---

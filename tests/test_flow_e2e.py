@@ -91,7 +91,9 @@ def serve_border_story(feeds: FeedServer) -> dict[str, str]:
 def run_flow(config: Path) -> dict[str, Any]:
     from watcher.flows.poll_feeds import poll_feeds
 
-    result: dict[str, Any] = poll_feeds(config_path=str(config), dry_run=False)
+    from watcher.runtime import run_async
+
+    result: dict[str, Any] = run_async(poll_feeds(config_path=str(config), dry_run=False))
     return result
 
 
