@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/ingest.py                  # N = 200 and 1000, every peer
     .venv/bin/python bench/ingest.py --feeds 200 --peers core,watcher --json /tmp/r.json
+    .venv/bin/python bench/ingest.py --feeds 1000 --peers watcher,reader --steady-repeats 5
     .venv/bin/python bench/ingest.py micro 40        # cleaning/parsing rates, before and after
 
 A local HTTP server on 127.0.0.1 (a child process) serves N synthetic feeds: RSS 2.0 and Atom,
 20-100 items, 20-150 KB, 50 ms added latency per request, ETag and Last-Modified with 304s. Every
 peer runs two cycles on a fresh state: cold (everything new) and steady (every tenth feed gained
-1-5 items; the others answer 304). Each cycle is one child process, measured from outside: wall
+1-5 items; the others answer 304; with --steady-repeats K, K steady cycles, each from the state
+the cold cycle left). Each cycle is one child process, measured from outside: wall
 time, CPU (user + system of the whole process tree), peak RSS (sampled every 50 ms: the process
 tree summed, and the largest single process), and the new articles it reports.
 
@@ -689,8 +691,16 @@ def watcher_config(path: Path, base: str, n_feeds: int, db: Path) -> None:
         f"{feeds}{watches}", encoding="utf-8")
 
 
+# What a peer keeps between cycles (SQLite databases with their WAL files, feedparser's JSON).
+STATE_FILES = ("watcher.db", "reader.sqlite", "state.json")
+
+
+def _state_files(work: Path) -> list[Path]:
+    return [p for name in STATE_FILES for p in work.glob(name + "*") if p.is_file()]
+
+
 def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[str, str] | None,
-             server: Any) -> list[dict[str, Any]]:
+             server: Any, steady_repeats: int = 1) -> list[dict[str, Any]]:
     work = tmp / peer
     work.mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -702,7 +712,17 @@ def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[st
     watcher_config(config, base, n_feeds, work / "watcher.db")
     me = [sys.executable, __file__]
     rows = []
-    for gen, cycle in ((0, "cold"), (1, "steady")):
+    saved = work / "after-cold"
+    for i, (gen, cycle) in enumerate([(0, "cold")] + [(1, "steady")] * steady_repeats):
+        if i == 1:  # each steady cycle starts from the state the cold cycle left
+            saved.mkdir()
+            for p in _state_files(work):
+                shutil.copy2(p, saved / p.name)
+        elif i > 1:
+            for p in _state_files(work):
+                p.unlink()
+            for p in saved.iterdir():
+                shutil.copy2(p, work / p.name)
         http_get(f"{base}/_gen/{gen}")
         summary = work / f"summary-{cycle}.json"
         if peer == "core":
@@ -725,6 +745,7 @@ def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[st
         if peer == "watcher-cli" and summary.exists():
             row["new"] = json.loads(summary.read_text())["new_articles"]
         row.update(peer=peer, cycle=cycle, feeds=n_feeds, expected=expected_new(n_feeds, gen),
+                   repeat=max(0, i - 1),
                    server_cpu_s=sum(server.cpu_times()[:2]) - server_cpu)
         rows.append(row)
         print(_row_text(row), flush=True)
@@ -749,6 +770,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--feeds", type=int, nargs="+", default=[200, 1000])
     ap.add_argument("--peers", default=",".join(ALL_PEERS),
                     help=f"comma-separated, from {', '.join(ALL_PEERS)}")
+    ap.add_argument("--steady-repeats", type=int, default=1, metavar="K",
+                    help="steady cycles per peer, each from the state the cold cycle left "
+                         "(the table gives their median and range; default 1)")
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
@@ -766,12 +790,14 @@ def main(argv: list[str]) -> int:
             with feed_server(n_feeds, now, tmp) as (base, server):
                 for peer in peers:
                     if not peer.startswith("watcher"):
-                        rows += run_peer(peer, n_feeds, base, tmp, None, server)
+                        rows += run_peer(peer, n_feeds, base, tmp, None, server,
+                                         args.steady_repeats)
                 with_prefect = [p for p in peers if p.startswith("watcher")]
                 if with_prefect:  # one Prefect server for these, stopped before the others run
                     with prefect_server(tmp) as penv:
                         for peer in with_prefect:
-                            rows += run_peer(peer, n_feeds, base, tmp, penv, server)
+                            rows += run_peer(peer, n_feeds, base, tmp, penv, server,
+                                             args.steady_repeats)
         finally:
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -784,20 +810,30 @@ def main(argv: list[str]) -> int:
 
 
 def summary_table(rows: list[dict[str, Any]], n_feeds: int) -> str:
-    by = {(r["peer"], r["cycle"]): r for r in rows if r["feeds"] == n_feeds}
-    lines = [f"\nN = {n_feeds}: wall / CPU / peak RSS (tree) / new articles; ratio = wall / "
-             "reader's wall"]
-    for cycle in ("cold", "steady"):
-        ref = by.get(("reader", cycle))
-        for peer in ALL_PEERS:
-            r = by.get((peer, cycle))
-            if r is None:
-                continue
-            ratio = f"{r['wall_s'] / ref['wall_s']:.2f}x" if ref else "-"
-            lines.append(f"  {cycle:<7} {peer:<12} {r['wall_s']:7.2f} s {r['cpu_s']:7.2f} s "
-                         f"{r['rss_tree_mb']:6.0f} MB {r.get('new', '?'):>6}  {ratio}")
-    return "\n".join(lines)
+    """Per cycle and peer: wall (the median of the repeats, and their range), CPU, peak RSS and
+    new articles of that median run, and the wall's ratio to reader's median."""
+    def median_row(peer: str, cycle: str) -> tuple[dict[str, Any], str] | None:
+        runs = sorted((r for r in rows if r["feeds"] == n_feeds and r["peer"] == peer
+                       and r["cycle"] == cycle), key=lambda r: r["wall_s"])
+        if not runs:
+            return None
+        spread = (f"  ({runs[0]['wall_s']:.2f}-{runs[-1]['wall_s']:.2f} s, {len(runs)} runs)"
+                  if len(runs) > 1 else "")
+        return runs[(len(runs) - 1) // 2], spread
 
+    lines = [f"\nN = {n_feeds}: wall / CPU / peak RSS (tree) / new articles; ratio = wall / "
+             "reader's wall (medians when cycles were repeated)"]
+    for cycle in ("cold", "steady"):
+        ref = median_row("reader", cycle)
+        for peer in ALL_PEERS:
+            got = median_row(peer, cycle)
+            if got is None:
+                continue
+            r, spread = got
+            ratio = f"{r['wall_s'] / ref[0]['wall_s']:.2f}x" if ref else "-"
+            lines.append(f"  {cycle:<7} {peer:<12} {r['wall_s']:7.2f} s {r['cpu_s']:7.2f} s "
+                         f"{r['rss_tree_mb']:6.0f} MB {r.get('new', '?'):>6}  {ratio}{spread}")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":

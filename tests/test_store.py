@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,41 @@ def test_schema_is_at_the_newest_migration_and_matches_the_models(store: Store) 
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == [], diff  # a model change without a migration fails here
     assert upgrade(store.engine) == head_revision()  # idempotent
+
+
+def test_a_store_at_the_newest_migration_opens_without_alembic(tmp_path: Path) -> None:
+    """`SCHEMA_HEAD` is alembic's head; a store there is opened without importing alembic, a
+    new or older one is migrated (alembic imported then)."""
+    from alembic import command
+
+    from watcher.migrate import _alembic_config, head_revision
+    from watcher.store import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD  # a new migration must move SCHEMA_HEAD too
+    url = f"sqlite:///{tmp_path}/w.db"
+    probe = ("import sys; from watcher.store import Store; Store(sys.argv[1]).close(); "
+             "print('alembic' in sys.modules)")
+
+    def opens_with_alembic() -> bool:
+        out = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+        return out.strip() == "True"
+
+    assert opens_with_alembic()  # a new database: migrated
+    assert not opens_with_alembic()  # at the head: a query, no alembic
+    older = f"sqlite:///{tmp_path}/older.db"
+    bare = Store(older, create=False)
+    config = _alembic_config()
+    with bare.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    bare.close()
+    url = older
+    assert opens_with_alembic()  # behind: alembic upgrades it
+    with Store(url, create=False).engine.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert version == SCHEMA_HEAD
+    assert not opens_with_alembic()
 
 
 def test_feed_state_roundtrip(store: Store) -> None:
