@@ -2,13 +2,6 @@
 
 Wiring only: every step is a plain function in `watcher.pipeline`, callable and tested without
 Prefect. Parameters are a config path and a flag; secrets never pass through parameters.
-
-The flow is declared `async` although its tasks are not: they run one after the other in the
-flow's thread, as in a sync flow (the fetch runs its event loop in a helper thread, see
-`watcher.fetch.run_sync`). Prefect's sync flow engine ends every run by joining its heartbeat
-thread, which sleeps in one-second steps: 0.5 s per run on average, up to 1 s, of nothing. The
-async engine does not wait for it. Call the flow with `watcher.runtime.run_async` (or
-`asyncio.run`); deployments and `serve` run async flows as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
@@ -73,7 +66,7 @@ def deliver(cfg: Config, store: Store) -> pipeline.DeliveryReport:
 
 
 @flow(name="poll-feeds")
-async def poll_feeds(
+def poll_feeds(
     config_path: str | None = None, dry_run: bool = False, shard: int = 0, shards: int = 1,
 ) -> dict[str, Any]:
     """Poll every configured feed once, match new stories against the watches, send alerts.
@@ -105,18 +98,18 @@ async def poll_feeds(
     finally:
         store.close()
     result = summary.to_dict()
-    await publish_report(summary, result)
+    publish_report(summary, result)
     return result
 
 
-async def publish_report(summary: pipeline.RunSummary, result: dict[str, Any]) -> None:
+def publish_report(summary: pipeline.RunSummary, result: dict[str, Any]) -> None:
     """The run's report as Prefect artifacts: a markdown summary and a per-feed status table."""
-    await acreate_markdown_artifact(
+    create_markdown_artifact(
         key="poll-summary",
         markdown="## poll-feeds\n\n```\n" + pipeline.render_summary(result) + "\n```\n",
         description="watcher poll cycle summary",
     )
-    await acreate_table_artifact(
+    create_table_artifact(
         key="poll-feed-status",
         table=[
             {"feed": o.feed, "status": o.status, "articles": o.articles, "new": o.new,

@@ -3,16 +3,22 @@ skipping only the interpreter's teardown."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+def _python(code: str, stdout: Any = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    # buffered output (no PYTHONUNBUFFERED): what is left to flush at exit must still be written
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env=env)
 
 
 # an object whose finalizer runs only in the interpreter's teardown (a module global)
@@ -65,3 +71,16 @@ def test_the_console_script_runs_main_and_exits_with_its_status() -> None:
     """)
     assert proc.returncode == 2 and "file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_output_that_cannot_be_written_is_not_a_success() -> None:
+    with open("/dev/full", "w") as full:  # every write fails: no space left on the device
+        proc = _python("""
+            from watcher import entry
+            entry.arm()
+            print("a summary nobody will read")
+            entry.finish(0)
+        """, stdout=full)
+    assert proc.returncode == 120
+    assert "output not written" in proc.stderr and "No space left" in proc.stderr

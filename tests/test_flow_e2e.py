@@ -91,9 +91,7 @@ def serve_border_story(feeds: FeedServer) -> dict[str, str]:
 def run_flow(config: Path) -> dict[str, Any]:
     from watcher.flows.poll_feeds import poll_feeds
 
-    from watcher.runtime import run_async
-
-    result: dict[str, Any] = run_async(poll_feeds(config_path=str(config), dry_run=False))
+    result: dict[str, Any] = poll_feeds(config_path=str(config), dry_run=False)
     return result
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from watcher import __version__
 from watcher.config import ConfigError
 from watcher.models import SourcedFigure
-from watcher.runtime import SecretError, prefect_env_defaults, run_async
+from watcher.runtime import SecretError, prefect_env_defaults
 from watcher.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -219,16 +219,20 @@ def _run_flow(config_path: str | None, dry_run: bool, shard: int = 0,
     # 190,000) stays alive for the run: moved out of the garbage collector's sight, they are not
     # walked by every full collection of the run (0.1-0.2 s each once the story index is loaded;
     # 1.0 s of a 7 s poll cycle went to collections before, 0.4 s after). Young objects are
-    # collected every 20,000 allocations instead of 700. Both undone when the run returns.
-    gc.freeze()
+    # collected every 20,000 allocations instead of 700. Both undone when the run returns (the
+    # freeze only when this froze: a caller's own frozen objects stay frozen).
+    froze = gc.get_freeze_count() == 0
+    if froze:
+        gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
     try:
-        result: dict[str, Any] = run_async(flows.poll_feeds(
-            config_path=config_path, dry_run=dry_run, shard=shard, shards=shards))
+        result: dict[str, Any] = flows.poll_feeds(config_path=config_path, dry_run=dry_run,
+                                                  shard=shard, shards=shards)
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()  # (a caller that goes on, such as a test, gets its collector back)
+        if froze:
+            gc.unfreeze()  # (a caller that goes on, such as a test, gets its collector back)
     return result
 
 

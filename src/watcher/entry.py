@@ -30,11 +30,18 @@ def _exit_now() -> None:
     logging = sys.modules.get("logging")
     if logging is not None:  # (already done when logging was imported after `arm`)
         logging.shutdown()
+    status = _status[0]
     for stream in (sys.stdout, sys.stderr):
-        # (a closed pipe or stream: nothing more can be written)
-        with contextlib.suppress(OSError, ValueError):
+        try:
             stream.flush()
-    os._exit(_status[0])
+        except (BrokenPipeError, ValueError):  # a reader gone (`| head`), a closed stream
+            pass
+        except OSError as exc:  # a full disk: output lost, which must not pass for success
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"watcher: output not written: {exc}\n")
+                sys.stderr.flush()
+            status = status or 120  # (what Python exits with when its own flush fails)
+    os._exit(status)
 
 
 def arm() -> None:

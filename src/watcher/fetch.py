@@ -251,15 +251,17 @@ def _log_refused(results: Sequence[FetchResult]) -> None:
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from sync code, also when the caller's thread already runs an
-    event loop (an async Prefect flow's sync tasks do): then it runs in a loop of its own in a
+    event loop (as inside some Prefect task runners): then it runs in a loop of its own in a
     helper thread. Interrupted there (Ctrl-C), the coroutine is cancelled (its connections
     closed) and the interrupt raised at once, not after the fetch would have ended."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(factory())
+    coro = factory()
     loop = asyncio.new_event_loop()
-    task = loop.create_task(factory())  # (the loop does not run yet: safe from this thread)
+    task = loop.create_task(coro)  # (the loop does not run yet: safe from this thread)
+    finished = threading.Event()
 
     def run() -> None:
         try:
@@ -267,16 +269,17 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
+            finished.set()
 
     # a daemon: an interrupted run does not wait for it at exit
-    helper = threading.Thread(target=run, name="watcher-run-sync", daemon=True)
-    helper.start()
+    threading.Thread(target=run, name="watcher-run-sync", daemon=True).start()
     try:
-        helper.join()
+        finished.wait()
     except BaseException:  # KeyboardInterrupt, SystemExit from a signal handler
         with contextlib.suppress(RuntimeError):  # (the loop closed: it was done)
             loop.call_soon_threadsafe(task.cancel)
-        helper.join(timeout=5)
+        # (an Event, not Thread.join: an interrupted join takes the thread for ended)
+        finished.wait(5)
         raise
     return task.result()
 

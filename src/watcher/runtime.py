@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 
 from watcher.config import Config, load_config, resolve_path
 from watcher.store import Store
 from watcher.transports import ConsoleTransport, SlackTransport, WebhookTransport
 
 log = logging.getLogger("watcher")
-T = TypeVar("T")
 
 # Set before Prefect is imported: offline telemetry logs tracebacks, and watcher's own loggers
 # should reach Prefect's run logs.
@@ -23,20 +20,6 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_EXTRA_LOGGERS": "watcher",
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine (a call of an async flow) to completion in a new event loop. Unlike
-    `asyncio.run`, a first Ctrl-C raises KeyboardInterrupt where the code is (asyncio.run would
-    only cancel the coroutine, which takes effect once the sync work in it yields, at the end)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
 
 
 def prefect_env_defaults(env: dict[str, str] | None = None) -> None:
