@@ -724,7 +724,9 @@ def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[st
             for p in saved.iterdir():
                 shutil.copy2(p, work / p.name)
         http_get(f"{base}/_gen/{gen}")
-        summary = work / f"summary-{cycle}.json"
+        name = cycle if i < 2 else f"{cycle}-{i - 1}"  # (one log and summary per repeat)
+        summary = work / f"summary-{name}.json"
+        summary.unlink(missing_ok=True)
         if peer == "core":
             cmd = [*me, "peer-core", str(config)]
         elif peer == "watcher":
@@ -741,7 +743,7 @@ def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[st
         else:
             cmd = [*me, "peer-feedparser", str(work / "state.json"), str(urls)]
         server_cpu = sum(server.cpu_times()[:2])
-        row = measure(cmd, env, work / f"{cycle}.log", timeout=1800)
+        row = measure(cmd, env, work / f"{name}.log", timeout=1800)
         if peer == "watcher-cli" and summary.exists():
             row["new"] = json.loads(summary.read_text())["new_articles"]
         row.update(peer=peer, cycle=cycle, feeds=n_feeds, expected=expected_new(n_feeds, gen),
@@ -772,10 +774,13 @@ def main(argv: list[str]) -> int:
                     help=f"comma-separated, from {', '.join(ALL_PEERS)}")
     ap.add_argument("--steady-repeats", type=int, default=1, metavar="K",
                     help="steady cycles per peer, each from the state the cold cycle left "
-                         "(the table gives their median and range; default 1)")
+                         "(the table gives their median, the lower one for an even K, and "
+                         "range; default 1)")
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
+    if args.steady_repeats < 1:
+        ap.error("--steady-repeats must be at least 1")
     peers = [p for p in args.peers.split(",") if p]
     unknown = set(peers) - set(ALL_PEERS)
     if unknown:
@@ -813,12 +818,20 @@ def summary_table(rows: list[dict[str, Any]], n_feeds: int) -> str:
     """Per cycle and peer: wall (the median of the repeats, and their range), CPU, peak RSS and
     new articles of that median run, and the wall's ratio to reader's median."""
     def median_row(peer: str, cycle: str) -> tuple[dict[str, Any], str] | None:
-        runs = sorted((r for r in rows if r["feeds"] == n_feeds and r["peer"] == peer
-                       and r["cycle"] == cycle), key=lambda r: r["wall_s"])
-        if not runs:
+        """The (lower) median run among those that ended well (rc 0, the expected articles);
+        the others are counted apart."""
+        mine = [r for r in rows if r["feeds"] == n_feeds and r["peer"] == peer
+                and r["cycle"] == cycle]
+        runs = sorted((r for r in mine if r.get("rc") == 0 and r.get("new") == r["expected"]),
+                      key=lambda r: r["wall_s"])
+        failed = len(mine) - len(runs)
+        note = f", {failed} failed and left out" if failed else ""
+        if not mine:
             return None
-        spread = (f"  ({runs[0]['wall_s']:.2f}-{runs[-1]['wall_s']:.2f} s, {len(runs)} runs)"
-                  if len(runs) > 1 else "")
+        if not runs:
+            return {**mine[0], "wall_s": float("nan")}, f"  (all {failed} failed)"
+        spread = (f"  ({runs[0]['wall_s']:.2f}-{runs[-1]['wall_s']:.2f} s, {len(runs)} runs{note})"
+                  if len(runs) > 1 or failed else "")
         return runs[(len(runs) - 1) // 2], spread
 
     lines = [f"\nN = {n_feeds}: wall / CPU / peak RSS (tree) / new articles; ratio = wall / "

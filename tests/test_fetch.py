@@ -259,7 +259,7 @@ def test_tls_certificates_are_verified(tls_server: str, trusted: bool) -> None:
 
 
 def test_run_sync_inside_a_running_event_loop() -> None:
-    """Sync code called from a coroutine (the async poll flow's tasks) runs the fetch in a loop
+    """Sync code called from a coroutine (a task run by an async runner) runs the fetch in a loop
     of its own: its result, or its exception, comes back."""
     async def value() -> int:
         await asyncio.sleep(0.01)

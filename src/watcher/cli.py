@@ -1,8 +1,9 @@
 """`watcher` command line.
 
 Exit status: 0 success, 1 a run that could not complete (database, Prefect), 2 bad configuration or
-usage, 130 interrupted; the `watcher` command (watcher.entry) exits 120 when its output could not
-be written. A user never sees a traceback for an expected failure.
+usage, 130 interrupted; the `watcher` command (watcher.entry) exits 120 when a run that succeeded
+could not write its output (a reader that went away, `| head`, is not a failure). A user never
+sees a traceback for an expected failure.
 """
 
 from __future__ import annotations

@@ -34,10 +34,11 @@ def _exit_now() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, ValueError):  # a reader gone (`| head`), a closed stream
+        except (BrokenPipeError, ValueError, AttributeError):
+            # a reader gone (`| head`), a closed stream, none at all (started with `>&-`)
             pass
         except OSError as exc:  # a full disk: output lost, which must not pass for success
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 sys.stderr.write(f"watcher: output not written: {exc}\n")
                 sys.stderr.flush()
             status = status or 120  # (what Python exits with when its own flush fails)

@@ -259,8 +259,12 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except RuntimeError:
         return asyncio.run(factory())
     coro = factory()
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(coro)  # (the loop does not run yet: safe from this thread)
+    try:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(coro)  # (the loop does not run yet: safe from this thread)
+    except BaseException:  # (a Ctrl-C right here)
+        coro.close()
+        raise
     finished = threading.Event()
 
     def run() -> None:
@@ -272,10 +276,15 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
             finished.set()
 
     # a daemon: an interrupted run does not wait for it at exit
-    threading.Thread(target=run, name="watcher-run-sync", daemon=True).start()
+    helper = threading.Thread(target=run, name="watcher-run-sync", daemon=True)
     try:
+        helper.start()  # (in the try: an interrupt while it starts cancels the task too)
         finished.wait()
     except BaseException:  # KeyboardInterrupt, SystemExit from a signal handler
+        if not helper.is_alive() and not finished.is_set():  # (it never started)
+            coro.close()
+            loop.close()
+            raise
         with contextlib.suppress(RuntimeError):  # (the loop closed: it was done)
             loop.call_soon_threadsafe(task.cancel)
         # (an Event, not Thread.join: an interrupted join takes the thread for ended)

@@ -263,7 +263,9 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
 
     def load_index() -> None:
         # while worker processes parse a large batch (one that will almost surely hold new
-        # articles), this process loads the story index instead of waiting idle
+        # articles), this process loads the story index instead of waiting idle. (A batch
+        # without a new article then still loaded it, and saves it below when the saved
+        # snapshot was unusable or an hour old, as a run with new articles would.)
         if acc.index is None:
             acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -996,23 +998,30 @@ class Store:
             conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
 
 
-# The newest schema migration (src/watcher/migrations/versions/). A store already there opens
-# without importing alembic (~0.1 s of every run); tests/test_store.py checks this against
-# alembic's own head. Left behind by a new migration, it only costs that import again.
-SCHEMA_HEAD = "0005"
+def schema_head() -> str:
+    """The newest schema migration: the highest revision among the migration scripts
+    (src/watcher/migrations/versions/NNNN_*.py, revision "NNNN"), read without importing alembic
+    (~0.1 s of every run). tests/test_store.py checks it against alembic's own head."""
+    versions = resources.files("watcher") / "migrations" / "versions"
+    revisions = [m.group(1) for entry in versions.iterdir()
+                 if (m := re.fullmatch(r"(\d{4})_\w+\.py", entry.name))]
+    return max(revisions, default="")
 
 
 def _at_schema_head(engine: Engine) -> bool:
+    """The database is at the newest migration (one version row, the head): no need to ask
+    alembic. Anything else (a new database, an older or unknown version) is alembic's to judge."""
     try:
         with engine.connect() as conn:
-            got = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     except ProgrammingError:  # PostgreSQL: no such table, a new database
         return False
     except OperationalError as exc:
         if "no such table" in str(exc.orig):  # SQLite: a new database
             return False
         raise
-    return bool(got == SCHEMA_HEAD)
+    head = schema_head()
+    return bool(head) and [tuple(r) for r in rows] == [(head,)]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
