@@ -104,6 +104,17 @@ def test_a_store_at_the_newest_migration_opens_without_alembic(tmp_path: Path) -
     several.close()
 
 
+def test_a_database_from_a_newer_watcher_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/w.db"
+    Store(url).close()
+    newer = Store(url, create=False)
+    with newer.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    newer.close()
+    with pytest.raises(StoreError, match=r"schema revision '9999'.*newer watcher.*Upgrade"):
+        Store(url)
+
+
 def test_feed_state_roundtrip(store: Store) -> None:
     st = FeedState(name="f", url="https://x.example/rss", etag='"e"', last_modified="lm",
                    body_hash="h", first_polled=NOW, last_success=NOW, consecutive_failures=2,

@@ -293,9 +293,17 @@ class Store:
         if create:
             try:
                 if not _at_schema_head(self.engine):
-                    from watcher.migrate import upgrade
+                    from watcher.migrate import UnknownRevision, upgrade
 
-                    upgrade(self.engine)
+                    try:
+                        upgrade(self.engine)
+                    except UnknownRevision as exc:
+                        raise StoreError(
+                            f"database {redact_url(url)} has schema revision {exc.revision!r}, "
+                            f"which this version of watcher does not know (its newest is "
+                            f"{exc.head!r}): a newer watcher wrote it. Upgrade watcher, or "
+                            "point [store] url at another database"
+                        ) from None
             except OperationalError as exc:
                 raise StoreError(
                     f"cannot open database {redact_url(url)}: {_orig(exc)}; check the URL in "
