@@ -78,6 +78,16 @@ def test_deploy_worker_and_manual_run_complete(
         assert f"Deployment '{name}' successfully created" in " ".join(out.split())
     inspect = prefect(["deployment", "inspect", "poll-feeds/poll-feeds"], env)
     assert "CANCEL_NEW" in inspect and "*/5 * * * *" in inspect and "'UTC'" in inspect
+    # Paused for the rest of the test: a run the schedule makes at the next five-minute mark
+    # would take the deployment's concurrency slot, and CANCEL_NEW cancelled the manual run
+    # (seen once, at 05:09:58). Pausing drops the runs it had scheduled.
+    prefect(["--no-prompt", "deployment", "schedule", "pause", "--all"], env)
+    request = urllib.request.Request(
+        f"{env['PREFECT_API_URL']}/flow_runs/filter", method="POST",
+        data=json.dumps({"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert json.load(resp) == []
 
     with FeedServer() as feeds:
         feeds.routes["/w.xml"] = Route(body=rss_feed([
