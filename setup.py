@@ -50,9 +50,11 @@ def _extension_files(directory: Path, name: str) -> list[Path]:
 
 
 def _remove_outputs(directory: Path) -> None:
+    """A build's extensions and its manifest, gone: nothing of it can pass for compiled."""
     for name in COMPILED:
         for path in _extension_files(directory, name):
             path.unlink(missing_ok=True)
+    (directory / MANIFEST).unlink(missing_ok=True)
 
 
 class BuildExt(build_ext):
@@ -64,7 +66,6 @@ class BuildExt(build_ext):
             targets.append(PACKAGE_DIR)
         for directory in targets:  # an earlier build must not stand in for a failed one
             _remove_outputs(directory)
-            (directory / MANIFEST).unlink(missing_ok=True)
         super().run()
         for directory in targets:
             if directory.is_dir():
@@ -86,7 +87,6 @@ class BuildExt(build_ext):
 def _extensions() -> list[Any]:
     if _pure():
         _remove_outputs(PACKAGE_DIR)  # an editable install's earlier build
-        (PACKAGE_DIR / MANIFEST).unlink(missing_ok=True)
         return []
     if BUILD_COMMANDS.isdisjoint(sys.argv[1:]):
         return []  # metadata only: nothing to compile
@@ -106,7 +106,6 @@ def _extensions() -> list[Any]:
         print(f"watcher: mypyc cannot compile the modules ({exc!r}); they stay pure Python",
               file=sys.stderr)
         _remove_outputs(PACKAGE_DIR)
-        (PACKAGE_DIR / MANIFEST).unlink(missing_ok=True)
         return []
     for ext in extensions:
         ext.optional = True  # a failed compile leaves the module pure Python
