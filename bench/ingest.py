@@ -4,6 +4,7 @@
     .venv/bin/python bench/ingest.py --feeds 200 --peers core,watcher --json /tmp/r.json
     .venv/bin/python bench/ingest.py --feeds 1000 --peers watcher,reader --steady-repeats 5
     .venv/bin/python bench/ingest.py micro 40        # cleaning/parsing rates, before and after
+    .venv/bin/python bench/ingest.py fetch 1000 3    # the fetch alone, against the httpx one
 
 A local HTTP server on 127.0.0.1 (a child process) serves N synthetic feeds: RSS 2.0 and Atom,
 20-100 items, 20-150 KB, 50 ms added latency per request, ETag and Last-Modified with 304s. Every
@@ -27,7 +28,8 @@ Peers:
                 (sanitizer on), ids remembered between cycles in a JSON file.
 
 All feeds live on one host here, so watcher's per-host limit is raised to its global concurrency
-(32): real feeds are spread over many hosts. The output is a table and, with --json, the numbers.
+(the default, 64): real feeds are spread over many hosts. The output is a table and, with
+--json, the numbers.
 """
 
 from __future__ import annotations
@@ -550,6 +552,86 @@ def micro(n_feeds: int, repeats: int = 3) -> None:
 
 
 # ---
+# Fetch only: watcher.fetch against the httpx-based one it replaced
+
+
+FETCH_BASELINE_COMMIT = "d5a59ef"  # src/watcher/{fetch,netguard}.py on httpx / httpcore
+
+
+def _baseline_fetch(commit: str = FETCH_BASELINE_COMMIT) -> Any:
+    """fetch.py as it was at `commit` (with its netguard.py), loaded from git as modules."""
+    import types
+
+    tag = "".join(c if c.isalnum() else "_" for c in commit)
+    mods = {}
+    for name in ("netguard", "fetch"):
+        source = subprocess.run(["git", "show", f"{commit}:src/watcher/{name}.py"],
+                                cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        source = source.replace("from watcher.netguard import",
+                                f"from watcher_{tag}_netguard import")
+        mod = types.ModuleType(f"watcher_{tag}_{name}")
+        sys.modules[mod.__name__] = mod
+        exec(compile(source, f"{commit}:{name}.py", "exec"), mod.__dict__)
+        mods[name] = mod
+    return mods["fetch"]
+
+
+def fetch_bench(n_feeds: int, rounds: int = 3) -> None:
+    """Wall and CPU of fetching N feeds from the bench server (a cold fetch, then steady
+    fetches: every feed answers 304), for the current watcher.fetch and the baseline's, taking
+    turns, at concurrency 32 and 64 (per_host as high: one host here)."""
+    import dataclasses
+    import resource
+
+    from watcher import fetch
+    from watcher.config import FeedConfig, FetchConfig
+    from watcher.models import FeedState
+
+    old = _baseline_fetch()
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def timed(mod: Any, feeds: list[Any], states: dict[str, Any], cfg: Any) -> tuple[float,
+                                                                                      float, Any]:
+        t, c = time.perf_counter(), cpu()
+        results = mod.fetch_feeds(feeds, states, cfg)
+        return time.perf_counter() - t, cpu() - c, results
+
+    print(f"fetch of {n_feeds} feeds (50 ms latency each), {rounds} rounds taking turns; "
+          f"load {os.getloadavg()[0]:.2f}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    with tempfile.TemporaryDirectory() as tmp, feed_server(n_feeds, now, Path(tmp)) as (base, _):
+        feeds = [FeedConfig(f"f{i}", f"{base}/feed/{i}") for i in range(n_feeds)]
+        figures: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+        states: dict[str, Any] = {}
+        for _ in range(rounds):
+            for conc in (32, 64):
+                cfg = dataclasses.replace(FetchConfig(), concurrency=conc, per_host=conc)
+                for label, mod in (("before", old), ("now", fetch)):
+                    wall, used, results = timed(mod, feeds, {}, cfg)
+                    assert all(r.ok and r.body for r in results), label
+                    figures.setdefault(("cold", label, conc), []).append((wall, used))
+                    states = {r.feed: FeedState(r.feed, r.url, etag=r.headers.get("etag"),
+                                                last_modified=r.headers.get("last-modified"))
+                              for r in results}
+                    wall, used, results = timed(mod, feeds, states, cfg)
+                    assert all(r.not_modified for r in results), label
+                    figures.setdefault(("steady", label, conc), []).append((wall, used))
+        print(f"  {'':<7} {'conc':>4}  {'before (httpx) wall / CPU':>26}  {'now wall / CPU':>18}"
+              "  ratio wall / CPU (medians)")
+        for cycle in ("cold", "steady"):
+            for conc in (32, 64):
+                b = figures[(cycle, "before", conc)]
+                n = figures[(cycle, "now", conc)]
+                bw, bc = sorted(w for w, _ in b)[len(b) // 2], sorted(c for _, c in b)[len(b) // 2]
+                nw, nc = sorted(w for w, _ in n)[len(n) // 2], sorted(c for _, c in n)[len(n) // 2]
+                print(f"  {cycle:<7} {conc:>4}  {bw:11.2f} s / {bc:5.2f} s {'':>4}"
+                      f"{nw:7.2f} s / {nc:5.2f} s  {nw / bw:.2f}x / {nc / bc:.2f}x")
+
+
+# ---
 # Measuring a child process
 
 
@@ -687,7 +769,7 @@ def watcher_config(path: Path, base: str, n_feeds: int, db: Path) -> None:
                     for i in range(n_feeds))
     path.write_text(
         f'[store]\nurl = "sqlite:///{db}"\n\n'
-        "[fetch]\nconcurrency = 32\nper_host = 32\ndeadline = 60.0\n\n"
+        "[fetch]\nper_host = 64\ndeadline = 60.0\n\n"  # (concurrency: the default, 64)
         f"{feeds}{watches}", encoding="utf-8")
 
 
@@ -861,5 +943,8 @@ if __name__ == "__main__":
         peer_watcher(sys.argv[2:])
     elif len(sys.argv) > 1 and sys.argv[1] == "micro":
         micro(int(sys.argv[2]) if len(sys.argv) > 2 else 40)
+    elif len(sys.argv) > 1 and sys.argv[1] == "fetch":
+        fetch_bench(int(sys.argv[2]) if len(sys.argv) > 2 else 1000,
+                    int(sys.argv[3]) if len(sys.argv) > 3 else 3)
     else:
         raise SystemExit(main(sys.argv[1:]))

@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import http.server
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +75,51 @@ def test_size_cap_applies_to_decoded_stream(server: FeedServer) -> None:
     assert r.error_kind == "too_large" and r.body is None
 
 
+def _raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+@pytest.mark.parametrize(("coding", "encode"), [
+    ("deflate", zlib.compress),  # zlib-wrapped, as the standard says
+    ("deflate", _raw_deflate),  # raw, as some servers send it
+    ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),  # applied twice
+    ("x-gzip", gzip.compress),
+    ("identity", lambda b: b),
+])
+def test_content_encodings_are_decoded(server: FeedServer, coding: str, encode: Any) -> None:
+    server.routes["/d"] = Route(body=encode(BODY), etag=False,
+                                headers={"Content-Encoding": coding})
+    [r] = fetch_feeds([FeedConfig("d", server.url("/d"))], {}, _cfg())
+    assert r.ok and r.body == BODY, r.error
+
+
+@pytest.mark.parametrize(("coding", "body", "message"), [
+    ("br", b"\x1b\x00", "unsupported Content-Encoding 'br'"),
+    ("gzip", b"not gzip at all", "cannot decode the gzip body"),
+])
+def test_undecodable_bodies_are_protocol_errors(
+    server: FeedServer, coding: str, body: bytes, message: str
+) -> None:
+    server.routes["/u"] = Route(body=body, etag=False, headers={"Content-Encoding": coding})
+    [r] = fetch_feeds([FeedConfig("u", server.url("/u"))], {}, _cfg())
+    assert r.error_kind == "protocol" and message in (r.error or ""), r.error
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip, gzip"])
+def test_size_cap_holds_for_every_encoding_and_any_chunk(server: FeedServer, coding: str) -> None:
+    """The decoder never produces more than the cap, even from one small chunk that would
+    expand to far more (a 2 MB body of zeros is ~2 KB compressed)."""
+    raw = b"<rss>" + b"\0" * 2_000_000
+    encoded = {"gzip": gzip.compress, "deflate": zlib.compress,
+               "gzip, gzip": lambda b: gzip.compress(gzip.compress(b))}[coding](raw)
+    server.routes["/z"] = Route(body=encoded, etag=False, headers={"Content-Encoding": coding})
+    [big] = fetch_feeds([FeedConfig("z", server.url("/z"))], {}, _cfg(max_bytes=100_000))
+    assert big.error_kind == "too_large" and "100000 bytes after decoding" in (big.error or "")
+    [fits] = fetch_feeds([FeedConfig("z", server.url("/z"))], {}, _cfg(max_bytes=len(raw)))
+    assert fits.ok and fits.body == raw
+
+
 def test_deadline_stops_a_dripping_server_without_delaying_others(server: FeedServer) -> None:
     server.routes["/drip"] = Route(body=b"x" * 200_000, drip=0.05, etag=False)
     server.routes["/fast"] = Route(body=BODY)
@@ -99,7 +149,6 @@ def test_http_errors_are_results_not_exceptions(
 
 def test_unreachable_host_is_a_connect_error() -> None:
     # a port on loopback with nothing listening
-    import socket
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -143,40 +192,102 @@ def test_retry_after_is_reported(server: FeedServer, status: int) -> None:
 
 
 def _hosts(n: int, feeds: int, shared: Connections, delay: float) -> list[FeedServer]:
+    """`n` servers of `feeds` feeds each, answering after `delay` plus 3 ms per host (the hosts'
+    feeds are not done at the same moment)."""
     servers = [FeedServer(f"127.0.0.{h}", shared) for h in range(1, n + 1)]
-    for srv in servers:
+    for h, srv in enumerate(servers):
         for i in range(feeds):
             srv.routes[f"/f{i}"] = Route(body=rss([{"title": f"t{i}", "link": "https://a/x"}]),
-                                         delay=delay)
+                                         delay=delay + 0.003 * h)
     return servers
 
 
+def _established_to(servers: list[FeedServer]) -> int:
+    """The client sockets (of any process here) connected to these servers now, from the
+    kernel's table (/proc/net/tcp: addresses as little-endian hex, state 01 = established)."""
+    wanted = set()
+    for srv in servers:
+        host, port = srv.server.server_address[:2]
+        packed = int.from_bytes(socket.inet_aton(str(host)), "little")
+        wanted.add(f"{packed:08X}:{port:04X}")
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)
+        return sum(1 for line in table if (f := line.split())[3] == "01" and f[2] in wanted)
+
+
+class _Peak:
+    """Samples `_established_to` every millisecond in a thread while the block runs."""
+
+    def __init__(self, servers: list[FeedServer]) -> None:
+        self.servers = servers
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _established_to(self.servers))
+            time.sleep(0.001)
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.parametrize(
+    ("hosts", "per_host_feeds", "concurrency", "per_host", "busy_all", "busy_host", "opened"),
+    [
+        # many hosts: the workers spread over them (one each), every host's feeds share a
+        # connection
+        (12, 3, 4, 2, 4, 1, 12),
+        # two hosts, eight workers: each host holds per_host of them, over per_host connections
+        (2, 6, 8, 3, 6, 3, 6),
+        # one host: per_host binds before concurrency
+        (1, 12, 8, 3, 3, 3, 3),
+    ],
+)
 @pytest.mark.parametrize("interleaved", [False, True])
-def test_global_and_per_host_limits_hold(interleaved: bool) -> None:
-    """Twelve hosts (loopback addresses), three feeds each, concurrency 4, per host 2: never
-    more requests at once than the limits allow (both are used when the feeds of a host are
-    listed together), and never more connections open than `concurrency`."""
+def test_global_and_per_host_limits_hold(
+    interleaved: bool, hosts: int, per_host_feeds: int, concurrency: int, per_host: int,
+    busy_all: int, busy_host: int, opened: int,
+) -> None:
+    """Hosts are loopback addresses. Never more requests at once than `concurrency`, nor on one
+    host than `per_host`; a host's feeds reuse its connections, whatever the order the feeds are
+    listed in; a connection no longer needed is closed (its last request says "Connection:
+    close"), so no more than `concurrency` stay open. Counted on the client's side, a closing
+    connection can outlive the next one's opening by the moment its server takes to close it."""
+    if not Path("/proc/net/tcp").is_file():
+        pytest.skip("no /proc/net/tcp to count the client's connections in")
     shared = Connections()
-    servers = _hosts(12, 3, shared, delay=0.05)
+    servers = _hosts(hosts, per_host_feeds, shared, delay=0.05)
     with contextlib.ExitStack() as stack:
         for srv in servers:
             stack.enter_context(srv)
         feeds = [FeedConfig(f"{h}-{i}", srv.url(f"/f{i}")) for h, srv in enumerate(servers)
-                 for i in range(3)]
+                 for i in range(per_host_feeds)]
         if interleaved:
-            feeds = feeds[0::3] + feeds[1::3] + feeds[2::3]
-        results = fetch_feeds(feeds, {}, _cfg(concurrency=4, per_host=2))
+            feeds = [feeds[j] for i in range(per_host_feeds)
+                     for j in range(i, len(feeds), per_host_feeds)]
+        with _Peak(servers) as peak:
+            results = fetch_feeds(feeds, {}, _cfg(concurrency=concurrency, per_host=per_host))
         deadline = time.monotonic() + 5
         while shared.open_now and time.monotonic() < deadline:
             time.sleep(0.01)  # the servers notice the closed sockets
-    assert [r.status for r in results] == [200] * 36
+    assert [r.status for r in results] == [200] * len(feeds)
     assert [r.feed for r in results] == [f.name for f in feeds]  # in the order asked
-    assert shared.max_busy_all == 4, shared.max_busy_all
-    assert max(shared.max_busy.values()) == (1 if interleaved else 2), shared.max_busy
-    # one pool of `concurrency` connections (the server may notice a closed socket a moment
-    # after the client has opened the next one)
-    assert shared.max_open <= 4 + 1, shared.max_open
-    assert shared.open_now == 0
+    assert shared.max_busy_all == busy_all, shared.max_busy_all
+    assert max(shared.max_busy.values()) == busy_host, shared.max_busy
+    assert 1 <= peak.peak <= concurrency + 1, peak.peak
+    assert sum(shared.opened.values()) == opened, shared.opened
+    # each connection's last request, and only it, asks the server to close
+    closing = [h.get("connection") == "close" for srv in servers for _, h in srv.requests]
+    assert sum(closing) == opened and all(
+        [h.get("connection") == "close" for _, h in srv.requests][-1] for srv in servers)
+    assert shared.open_now == 0  # closed when done, none left idle
 
 
 def test_connections_are_reused_within_a_host() -> None:
@@ -190,6 +301,26 @@ def test_connections_are_reused_within_a_host() -> None:
     assert [r.status for r in results] == [200] * 12
     assert shared.max_busy_all == 3
     assert sum(shared.opened.values()) == 3, shared.opened  # 12 fetches over 3 connections
+
+
+@pytest.mark.parametrize(("route", "connections"), [
+    (Route(status=304, etag=False), 1),
+    (Route(status=404, body=b"not here"), 1),
+    # one for the configured URLs, one for the redirect targets (through the address guard)
+    (Route(status=302, etag=False, headers={"Location": "/target"}), 2),
+])
+def test_answers_without_a_feed_body_keep_the_connection(route: Route, connections: int) -> None:
+    """304s (a steady poll is mostly them), errors with a body and redirects within the host
+    leave the connection open for the host's next feed."""
+    shared = Connections()
+    with FeedServer("127.0.0.1", shared) as srv:
+        srv.routes["/target"] = Route(body=BODY)
+        for i in range(6):
+            srv.routes[f"/f{i}"] = route
+        results = fetch_feeds([FeedConfig(f"f{i}", srv.url(f"/f{i}")) for i in range(6)], {},
+                              _cfg(concurrency=1, per_host=1))
+    assert [r.status for r in results] == [route.status if route.status != 302 else 200] * 6
+    assert sum(shared.opened.values()) == connections, shared.opened
 
 
 def test_redirect_into_a_host_whose_feeds_are_done() -> None:
@@ -304,3 +435,48 @@ def test_ctrl_c_stops_run_sync_inside_a_running_loop_at_once() -> None:
     words = proc.stdout.split()
     assert words[:2] == ["interrupted", "after"], proc.stdout
     assert float(words[2]) < 5 and words[3:] == ["cancelled", "[1]"], proc.stdout
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plan_gives_every_feed_once_within_the_limits(seed: int) -> None:
+    """The scheduler alone, driven by random finishing orders: every feed is fetched exactly
+    once, never more than `per_host` workers on a host, and a worker keeps to its host while it
+    has feeds."""
+    import random
+
+    from watcher.fetch import _Plan
+
+    rng = random.Random(seed)
+    hosts = [f"h{rng.randrange(rng.randint(1, 8))}" for _ in range(rng.randint(1, 60))]
+    per_host = rng.randint(1, 4)
+    plan = _Plan(hosts, per_host)
+    workers: list[list[object]] = [[None, None] for _ in range(rng.randint(1, 10))]  # host, feed
+    fetched: list[int] = []
+    on_host: dict[str, int] = {}
+    idle = list(range(len(workers)))
+    while True:
+        for w in idle:  # free workers take a host and its first feed
+            host = plan.take_host()
+            if host is not None:
+                on_host[host] = on_host.get(host, 0) + 1
+                assert on_host[host] <= per_host
+                feed = plan.next_feed(host)
+                assert feed is not None and hosts[feed] == host
+                workers[w] = [host, feed]
+        busy = [w for w in range(len(workers)) if workers[w][1] is not None]
+        if not busy:
+            break
+        w = rng.choice(busy)  # one of them finishes its feed
+        host, feed = workers[w]
+        fetched.append(feed)  # type: ignore[arg-type]
+        following = plan.next_feed(host)  # type: ignore[arg-type]
+        if following is not None:
+            assert hosts[following] == host
+            workers[w] = [host, following]
+            idle = []
+        else:
+            plan.leave(host)  # type: ignore[arg-type]
+            on_host[host] -= 1  # type: ignore[index]
+            workers[w] = [None, None]
+            idle = [w]
+    assert sorted(fetched) == list(range(len(hosts)))

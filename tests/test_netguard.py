@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterable
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpcore
 import pytest
 
 from watcher.config import ConfigError, FeedConfig, FetchConfig, parse_config
@@ -22,8 +21,9 @@ from watcher.fetch import fetch_feeds
 from watcher.models import FeedState
 from watcher.netguard import (
     AddressPolicy,
-    GuardedBackend,
+    GuardedResolver,
     RefusedAddress,
+    guarded_socket_factory,
     is_public,
     parse_networks,
 )
@@ -63,24 +63,6 @@ def test_allow_list_lifts_the_rule_for_named_networks_only() -> None:
     assert policy.permits("8.8.8.8")
 
 
-class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """Stands in for the real socket layer: records the address asked for, connects nowhere."""
-
-    def __init__(self) -> None:
-        self.connects: list[str] = []
-
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connects.append(host)
-        raise httpcore.ConnectError("recording backend: not connecting anywhere")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
 def _resolver(answers: list[list[str]]):  # type: ignore[no-untyped-def]
     calls: list[str] = []
 
@@ -95,34 +77,66 @@ def _resolver(answers: list[list[str]]):  # type: ignore[no-untyped-def]
     ["169.254.169.254"], ["10.0.0.5"], ["::1"], ["fe80::1%eth0"], ["127.0.0.1", "::1"],
     ["::ffff:192.168.0.1"],
 ])
-def test_backend_refuses_before_connecting(answer: list[str]) -> None:
-    inner = RecordingBackend()
+def test_resolver_refuses_a_name_without_a_public_address(answer: list[str]) -> None:
     resolve, _ = _resolver([answer])
-    backend = GuardedBackend(AddressPolicy(), inner, resolve)
+    resolver = GuardedResolver(AddressPolicy(), resolve)
     with pytest.raises(RefusedAddress, match="not a public address"):
-        asyncio.run(backend.connect_tcp("metadata.example", 80, timeout=1))
-    assert inner.connects == []
+        asyncio.run(resolver.resolve("metadata.example", 80))
 
 
-def test_backend_connects_to_the_checked_address_only() -> None:
-    """A name answering a public and a private address: only the public one is connected to, as
-    an address, so no second lookup can swap it for another (DNS rebinding)."""
-    inner = RecordingBackend()
+def test_resolver_answers_the_checked_addresses_only() -> None:
+    """A name answering a public and a private address: only the public one is handed to the
+    connector, as an address, so no second lookup can swap it for another (DNS rebinding)."""
     resolve, calls = _resolver([["10.0.0.5", "93.184.216.34"], ["127.0.0.1"]])
-    backend = GuardedBackend(AddressPolicy(), inner, resolve)
-    with pytest.raises(httpcore.ConnectError):
-        asyncio.run(backend.connect_tcp("rebind.example", 80, timeout=1))
-    assert inner.connects == ["93.184.216.34"] and calls == ["rebind.example"]
+    resolver = GuardedResolver(AddressPolicy(), resolve)
+    [answer] = asyncio.run(resolver.resolve("rebind.example", 80))
+    assert (answer["host"], answer["hostname"], answer["port"]) == (
+        "93.184.216.34", "rebind.example", 80)
+    assert answer["flags"] & socket.AI_NUMERICHOST and calls == ["rebind.example"]
     # the next connection resolves again and is judged on its own answer
     with pytest.raises(RefusedAddress):
-        asyncio.run(backend.connect_tcp("rebind.example", 80, timeout=1))
-    assert inner.connects == ["93.184.216.34"]
+        asyncio.run(resolver.resolve("rebind.example", 80))
+    resolve2, _ = _resolver([["10.0.0.5", "127.0.0.1", "fd00::1"]])
+    allowed = GuardedResolver(AddressPolicy(parse_networks(["10.0.0.0/8", "fd00::/8"])),
+                              resolve2)
+    answers = asyncio.run(allowed.resolve("intranet.example", 80))
+    assert [(a["host"], a["family"]) for a in answers] == [
+        ("10.0.0.5", socket.AF_INET), ("fd00::1", socket.AF_INET6)]
 
 
-def test_unix_sockets_are_refused() -> None:
-    backend = GuardedBackend(AddressPolicy(), RecordingBackend())
+@pytest.mark.parametrize(("family", "address", "allowed"), [
+    (socket.AF_INET, ("127.0.0.1", 80), False), (socket.AF_INET, ("10.1.2.3", 80), False),
+    (socket.AF_INET, ("169.254.169.254", 80), False),
+    (socket.AF_INET6, ("::1", 80, 0, 0), False), (socket.AF_INET6, ("fe80::1", 80, 0, 2), False),
+    (socket.AF_INET6, ("::ffff:192.168.0.1", 80, 0, 0), False),
+    (socket.AF_INET, ("93.184.216.34", 443), True),
+    (socket.AF_INET6, ("2606:4700:4700::1111", 443, 0, 0), True),
+])
+def test_socket_factory_makes_no_socket_for_a_refused_address(
+    family: int, address: tuple[object, ...], allowed: bool,
+) -> None:
+    """Every address connected to passes the factory, address literals in URLs too (they never
+    reach the resolver)."""
+    make = guarded_socket_factory(AddressPolicy())
+    info = (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)
+    if not allowed:
+        with pytest.raises(RefusedAddress, match="not a public address"):
+            make(info)
+        return
+    sock = make(info)
+    try:
+        assert sock.family == family and sock.type == socket.SOCK_STREAM
+    finally:
+        sock.close()
+
+
+def test_socket_factory_follows_allow_networks() -> None:
+    make = guarded_socket_factory(AddressPolicy(parse_networks(["127.0.0.0/8"])))
+    make((socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", 80))).close()
     with pytest.raises(RefusedAddress):
-        asyncio.run(backend.connect_unix_socket("/var/run/docker.sock"))
+        make((socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::1", 80, 0, 0)))
+    with pytest.raises(RefusedAddress):  # not a TCP/IP socket at all
+        make((socket.AF_UNIX, socket.SOCK_STREAM, 0, "", ("/var/run/docker.sock",)))
 
 
 def _cfg(**kw: object) -> FetchConfig:

@@ -62,7 +62,7 @@ class FetchConfig:
     deadline: float = 45.0  # whole fetch of one feed, body included
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 32
+    concurrency: int = 64  # (each costs ~0.2 ms of CPU per fetch: latency bounds a cycle)
     per_host: int = 4
     user_agent: str = DEFAULT_USER_AGENT
     full_text: bool = False  # default for feeds that do not set full_text themselves

@@ -2,11 +2,13 @@
 
 Addresses that come from feed content (article links fetched for full text, every redirect target,
 a feed's moved URL) are connected to only when the address the socket actually connects to is a
-public one. Resolution and the check happen inside the connection itself (`GuardedBackend`), on
-the very address then connected to, so a name that resolves to a public address for a check and to
-a private one for the connection (DNS rebinding) gains nothing. Feed URLs written in the config are
-trusted as written. `[fetch] allow_networks` lifts the rule for named networks (intranet feeds,
-tests on 127.0.0.1).
+public one. Two hooks of aiohttp's connector do it: `GuardedResolver` resolves a name and hands
+back only the permitted addresses, which the connector then connects to as addresses (so a name
+that resolves to a public address for a check and to a private one for the connection, DNS
+rebinding, gains nothing); `guarded_socket_factory` checks the very address of every socket before
+it is made (an address literal in a URL never goes through the resolver). Feed URLs written in
+the config are trusted as written. `[fetch] allow_networks` lifts the rule for named networks
+(intranet feeds, tests on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import httpcore
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -95,52 +98,49 @@ async def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that resolves the host itself and connects only to addresses the
-    policy permits. TLS still verifies and sends SNI for the host name (httpcore does that on the
-    stream this returns)."""
+_NUMERIC = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 
-    def __init__(
-        self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None,
-        resolve: Resolver | None = None,
-    ) -> None:
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that answers only the addresses the policy permits (the connector then
+    connects to those addresses, never to the name again), and refuses a name that has none."""
+
+    def __init__(self, policy: AddressPolicy, resolve: Resolver | None = None) -> None:
         self.policy = policy
-        self.inner = inner or httpcore.AnyIOBackend()
-        self.resolve = resolve or system_resolve
+        self._resolve = resolve or system_resolve
 
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await asyncio.wait_for(self.resolve(host, port), timeout)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        # Connect to the checked address itself, never to the name again: a second lookup could
-        # answer differently (DNS rebinding).
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._resolve(host, port)
         allowed = [a for a in addresses if self.policy.permits(a)]
         if not allowed:
             raise RefusedAddress(host, addresses)
-        last: Exception | None = None
-        for address in allowed:
-            try:
-                return await self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+        return [
+            ResolveResult(
+                hostname=host, host=a, port=port,
+                family=socket.AF_INET6 if ":" in a else socket.AF_INET, proto=0, flags=_NUMERIC,
+            )
+            for a in allowed
+        ]
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise RefusedAddress(path, ["unix socket"])
+    async def close(self) -> None:
+        pass
 
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+def guarded_socket_factory(policy: AddressPolicy) -> Callable[[AddrInfo], socket.socket]:
+    """A socket factory for aiohttp's connector: the socket for an address the policy does not
+    permit is never made (RefusedAddress). It sees every address connected to, address literals
+    in URLs included, which skip the resolver."""
+
+    def make(addr_info: AddrInfo) -> socket.socket:
+        family, type_, proto, _, address = addr_info
+        host = str(address[0])
+        if family not in (socket.AF_INET, socket.AF_INET6) or not policy.permits(host):
+            raise RefusedAddress(host, [host])
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return make
