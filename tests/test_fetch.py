@@ -306,8 +306,9 @@ def test_connections_are_reused_within_a_host() -> None:
 @pytest.mark.parametrize(("route", "connections"), [
     (Route(status=304, etag=False), 1),
     (Route(status=404, body=b"not here"), 1),
-    # one for the configured URLs, one for the redirect targets (through the address guard)
-    (Route(status=302, etag=False, headers={"Location": "/target"}), 2),
+    # the configured URLs share one; each redirect target (fetched through the address
+    # guard, another client) gets one of its own, closed after it
+    (Route(status=302, etag=False, headers={"Location": "/target"}), 1 + 6),
 ])
 def test_answers_without_a_feed_body_keep_the_connection(route: Route, connections: int) -> None:
     """304s (a steady poll is mostly them), errors with a body and redirects within the host
@@ -437,46 +438,128 @@ def test_ctrl_c_stops_run_sync_inside_a_running_loop_at_once() -> None:
     assert float(words[2]) < 5 and words[3:] == ["cancelled", "[1]"], proc.stdout
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(60))
 def test_plan_gives_every_feed_once_within_the_limits(seed: int) -> None:
     """The scheduler alone, driven by random finishing orders: every feed is fetched exactly
-    once, never more than `per_host` workers on a host, and a worker keeps to its host while it
-    has feeds."""
+    once, never more than `per_host` workers on a host name (whatever its origins: ports,
+    schemes, clients), and a worker keeps to its origin while it has feeds."""
     import random
 
     from watcher.fetch import _Plan
 
     rng = random.Random(seed)
-    hosts = [f"h{rng.randrange(rng.randint(1, 8))}" for _ in range(rng.randint(1, 60))]
+    n = rng.randint(1, 60)
+    hosts = [f"h{rng.randrange(rng.randint(1, 6))}" for _ in range(n)]
+    origins = [f"{h}:{rng.choice((80, 80, 443, 8080))}" for h in hosts]
     per_host = rng.randint(1, 4)
-    plan = _Plan(hosts, per_host)
-    workers: list[list[object]] = [[None, None] for _ in range(rng.randint(1, 10))]  # host, feed
+    plan = _Plan(origins, hosts, per_host)
+    workers: list[tuple[str, int] | None] = [None] * rng.randint(1, 10)
+    exited: set[int] = set()
     fetched: list[int] = []
     on_host: dict[str, int] = {}
-    idle = list(range(len(workers)))
+    free = list(range(len(workers)))
     while True:
-        for w in idle:  # free workers take a host and its first feed
-            host = plan.take_host()
-            if host is not None:
-                on_host[host] = on_host.get(host, 0) + 1
-                assert on_host[host] <= per_host
-                feed = plan.next_feed(host)
-                assert feed is not None and hosts[feed] == host
-                workers[w] = [host, feed]
-        busy = [w for w in range(len(workers)) if workers[w][1] is not None]
+        for w in free:  # a free worker takes an origin and its first feed, or ends
+            origin = plan.take()
+            if origin is None:
+                exited.add(w)
+                continue
+            host = origin.split(":")[0]
+            on_host[host] = on_host.get(host, 0) + 1
+            assert on_host[host] <= per_host
+            feed = plan.next_feed(origin)
+            assert feed is not None and origins[feed] == origin
+            workers[w] = (origin, feed)
+        busy = [w for w, job in enumerate(workers) if job is not None]
         if not busy:
             break
         w = rng.choice(busy)  # one of them finishes its feed
-        host, feed = workers[w]
-        fetched.append(feed)  # type: ignore[arg-type]
-        following = plan.next_feed(host)  # type: ignore[arg-type]
+        origin, feed = workers[w]  # type: ignore[misc]
+        fetched.append(feed)
+        following = plan.next_feed(origin)
         if following is not None:
-            assert hosts[following] == host
-            workers[w] = [host, following]
-            idle = []
+            assert origins[following] == origin
+            workers[w] = (origin, following)
+            free = []
         else:
-            plan.leave(host)  # type: ignore[arg-type]
-            on_host[host] -= 1  # type: ignore[index]
-            workers[w] = [None, None]
-            idle = [w]
-    assert sorted(fetched) == list(range(len(hosts)))
+            plan.leave(origin)
+            on_host[origin.split(":")[0]] -= 1
+            workers[w] = None
+            free = [w]
+    assert sorted(fetched) == list(range(n))  # (no worker ended while work was left)
+
+
+@pytest.mark.parametrize(("etag", "reason"), [
+    (b'"caf\xe9"', b"OK"),  # Latin-1 byte in a header
+    (b'"plain"', b"N\xe3o Encontrado"),  # ... in the status text
+])
+def test_non_utf8_header_bytes_are_read_as_latin1(etag: bytes, reason: bytes) -> None:
+    """What the old client gave (and a database stores): no surrogates from undecodable bytes."""
+    import socketserver
+
+    status = b"200" if reason == b"OK" else b"404"
+
+    class Raw(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            body = BODY if status == b"200" else b"x"
+            self.request.sendall(b"HTTP/1.1 " + status + b" " + reason + b"\r\nETag: " + etag
+                                 + b"\r\nContent-Length: " + str(len(body)).encode()
+                                 + b"\r\n\r\n" + body)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            [r] = fetch_feeds([FeedConfig("f", f"http://127.0.0.1:{srv.server_address[1]}/f")],
+                              {}, _cfg())
+        finally:
+            srv.shutdown()
+    assert r.headers["etag"] == etag.decode("latin-1")
+    for text in (*r.headers.values(), r.error or ""):
+        text.encode("utf-8")  # (UnicodeEncodeError on a surrogate, as the database would)
+    if status == b"404":
+        assert r.error == "HTTP 404 " + reason.decode("latin-1")
+
+
+def test_retry_after_far_in_the_future_is_ignored(server: FeedServer) -> None:
+    server.routes["/busy"] = Route(status=429, etag=False, headers={
+        "Retry-After": "Mon, 01 Jan 9999999999 00:00:00 GMT"})
+    [r] = fetch_feeds([FeedConfig("f", server.url("/busy"))], {}, _cfg())
+    assert r.error_kind == "http" and r.retry_after is None
+
+
+def test_error_text_does_not_carry_the_url(server: FeedServer) -> None:
+    """A password or token in a feed URL stays out of the error (it is logged and stored)."""
+    [bad] = fetch_feeds([FeedConfig("f", "http://user:PASSWORD@127.0.0.1:99999/f?token=SECRET")],
+                        {}, _cfg())
+    assert bad.error_kind == "protocol"
+    assert "PASSWORD" not in (bad.error or "") and "SECRET" not in (bad.error or ""), bad.error
+
+
+def test_the_request_target_is_sent_as_written(server: FeedServer) -> None:
+    """Percent-escapes are not re-quoted (a signed URL stays valid)."""
+    server.routes["/a%7eb"] = Route(body=BODY)
+    [r] = fetch_feeds([FeedConfig("f", server.url("/a%7eb?sig=a%2Bb%41"))], {}, _cfg())
+    assert r.ok
+    assert server.requests[0][0] == "/a%7eb"
+
+
+def test_feeds_of_one_host_on_two_ports_leave_no_idle_connection() -> None:
+    """A connection serves one origin (scheme, host, port): feeds are queued by origin, so a
+    worker never keeps a connection its next feed cannot use."""
+    if not Path("/proc/net/tcp").is_file():
+        pytest.skip("no /proc/net/tcp to count the client's connections in")
+    shared = Connections()
+    servers = [FeedServer("127.0.0.1", shared) for _ in range(6)]
+    with contextlib.ExitStack() as stack:
+        for srv in servers:
+            stack.enter_context(srv)
+            for i in range(3):
+                srv.routes[f"/f{i}"] = Route(body=BODY, delay=0.02)
+        feeds = [FeedConfig(f"{s}-{i}", srv.url(f"/f{i}")) for i in range(3)
+                 for s, srv in enumerate(servers)]  # interleaved over the ports
+        with _Peak(servers) as peak:
+            results = fetch_feeds(feeds, {}, _cfg(concurrency=2, per_host=2))
+    assert all(r.ok for r in results)
+    assert peak.peak <= 2 + 1, peak.peak
+    assert sum(shared.opened.values()) == 6, shared.opened  # one per port

@@ -27,9 +27,9 @@ import contextlib
 import functools
 import logging
 import ssl
+import sys
 import threading
 import time
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -40,8 +40,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import certifi
+import yarl
 
 from watcher.config import FeedConfig, FetchConfig
+from watcher.decoding import BodyDecoder, TooLarge, Undecodable
 from watcher.models import FeedState, FetchResult
 from watcher.netguard import (
     AddressPolicy,
@@ -65,14 +67,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 1 << 16
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class _Undecodable(Exception):
-    pass
-
-
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """The TLS context of every client: certifi's CAs (as before, with httpx), certificates and
@@ -80,52 +74,8 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class _Decoder:
-    """Undoes a Content-Encoding ("gzip", "deflate", several in a row, "identity"), producing at
-    most `limit` bytes in all: a gzip bomb stops at the cap, whatever one chunk expands to."""
-
-    def __init__(self, header: str, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self.stages: list[Any] = []
-        for coding in reversed([c.strip().lower() for c in header.split(",") if c.strip()]):
-            if coding in ("gzip", "x-gzip"):
-                self.stages.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
-            elif coding == "deflate":
-                self.stages.append(None)  # zlib-wrapped or raw: told by the first bytes
-            elif coding != "identity":
-                raise _Undecodable(f"unsupported Content-Encoding {coding!r}")
-        self.codings = header
-
-    def _stage(self, i: int, data: bytes) -> Any:
-        stage = self.stages[i]
-        if stage is None and data:
-            # "deflate" is zlib-wrapped by the standard, raw deflate from some servers
-            wrapped = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0 \
-                if len(data) > 1 else True
-            stage = self.stages[i] = zlib.decompressobj(zlib.MAX_WBITS if wrapped
-                                                        else -zlib.MAX_WBITS)
-        return stage
-
-    def feed(self, data: bytes, final: bool = False) -> bytes:
-        try:
-            for i in range(len(self.stages)):
-                stage = self._stage(i, data)
-                if stage is None:
-                    continue
-                room = self.limit - self.size + 1
-                out = stage.decompress(data, room)
-                if final and len(out) < room:
-                    out += stage.flush()
-                if len(out) >= room or stage.unconsumed_tail:
-                    raise _TooLarge(f"more than {self.limit} bytes after decoding")
-                data = out
-        except zlib.error as exc:
-            raise _Undecodable(f"cannot decode the {self.codings} body: {exc}") from None
-        self.size += len(data)
-        if self.size > self.limit:
-            raise _TooLarge(f"more than {self.limit} bytes after decoding")
-        return data
+_IDLE = 2.0  # seconds an idle kept-alive connection stays open
+_CLEANUP_CLOSED = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +93,18 @@ def _session(cfg: FetchConfig, guarded: bool) -> aiohttp.ClientSession:
         ssl=_ssl_context(),
         resolver=GuardedResolver(policy) if guarded else aiohttp.ThreadedResolver(),
         socket_factory=guarded_socket_factory(policy) if guarded else None,
+        # a connection is reused at once or not at all (see fetch_all): one left idle by a
+        # server that ignored "Connection: close" goes soon
+        keepalive_timeout=_IDLE,
+        # (TLS connections aborted by a timeout are closed, not left to the garbage collector,
+        # on the Pythons that need it; newer ones would warn)
+        enable_cleanup_closed=_CLEANUP_CLOSED,
     )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout,
+        # connect: the lookup and the connection (the old client bounded both)
+        timeout=aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout,
+                                      sock_connect=cfg.connect_timeout,
                                       sock_read=cfg.read_timeout),
         auto_decompress=False,  # (decoded here, under the size cap)
         headers={
@@ -170,11 +128,11 @@ def _retry_after(value: str | None, now: float) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):  # (year 9999999999: overflow)
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def _host(url: str) -> str:
@@ -184,38 +142,91 @@ def _host(url: str) -> str:
         return ""
 
 
+def _origin(url: str, guarded: bool) -> str:
+    """What a connection can serve: the client (trusted or guarded), scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return ""
+    return f"{'g' if guarded else 't'} {parts.scheme.lower()}://{_host(url)}:{port}"
+
+
+def _latin1(value: str) -> str:
+    """A header value as its bytes read as Latin-1 (as HTTP/1.1 has it, and the old client did):
+    aiohttp reads them as UTF-8, keeping invalid bytes as surrogates no database takes."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    """The response's headers, names lower-cased, repeated ones joined by ", ", without the
-    transfer headers."""
+    """The response's headers, names lower-cased, repeated ones joined by ", "."""
     out: dict[str, str] = {}
     for k, v in resp.headers.items():
         name = k.lower()
-        if name not in _TRANSFER_HEADERS:
-            out[name] = f"{out[name]}, {v}" if name in out else v
+        value = _latin1(v)
+        out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
-_DRAIN = 1 << 16  # a body not needed (an error page, a redirect's) is read this far to reuse
-# the connection; a longer one closes it
+_URL_AS_WRITTEN = frozenset(" \"<>\\^`{|}")
 
 
-def _close_after(resp: aiohttp.ClientResponse) -> None:
-    """The response's connection is closed once the response is done, not kept for reuse."""
-    conn = resp.connection
-    if conn is not None and conn.protocol is not None:
-        conn.protocol.force_close()
+def _request_url(url: str) -> yarl.URL | str:
+    """The URL sent as written (percent-escapes kept, nothing re-quoted: signed URLs stay valid)
+    when it is plain ASCII without characters that need quoting; else aiohttp quotes it (a
+    space, an international host name)."""
+    if url.isascii() and _URL_AS_WRITTEN.isdisjoint(url):
+        try:
+            return yarl.URL(url, encoded=True)
+        except ValueError:
+            return url  # (aiohttp says what is wrong with it)
+    return url
 
 
-async def _finish(resp: aiohttp.ClientResponse, reuse: bool) -> None:
-    """Done with a response whose body is not wanted: with `reuse`, read a short body to its end
-    (the connection then goes back to the pool), else close the connection."""
-    if reuse:
+def _describe(exc: BaseException) -> str:
+    """An error's text without the URL it may carry (a query string or a password in it)."""
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return f"{type(exc).__name__}: not an http(s) URL"
+    if isinstance(exc, aiohttp.InvalidURL):
+        reason = getattr(exc, "description", None)
+        return f"{type(exc).__name__}: invalid URL{f' ({reason})' if reason else ''}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        message = exc.message or ""
+        return f"{type(exc).__name__}: {exc.status}, {message[:200]}"
+    return f"{type(exc).__name__}: {_short(exc)}"
+
+
+_DRAIN = 1 << 16  # an unwanted body (an error page, a redirect's) is read this far ...
+_DRAIN_WAIT = 0.2  # ... for this long at most, to reuse its connection; else it is closed
+
+
+async def _finish(resp: aiohttp.ClientResponse, reuse: bool, deadline: asyncio.Timeout) -> None:
+    """Done with a response whose body is not wanted (its result is already decided): with
+    `reuse`, a short body is read to its end, briefly, so the connection goes back for reuse;
+    anything else (a long or slow body, an error reading it, a deadline close by) closes it."""
+    when = deadline.when()
+    if reuse and (when is None or when - asyncio.get_running_loop().time() > 2 * _DRAIN_WAIT):
         size = 0
-        while size <= _DRAIN and (chunk := await resp.content.read(_CHUNK)):
-            size += len(chunk)
+        try:
+            async with asyncio.timeout(_DRAIN_WAIT):
+                while size <= _DRAIN and (chunk := await resp.content.read(_CHUNK)):
+                    size += len(chunk)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            size = _DRAIN + 1
         if size <= _DRAIN:
             return
     resp.close()
+
+
+def _close_after(resp: aiohttp.ClientResponse) -> None:
+    """The response's connection is closed once the response is done, not kept for reuse (when
+    aiohttp still holds it: a body that came with the headers has released it already, and
+    then the server closes it, asked by "Connection: close")."""
+    conn = resp.connection
+    if conn is not None and conn.protocol is not None:
+        conn.protocol.force_close()
 
 
 async def fetch_one(
@@ -227,8 +238,9 @@ async def fetch_one(
     Redirects are followed here, not by the client, to tell permanent ones (301/308: the feed
     moved, `permanent_url` is set) from temporary ones (302/303/307: keep the configured URL).
     With `trusted`, `feed.url` itself is connected to as written; everything else goes through
-    the guard. `keep`: the host whose connection the caller fetches from next (kept open); every
-    other connection is closed after its response ("Connection: close", and on our side).
+    the guard. `keep`: the origin (see `_origin`) the caller fetches from next, whose connection
+    is kept open; every other connection is closed after its response ("Connection: close", and
+    on this side when it can).
     """
     url = effective_url(feed, state)
     headers: dict[str, str] = {}
@@ -246,47 +258,52 @@ async def fetch_one(
                            permanent_url=moved if all_permanent else None, **kw)
 
     try:
-        async with asyncio.timeout(cfg.deadline):
+        async with asyncio.timeout(cfg.deadline) as deadline:
             for _hop in range(cfg.max_redirects + 1):
-                client = clients.trusted if trusted and url == feed.url else clients.guarded
-                reuse = _host(url) == keep
+                use_trusted = trusted and url == feed.url
+                client = clients.trusted if use_trusted else clients.guarded
+                reuse = keep is not None and _origin(url, not use_trusted) == keep
                 sent = headers if reuse else {**headers, "Connection": "close"}
-                async with client.get(url, headers=sent, allow_redirects=False) as resp:
+                async with client.get(_request_url(url), headers=sent,
+                                      allow_redirects=False) as resp:
                     status = resp.status
-                    location = resp.headers.get("location")
+                    got = _headers(resp)
+                    location = got.get("location")
                     if status in _REDIRECTS and location:
+                        await _finish(resp, reuse, deadline)
                         target = absolute_url(location, url)
                         if target is None:
-                            await _finish(resp, reuse)
                             return result(status=status, error_kind="redirects",
                                           error="redirect to a non-http(s) location")
                         if status in (301, 308):
                             moved = target
                         else:
                             all_permanent = False
-                        await _finish(resp, reuse)
                         url = target
                         headers = {}  # validators belong to the old URL
                         continue
-                    resp_headers = _headers(resp)
+                    resp_headers = {k: v for k, v in got.items() if k not in _TRANSFER_HEADERS}
                     if status == 304:
-                        await _finish(resp, reuse)
-                        return result(status=status, headers=resp_headers, not_modified=True)
+                        done = result(status=status, headers=resp_headers, not_modified=True)
+                        await _finish(resp, reuse, deadline)
+                        return done
                     if status >= 400:
-                        await _finish(resp, reuse)
-                        wait = (_retry_after(resp.headers.get("retry-after"), time.time())
+                        wait = (_retry_after(got.get("retry-after"), time.time())
                                 if status in (429, 503) else None)
-                        return result(
+                        reason = _latin1(resp.reason or "")
+                        done = result(
                             status=status, headers=resp_headers, error_kind="http",
-                            error=f"HTTP {status} {resp.reason or ''}".strip(), retry_after=wait,
+                            error=f"HTTP {status} {reason}".strip(), retry_after=wait,
                         )
+                        await _finish(resp, reuse, deadline)
+                        return done
                     if not reuse:
                         _close_after(resp)
-                    coding = resp.headers.get("content-encoding", "")
-                    declared = resp.headers.get("content-length", "")
+                    coding = got.get("content-encoding", "")
+                    declared = got.get("content-length", "")
                     if declared.isdigit() and int(declared) > cfg.max_bytes and not coding:
-                        raise _TooLarge(f"declared {declared} bytes")
-                    decoder = _Decoder(coding, cfg.max_bytes)
+                        raise TooLarge(f"declared {declared} bytes")
+                    decoder = BodyDecoder(coding, cfg.max_bytes)
                     chunks: list[bytes] = []
                     async for chunk in resp.content.iter_chunked(_CHUNK):
                         chunks.append(decoder.feed(chunk))
@@ -296,10 +313,10 @@ async def fetch_one(
                           error=f"more than {cfg.max_redirects} redirects")
     except RefusedAddress as exc:
         return result(status=None, error_kind="refused", error=str(exc))
-    except _TooLarge as exc:
+    except TooLarge as exc:
         return result(status=None, error_kind="too_large",
                       error=f"response too large ({exc}); raise [fetch] max_bytes if it is genuine")
-    except _Undecodable as exc:
+    except Undecodable as exc:
         return result(status=None, error_kind="protocol", error=str(exc))
     except aiohttp.ServerTimeoutError as exc:  # (a TimeoutError too: before the deadline's)
         return result(status=None, error_kind="timeout", error=f"{type(exc).__name__}: timed out")
@@ -309,8 +326,7 @@ async def fetch_one(
     except aiohttp.ClientConnectorError as exc:
         return result(status=None, error_kind="connect", error=f"cannot connect: {_short(exc)}")
     except (aiohttp.ClientError, ValueError) as exc:
-        return result(status=None, error_kind="protocol",
-                      error=f"{type(exc).__name__}: {_short(exc)}")
+        return result(status=None, error_kind="protocol", error=_describe(exc))
 
 
 def effective_url(feed: FeedConfig, state: FeedState | None) -> str:
@@ -326,38 +342,51 @@ def _short(exc: BaseException) -> str:
 
 
 class _Plan:
-    """Which feed a worker fetches next: feeds grouped by host in the order of their first
-    appearance; a free worker takes a host no worker is on (the first such), else the one with
-    the fewest workers below `per_host`, and stays on it while it has feeds."""
+    """Which feed a worker fetches next. Feeds are queued by origin (what one connection can
+    serve: see `_origin`), origins in the order of their first feed. A free worker takes an
+    origin no worker is on (the first such), else the one with the fewest workers, always with
+    fewer than `per_host` workers on its host name; it stays on the origin while it has feeds."""
 
-    def __init__(self, hosts: Sequence[str], per_host: int) -> None:
+    def __init__(self, origins: Sequence[str], hosts: Sequence[str], per_host: int) -> None:
         self.queues: dict[str, deque[int]] = {}
-        for i, host in enumerate(hosts):
-            self.queues.setdefault(host, deque()).append(i)
-        self.fresh = deque(self.queues)  # hosts no worker has taken yet
-        self.workers: Counter[str] = Counter()
+        self.host_of: dict[str, str] = {}
+        for i, (origin, host) in enumerate(zip(origins, hosts, strict=True)):
+            self.queues.setdefault(origin, deque()).append(i)
+            self.host_of.setdefault(origin, host)
+        self.fresh = deque(self.queues)  # origins no worker has taken yet
+        self.on_origin: Counter[str] = Counter()
+        self.on_host: Counter[str] = Counter()
         self.per_host = per_host
 
-    def take_host(self) -> str | None:
-        while self.fresh:
-            host = self.fresh.popleft()
-            if self.queues[host]:
-                self.workers[host] += 1
-                return host
-        self.queues = {h: q for h, q in self.queues.items() if q}  # (done hosts: not again)
-        open_hosts = [h for h in self.queues if self.workers[h] < self.per_host]
-        if not open_hosts:
-            return None
-        host = min(open_hosts, key=self.workers.__getitem__)  # (the first of the fewest)
-        self.workers[host] += 1
-        return host
+    def _open(self, origin: str) -> bool:
+        return bool(self.queues.get(origin)) and self.on_host[self.host_of[origin]] < self.per_host
 
-    def next_feed(self, host: str) -> int | None:
-        queue = self.queues.get(host)
+    def take(self) -> str | None:
+        chosen = None
+        for _ in range(len(self.fresh)):  # (the hosts of some may be full for now)
+            origin = self.fresh.popleft()
+            if self._open(origin):
+                chosen = origin
+                break
+            if self.queues[origin]:
+                self.fresh.append(origin)  # its turn comes when its host has room
+        if chosen is None:
+            self.queues = {o: q for o, q in self.queues.items() if q}  # (done: not again)
+            candidates = [o for o in self.queues if self._open(o)]
+            if not candidates:
+                return None
+            chosen = min(candidates, key=self.on_origin.__getitem__)  # (the first of the fewest)
+        self.on_origin[chosen] += 1
+        self.on_host[self.host_of[chosen]] += 1
+        return chosen
+
+    def next_feed(self, origin: str) -> int | None:
+        queue = self.queues.get(origin)
         return queue.popleft() if queue else None
 
-    def leave(self, host: str) -> None:
-        self.workers[host] -= 1
+    def leave(self, origin: str) -> None:
+        self.on_origin[origin] -= 1
+        self.on_host[self.host_of[origin]] -= 1
 
 
 async def fetch_all(
@@ -368,26 +397,37 @@ async def fetch_all(
     (see the module docstring). Results come back in the order of `feeds`. `trusted`: the feeds'
     URLs were written by the operator (config, command line); False for URLs taken from feed
     content."""
-    plan = _Plan([_host(effective_url(f, states.get(f.name))) for f in feeds], cfg.per_host)
+    first_urls = [effective_url(f, states.get(f.name)) for f in feeds]
+    # a moved feed's URL goes through the guard (see fetch_one)
+    origins = [_origin(u, not (trusted and u == f.url)) for u, f in zip(first_urls, feeds,
+                                                                       strict=True)]
+    plan = _Plan(origins, [_host(u) for u in first_urls], cfg.per_host)
     results: list[FetchResult | None] = [None] * len(feeds)
 
+    async def fetch(clients: Clients, index: int, keep: str | None) -> FetchResult:
+        feed = feeds[index]
+        try:
+            return await fetch_one(clients, feed, states.get(feed.name), cfg, trusted, keep)
+        except Exception as exc:  # a bug: the feed fails, the others go on
+            log.exception("fetching %s failed unexpectedly", feed.name)
+            return FetchResult(feed=feed.name, url=first_urls[index], status=None,
+                               error_kind="protocol", error=f"internal error: {_describe(exc)}")
+
     async def worker(clients: Clients) -> None:
-        while (host := plan.take_host()) is not None:
+        while (origin := plan.take()) is not None:
             try:
-                index = plan.next_feed(host)
+                index = plan.next_feed(origin)
                 while index is not None:
-                    # the host's next feed is taken now: only a worker that goes on with the
-                    # host keeps its connection open
-                    following = plan.next_feed(host)
-                    feed = feeds[index]
-                    results[index] = await fetch_one(
-                        clients, feed, states.get(feed.name), cfg, trusted,
-                        keep=host if following is not None else None)
+                    # the origin's next feed is taken now: only a worker that goes on with it
+                    # keeps its connection open
+                    following = plan.next_feed(origin)
+                    results[index] = await fetch(
+                        clients, index, origin if following is not None else None)
                     index = following
             finally:
-                plan.leave(host)
+                plan.leave(origin)
             # the connection just closed (its socket goes at the loop's next turn) before the
-            # next host's opens: never more than `concurrency` open, even for a moment
+            # next origin's opens
             await asyncio.sleep(0)
 
     async with _session(cfg, guarded=False) as plain, _session(cfg, guarded=True) as guarded:
