@@ -563,3 +563,61 @@ def test_feeds_of_one_host_on_two_ports_leave_no_idle_connection() -> None:
     assert all(r.ok for r in results)
     assert peak.peak <= 2 + 1, peak.peak
     assert sum(shared.opened.values()) == 6, shared.opened  # one per port
+
+
+def test_utf8_header_values_stay_utf8(server: FeedServer) -> None:
+    """A UTF-8 Location is followed as such (Latin-1 is only for bytes that are not UTF-8)."""
+    # (the test server writes header values as Latin-1: these two characters are the UTF-8
+    # bytes of "\u00e9" on the wire)
+    server.routes["/moved"] = Route(status=302, etag=False,
+                                    headers={"Location": "/caf\u00c3\u00a9/feed"})
+    server.routes["/caf%C3%A9/feed"] = Route(body=BODY)
+    [r] = fetch_feeds([FeedConfig("f", server.url("/moved"))], {}, _cfg())
+    assert r.ok and r.url == server.url("/caf\u00e9/feed"), (r.url, r.error)
+
+
+def test_control_characters_in_a_url_are_quoted(server: FeedServer) -> None:
+    server.routes["/a%01b"] = Route(body=BODY)
+    [r] = fetch_feeds([FeedConfig("f", server.url("/a\x01b"))], {}, _cfg())
+    assert r.ok, r.error
+
+
+def test_hosts_spelled_differently_are_separate_origins() -> None:
+    """"LOCALHOST" and "localhost" are one host name (per_host) but, sent as written, two
+    connection pools: each keeps its own connection, none is left idle."""
+    shared = Connections()
+    with FeedServer("127.0.0.1", shared) as srv:
+        for i in range(4):
+            srv.routes[f"/f{i}"] = Route(body=BODY)
+        port = srv.server.server_address[1]
+        feeds = [FeedConfig(f"{spelling}{i}", f"http://{spelling}:{port}/f{i}")
+                 for i in range(4) for spelling in ("localhost", "LOCALHOST", "Localhost")]
+        results = fetch_feeds(feeds, {}, _cfg(concurrency=1, per_host=1,
+                                              allow_networks=("127.0.0.0/8", "::1/128")))
+        deadline = time.monotonic() + 5
+        while shared.open_now and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert sum(shared.opened.values()) == 3, shared.opened  # one per spelling
+    assert shared.max_open <= 1 + 1, shared.max_open
+
+
+def test_repeated_headers_keep_their_first_value() -> None:
+    """Joined, two Retry-After lines would make neither a number nor a date."""
+    import socketserver
+
+    class Raw(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 429 Slow down\r\nRetry-After: 120\r\n"
+                                 b"Retry-After: 120\r\nContent-Encoding: identity\r\n"
+                                 b"Content-Length: 0\r\n\r\n")
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            [r] = fetch_feeds([FeedConfig("f", f"http://127.0.0.1:{srv.server_address[1]}/f")],
+                              {}, _cfg())
+        finally:
+            srv.shutdown()
+    assert r.error_kind == "http" and r.retry_after == 120.0 and r.headers["retry-after"] == "120"

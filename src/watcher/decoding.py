@@ -4,9 +4,10 @@
 "deflate" (zlib-wrapped as the standard says, or raw as some servers send it), chains of them
 ("gzip, deflate": applied in that order, undone in reverse) and "identity". It never produces
 more than `limit` bytes in all, whatever one chunk would expand to (a gzip bomb stops at the
-cap), and never keeps data it will not decode (junk after a stream is an error, zero padding is
-dropped as it comes). A body cut short decodes to what it holds, as before; an unknown coding is
-an error that names it.
+cap), and never keeps data it will not decode: what follows the end of a stream (padding, a
+stray newline, junk), unless it starts another gzip member, is dropped as it comes, as other
+HTTP clients ignore it; what is received counts against a cap of its own. A body cut short
+decodes to what it holds; an unknown coding is an error that names it.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ class _Stage:
     def __init__(self, coding: str) -> None:
         self.coding = "gzip" if coding in _GZIP else coding
         self.obj: Any = None  # the current member's decompressor
-        self.ended = False  # a member has ended: what follows is padding, or a new gzip member
-        self.pending = b""  # (deflate: the first byte, until the second tells the format)
+        self.ended = False  # a member has ended: what follows is dropped, or a new gzip member
+        self.pending = b""  # a first byte, until the second tells what follows
 
     def _start(self, data: bytes) -> None:
         if self.coding == "gzip":
@@ -58,12 +59,14 @@ class _Stage:
         self.pending = b""
         while data:
             if self.obj is None:
-                if self.ended:  # zero padding, or a new gzip member
+                if self.ended:  # another gzip member, or anything else: dropped
                     data = data.lstrip(b"\0")
-                    if not data:
+                    if self.coding == "gzip" and data[:1] == b"\x1f" and len(data) < 2 \
+                            and not final:
+                        self.pending = data
                         break
-                    if self.coding == "deflate":
-                        raise Undecodable("data after the end of the deflate body")
+                    if self.coding != "gzip" or data[:2] != b"\x1f\x8b":
+                        break
                 elif self.coding == "deflate" and len(data) < 2:
                     if not final:
                         self.pending = data

@@ -143,41 +143,60 @@ def _host(url: str) -> str:
 
 
 def _origin(url: str, guarded: bool) -> str:
-    """What a connection can serve: the client (trusted or guarded), scheme, host and port."""
+    """What a connection can serve: the client (trusted or guarded), scheme, host (as written:
+    the client's pool tells "LOCALHOST" from "localhost" when the URL is sent as written) and
+    port."""
     try:
         parts = urlsplit(url)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
     except ValueError:
         return ""
-    return f"{'g' if guarded else 't'} {parts.scheme.lower()}://{_host(url)}:{port}"
+    host = parts.netloc.rpartition("@")[2]
+    host = host[: host.index("]") + 1] if host.startswith("[") and "]" in host \
+        else host.partition(":")[0]
+    return f"{'g' if guarded else 't'} {parts.scheme.lower()}://{host}:{port}"
 
 
-def _latin1(value: str) -> str:
-    """A header value as its bytes read as Latin-1 (as HTTP/1.1 has it, and the old client did):
-    aiohttp reads them as UTF-8, keeping invalid bytes as surrogates no database takes."""
+def _text(value: str) -> str:
+    """A header value as sent: UTF-8 when its bytes are that (aiohttp reads them so), else
+    Latin-1 (aiohttp keeps undecodable bytes as surrogates, which no database takes), as the old
+    client read them."""
     if value.isascii():
         return value
-    return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
+
+
+_LISTS = frozenset({"content-encoding"})  # headers whose repeats make one list
 
 
 def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    """The response's headers, names lower-cased, repeated ones joined by ", "."""
+    """The response's headers, names lower-cased; a repeated one keeps its first value (a list
+    header, Content-Encoding, joins them by ", ")."""
     out: dict[str, str] = {}
     for k, v in resp.headers.items():
         name = k.lower()
-        value = _latin1(v)
-        out[name] = f"{out[name]}, {value}" if name in out else value
+        if name not in out:
+            out[name] = _text(v)
+        elif name in _LISTS:
+            out[name] = f"{out[name]}, {_text(v)}"
     return out
 
 
-_URL_AS_WRITTEN = frozenset(" \"<>\\^`{|}")
+def _sent_as_written(url: str) -> bool:
+    """Printable ASCII without characters that must be quoted in a request target."""
+    return url.isascii() and all("!" <= c <= "~" for c in url) \
+        and not any(c in url for c in "\"<>\\^`{|}")
 
 
 def _request_url(url: str) -> yarl.URL | str:
     """The URL sent as written (percent-escapes kept, nothing re-quoted: signed URLs stay valid)
-    when it is plain ASCII without characters that need quoting; else aiohttp quotes it (a
-    space, an international host name)."""
-    if url.isascii() and _URL_AS_WRITTEN.isdisjoint(url):
+    when it is printable ASCII without characters that need quoting; else aiohttp quotes it (a
+    space, a control character, an international host name)."""
+    if _sent_as_written(url):
         try:
             return yarl.URL(url, encoded=True)
         except ValueError:
@@ -290,7 +309,7 @@ async def fetch_one(
                     if status >= 400:
                         wait = (_retry_after(got.get("retry-after"), time.time())
                                 if status in (429, 503) else None)
-                        reason = _latin1(resp.reason or "")
+                        reason = _text(resp.reason or "")
                         done = result(
                             status=status, headers=resp_headers, error_kind="http",
                             error=f"HTTP {status} {reason}".strip(), retry_after=wait,
@@ -411,7 +430,8 @@ async def fetch_all(
         except Exception as exc:  # a bug: the feed fails, the others go on
             log.exception("fetching %s failed unexpectedly", feed.name)
             return FetchResult(feed=feed.name, url=first_urls[index], status=None,
-                               error_kind="protocol", error=f"internal error: {_describe(exc)}")
+                               error_kind="protocol",
+                               error=f"internal error ({type(exc).__name__}): see the log")
 
     async def worker(clients: Clients) -> None:
         while (origin := plan.take()) is not None:
@@ -458,6 +478,10 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # (outside the except: a traceback from inside does not chain to it)
         return asyncio.run(factory())
     coro = factory()
     try:
