@@ -45,6 +45,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -625,8 +626,8 @@ def fetch_bench(n_feeds: int, rounds: int = 3) -> None:
             for conc in (32, 64):
                 b = figures[(cycle, "before", conc)]
                 n = figures[(cycle, "now", conc)]
-                bw, bc = sorted(w for w, _ in b)[len(b) // 2], sorted(c for _, c in b)[len(b) // 2]
-                nw, nc = sorted(w for w, _ in n)[len(n) // 2], sorted(c for _, c in n)[len(n) // 2]
+                bw, bc = (statistics.median_high(x) for x in zip(*b, strict=True))
+                nw, nc = (statistics.median_high(x) for x in zip(*n, strict=True))
                 print(f"  {cycle:<7} {conc:>4}  {bw:11.2f} s / {bc:5.2f} s {'':>4}"
                       f"{nw:7.2f} s / {nc:5.2f} s  {nw / bw:.2f}x / {nc / bc:.2f}x")
 

@@ -6,6 +6,7 @@ import gzip
 import http.server
 import shutil
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 from watcher.config import FeedConfig, FetchConfig
 from watcher.fetch import fetch_feeds, run_sync
-from watcher.models import FeedState
+from watcher.models import FeedState, FetchResult
 
 from .feedserver import Connections, FeedServer, Route, rss
 
@@ -489,23 +490,13 @@ def test_plan_gives_every_feed_once_within_the_limits(seed: int) -> None:
     assert sorted(fetched) == list(range(n))  # (no worker ended while work was left)
 
 
-@pytest.mark.parametrize(("etag", "reason"), [
-    (b'"caf\xe9"', b"OK"),  # Latin-1 byte in a header
-    (b'"plain"', b"N\xe3o Encontrado"),  # ... in the status text
-])
-def test_non_utf8_header_bytes_are_read_as_latin1(etag: bytes, reason: bytes) -> None:
-    """What the old client gave (and a database stores): no surrogates from undecodable bytes."""
-    import socketserver
-
-    status = b"200" if reason == b"OK" else b"404"
-
+def _fetch_raw(response: bytes) -> FetchResult:
+    """One feed fetched from a server on 127.0.0.1 that answers every request with `response`,
+    byte for byte (what the test feed server cannot send: non-UTF-8 bytes, repeated headers)."""
     class Raw(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             self.request.recv(65536)
-            body = BODY if status == b"200" else b"x"
-            self.request.sendall(b"HTTP/1.1 " + status + b" " + reason + b"\r\nETag: " + etag
-                                 + b"\r\nContent-Length: " + str(len(body)).encode()
-                                 + b"\r\n\r\n" + body)
+            self.request.sendall(response)
 
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw) as srv:
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -514,6 +505,19 @@ def test_non_utf8_header_bytes_are_read_as_latin1(etag: bytes, reason: bytes) ->
                               {}, _cfg())
         finally:
             srv.shutdown()
+    return r
+
+
+@pytest.mark.parametrize(("etag", "reason"), [
+    (b'"caf\xe9"', b"OK"),  # Latin-1 byte in a header
+    (b'"plain"', b"N\xe3o Encontrado"),  # ... in the status text
+])
+def test_non_utf8_header_bytes_are_read_as_latin1(etag: bytes, reason: bytes) -> None:
+    """What the old client gave (and a database stores): no surrogates from undecodable bytes."""
+    status = b"200" if reason == b"OK" else b"404"
+    body = BODY if status == b"200" else b"x"
+    r = _fetch_raw(b"HTTP/1.1 " + status + b" " + reason + b"\r\nETag: " + etag
+                   + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
     assert r.headers["etag"] == etag.decode("latin-1")
     for text in (*r.headers.values(), r.error or ""):
         text.encode("utf-8")  # (UnicodeEncodeError on a surrogate, as the database would)
@@ -604,20 +608,6 @@ def test_hosts_spelled_differently_are_separate_origins() -> None:
 
 def test_repeated_headers_keep_their_first_value() -> None:
     """Joined, two Retry-After lines would make neither a number nor a date."""
-    import socketserver
-
-    class Raw(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            self.request.recv(65536)
-            self.request.sendall(b"HTTP/1.1 429 Slow down\r\nRetry-After: 120\r\n"
-                                 b"Retry-After: 120\r\nContent-Encoding: identity\r\n"
-                                 b"Content-Length: 0\r\n\r\n")
-
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw) as srv:
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        try:
-            [r] = fetch_feeds([FeedConfig("f", f"http://127.0.0.1:{srv.server_address[1]}/f")],
-                              {}, _cfg())
-        finally:
-            srv.shutdown()
+    r = _fetch_raw(b"HTTP/1.1 429 Slow down\r\nRetry-After: 120\r\nRetry-After: 120\r\n"
+                   b"Content-Encoding: identity\r\nContent-Length: 0\r\n\r\n")
     assert r.error_kind == "http" and r.retry_after == 120.0 and r.headers["retry-after"] == "120"

@@ -142,6 +142,12 @@ def _host(url: str) -> str:
         return ""
 
 
+def _guarded(feed: FeedConfig, url: str, trusted: bool) -> bool:
+    """Whether `url` (fetched for `feed`) goes through the guard: all but a trusted feed's own
+    configured URL (a moved feed's URL and every redirect target included)."""
+    return not (trusted and url == feed.url)
+
+
 def _origin(url: str, guarded: bool) -> str:
     """What a connection can serve: the client (trusted or guarded), scheme, host (as written:
     the client's pool tells "LOCALHOST" from "localhost" when the URL is sent as written) and
@@ -279,9 +285,9 @@ async def fetch_one(
     try:
         async with asyncio.timeout(cfg.deadline) as deadline:
             for _hop in range(cfg.max_redirects + 1):
-                use_trusted = trusted and url == feed.url
-                client = clients.trusted if use_trusted else clients.guarded
-                reuse = keep is not None and _origin(url, not use_trusted) == keep
+                guarded = _guarded(feed, url, trusted)
+                client = clients.guarded if guarded else clients.trusted
+                reuse = keep is not None and _origin(url, guarded) == keep
                 sent = headers if reuse else {**headers, "Connection": "close"}
                 async with client.get(_request_url(url), headers=sent,
                                       allow_redirects=False) as resp:
@@ -417,9 +423,8 @@ async def fetch_all(
     URLs were written by the operator (config, command line); False for URLs taken from feed
     content."""
     first_urls = [effective_url(f, states.get(f.name)) for f in feeds]
-    # a moved feed's URL goes through the guard (see fetch_one)
-    origins = [_origin(u, not (trusted and u == f.url)) for u, f in zip(first_urls, feeds,
-                                                                       strict=True)]
+    origins = [_origin(u, _guarded(f, u, trusted)) for u, f in zip(first_urls, feeds,
+                                                                     strict=True)]
     plan = _Plan(origins, [_host(u) for u in first_urls], cfg.per_host)
     results: list[FetchResult | None] = [None] * len(feeds)
 
