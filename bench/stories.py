@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import hashlib
 import importlib.util
 import itertools
@@ -378,6 +379,13 @@ def _best_cpu(fn: Any, repeat: int = 3) -> tuple[float, Any]:
     return best, out
 
 
+def _decoded(blob: bytes) -> Any:
+    """A snapshot's fields: format 2 (records), or format 1 (one marshal payload) of an older
+    stories.py run as the baseline."""
+    read = getattr(_STORIES, "_read_snapshot", None)
+    return read([blob]) if read is not None else marshal.loads(blob[10:])
+
+
 def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for window_docs in (n // 5, 3 * n // 5):
@@ -394,7 +402,7 @@ def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
         dumps_s, blob = _best_cpu(index.dumps)
         loads_s, loaded = _best_cpu(functools.partial(StoryIndex.loads, blob, WINDOW))
         # the same state (compared decoded: marshal's byte output depends on reference counts)
-        assert marshal.loads(loaded.dumps()[10:]) == marshal.loads(blob[10:]), "state lost"
+        assert _decoded(loaded.dumps()) == _decoded(blob), "state lost"
         # the pipeline without a snapshot: restore every article of the window, in order
         t0 = time.process_time()
         rebuilt = StoryIndex(WINDOW)
@@ -402,6 +410,8 @@ def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
             if doc_id in live:
                 rebuilt.restore(doc, story_id, duplicate_of)
         rebuild_s = time.process_time() - t0
+        del loaded, rebuilt
+        save_mb, load_mb = _snapshot_memory(index, blob)
         out[str(window_docs)] = {
             "articles": len(index), "stories": index.story_count,
             "remembered": index.remembered_count, "snapshot_bytes": len(blob),
@@ -409,8 +419,40 @@ def scenario_snapshot(n: int, seed: int) -> dict[str, Any]:
             "dumps_s": round(dumps_s, 4), "loads_s": round(loads_s, 4),
             "rebuild_by_restore_s": round(rebuild_s, 3),
             "rebuild_over_loads": round(rebuild_s / loads_s, 1),
+            # memory (Python allocations, tracemalloc) the store's way: parts taken one at a
+            # time as they are written; read from 4 MB parts (the parts themselves not counted)
+            "save_in_parts_peak_mb": save_mb,
+            "load_in_parts_transient_mb": load_mb,
         }
     return out
+
+
+def _snapshot_memory(index: Any, blob: bytes) -> tuple[float, float]:
+    """(peak MB allocated while the parts of a snapshot are made and each dropped once taken;
+    peak MB allocated while it is read from 4 MB parts, beyond what the loaded index keeps).
+    An older stories.py without `load_parts` reads the parts joined (the join not counted)."""
+    import tracemalloc
+
+    def peak(fn: Any) -> tuple[float, Any]:
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        try:
+            result = fn()
+            now, top = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return (top - base) / 2**20, ((now - base) / 2**20, result)
+
+    save_mb, _ = peak(lambda: sum(map(len, index.dump_parts())))
+    parts = [blob[i:i + (4 << 20)] for i in range(0, len(blob), 4 << 20)]
+    load_parts = getattr(StoryIndex, "load_parts", None)
+    if load_parts is not None:
+        load_peak, (kept, _) = peak(lambda: load_parts(iter(parts), WINDOW))
+    else:
+        joined = b"".join(parts)
+        load_peak, (kept, _) = peak(lambda: StoryIndex.loads(joined, WINDOW))
+    return round(save_mb, 1), round(load_peak - kept, 1)
 
 
 SCENARIOS = {"window": scenario_window, "features": scenario_features,

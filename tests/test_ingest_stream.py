@@ -272,3 +272,43 @@ def test_the_snapshot_is_saved_once_the_articles_it_lacks_add_up(
         assert saved() == 15  # 3 behind, but the saved one is SNAPSHOT_MAX_AGE old: saved
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ingest_lets_each_body_go_once_parsed(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """`ingest_step` takes the batch's results: while the feeds are parsed, only the bodies of
+    the feeds still to be parsed are held (by the caller's batch neither), and a batch is
+    ingested once."""
+    from .test_parsepool import _FREED, _watched
+
+    jobs = [_watched(j) for j in _jobs(7)]
+    names = [j[0] for j in jobs]
+    batch = _batch(jobs)
+    del jobs
+    cfg = Config(path=None, feeds=tuple(FeedConfig(name, f"https://{name}.example/rss")
+                                        for name in names))
+    store = Store(f"sqlite:///{tmp_path}/w.db")
+    real = pipeline.iter_parse_feeds
+    seen: list[set[str]] = []
+
+    def watching(jobs: list[ParseJob], *args: Any, **kwargs: Any) -> Any:
+        stream = real(jobs, *args, **{**kwargs, "workers": workers, "min_pool_bytes": 0})
+        del jobs  # (as the pipeline lets go of its list)
+        for n, parsed in enumerate(stream, 1):
+            assert set(names[: n - 1]) <= set(_FREED) <= set(names[:n])
+            seen.append(set(_FREED))
+            yield parsed
+
+    monkeypatch.setattr(pipeline, "iter_parse_feeds", watching)
+    _FREED.clear()
+    try:
+        result = ingest_step(cfg, store, batch, NOW)
+        assert len(seen) == len(names) and sorted(_FREED) == sorted(names)
+        assert result.new_articles == 7 * 5
+        assert batch.results == () and batch.states  # the states stay for the caller
+        with pytest.raises(ValueError, match="ingested already"):
+            ingest_step(cfg, store, batch, NOW)
+    finally:
+        store.close()

@@ -95,6 +95,34 @@ def test_default_threshold_keeps_a_few_small_feeds_serial(monkeypatch: pytest.Mo
     assert [p for p, _ in iter_parse_feeds(jobs, workers=2)] == [parse_feed(*j) for j in jobs]
 
 
+def test_feeds_with_stored_articles_count_a_share_of_their_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of feeds polled before (ids in `known`: most of their entries are left out
+    before cleaning) starts the pool only at KNOWN_FEED_SHARE times the bytes of new feeds."""
+    jobs = _jobs()
+    size = sum(len(j[2]) for j in jobs)
+    known = _knowing_some(jobs)  # (every feed with entries has ids stored)
+    share = parsepool.KNOWN_FEED_SHARE
+    unknown = sum(len(j[2]) for j in jobs if not known.get(j[0]))
+    counted = unknown + sum(len(j[2]) // share for j in jobs if known.get(j[0]))
+    assert counted < size // 2
+    calls: list[int] = []
+    monkeypatch.setattr(parsepool, "ProcessPoolExecutor", _NoPool)
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=counted + 1,
+                                          meanwhile=lambda: calls.append(1))]
+    assert got == _serial(jobs, known) and calls == []
+    monkeypatch.undo()
+    # the same bodies, nothing stored: they count in full, and the pool parses them
+    got = [p for p, _ in iter_parse_feeds(jobs, {}, workers=2, min_pool_bytes=counted + 1,
+                                          meanwhile=lambda: calls.append(1))]
+    assert got == _serial(jobs, {}) and calls == [1]
+    # and the known feeds at the threshold exactly: the pool
+    got = [p for p, _ in iter_parse_feeds(jobs, known, workers=2, min_pool_bytes=counted,
+                                          meanwhile=lambda: calls.append(2))]
+    assert got == _serial(jobs, known) and calls == [1, 2]
+
+
 _parse_known = parsepool._parse_known
 _TEST_PROCESS = os.getpid()
 
@@ -165,3 +193,43 @@ def test_an_error_of_meanwhile_is_raised_not_taken_for_a_pool_failure(
         list(iter_parse_feeds(_jobs(), workers=2, min_pool_bytes=0, meanwhile=fail))
     assert info.value is error
     assert "parse pool failed" not in caplog.text  # (an OSError is not the pool's here)
+
+
+
+_FREED: list[str] = []
+
+
+class _Body(bytes):
+    """A body that says when it is freed (bytes take no weak references) and pickles as plain
+    bytes."""
+
+    feed = ""
+
+    def __del__(self) -> None:
+        _FREED.append(self.feed)
+
+    def __reduce__(self) -> tuple[type[bytes], tuple[bytes]]:
+        return bytes, (bytes(self),)
+
+
+def _watched(job: ParseJob) -> ParseJob:
+    body = _Body(job[2])
+    body.feed = job[0]
+    return (job[0], job[1], body, job[3], job[4])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_body_is_let_go_once_its_result_is_handed_out(workers: int) -> None:
+    jobs = [_watched(job) for job in _jobs()]
+    names = [job[0] for job in jobs]
+    _FREED.clear()
+    stream = iter_parse_feeds(jobs, workers=workers, min_pool_bytes=0)
+    del jobs
+    handed = 0
+    for _ in stream:
+        handed += 1
+        # the bodies of the feeds handed out before this one are gone (this one's may be),
+        # those of the feeds still to come are held
+        assert set(names[: handed - 1]) <= set(_FREED) <= set(names[:handed])
+    assert handed == len(names)
+    assert sorted(_FREED) == sorted(names)

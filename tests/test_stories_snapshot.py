@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.story_articles import BAR_SHOOTING, BAR_SHOOTING_FOLLOWUP
-from watcher.stories import Assignment, StoryDoc, StoryError, StoryIndex
+from watcher.stories import Assignment, StoryDoc, StoryError, StoryIndex, _read_snapshot
 
 T0 = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -104,7 +104,7 @@ STREAM = invented_stream()
 def state(index: StoryIndex) -> Any:
     """The decoded snapshot payload: the whole state, comparable (marshal's bytes are not: they
     depend on reference counts)."""
-    return marshal.loads(index.dumps()[10:])
+    return _read_snapshot([index.dumps()])
 
 
 def feed(index: StoryIndex, docs: list[StoryDoc]) -> list[Assignment]:
@@ -149,16 +149,62 @@ def test_a_loaded_snapshot_continues_exactly_as_the_uninterrupted_index(split: i
     assert state(loaded) == state(whole)
 
 
-def test_a_snapshot_in_parts_joins_into_the_whole() -> None:
+@pytest.mark.parametrize("size", [1, 7, 4096, 1 << 30])
+def test_a_snapshot_in_parts_joins_into_the_whole(size: int) -> None:
     index = StoryIndex(**CONFIG)
     feed(index, STREAM[:120])
     whole = index.dumps()
-    parts = index.dump_parts(part_size=4096)
-    assert len(parts) == 1 + -(-(len(whole) - len(parts[0])) // 4096) and len(parts) > 3
-    assert all(len(p) <= 4096 for p in parts) and b"".join(parts) == whole
+    parts = list(index.dump_parts(part_size=size))
+    assert len(parts) == -(-len(whole) // size)
+    assert all(len(p) == size for p in parts[:-1]) and 0 < len(parts[-1]) <= size
+    assert b"".join(parts) == whole
     assert state(StoryIndex.loads(b"".join(parts), **CONFIG)) == state(index)
+    # read as they come, whatever their cut: the same index
+    assert state(StoryIndex.load_parts(parts, **CONFIG)) == state(index)
+    assert state(StoryIndex.load_parts(iter(parts), **CONFIG)) == state(index)
     with pytest.raises(StoryError, match="part_size"):
         index.dump_parts(part_size=0)
+
+
+def test_parts_are_made_as_they_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field is made (and written) only when the part that starts it is asked for: the
+    snapshot is never whole in memory while it is stored part by part."""
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    whole = index.dumps()
+    made: list[int] = []
+    real = StoryIndex._fields
+
+    def counted(self: StoryIndex) -> Any:
+        for value in real(self):
+            made.append(1)
+            yield value
+
+    monkeypatch.setattr(StoryIndex, "_fields", counted)
+    parts = index.dump_parts(part_size=64)
+    assert made == []
+    first = next(parts)
+    assert first == whole[:64] and len(made) <= 2  # the header and the settings, at most
+    rest = b"".join(parts)
+    assert first + rest == whole and len(made) == 28
+
+
+def test_load_parts_reads_no_further_than_a_bad_field() -> None:
+    """A part is asked for only when the record being read needs it: a snapshot of other
+    settings is refused after its first field, without reading the rest."""
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    parts = list(index.dump_parts(part_size=256))
+    handed: list[int] = []
+
+    def counting() -> Any:
+        for i, part in enumerate(parts):
+            handed.append(i)
+            yield part
+
+    with pytest.raises(StoryError, match="another window"):
+        StoryIndex.load_parts(counting(), **{**CONFIG, "join_threshold": 0.2})
+    assert len(handed) < len(parts) // 4
 
 
 def test_a_snapshot_of_an_empty_index_loads() -> None:
@@ -189,9 +235,14 @@ def _blob() -> bytes:
     return index.dumps()
 
 
-def _rewrap(payload: Any, version: int = 1) -> bytes:
-    body = marshal.dumps(payload)
-    return struct.pack("<4sHI", b"WSIX", version, zlib.crc32(body)) + body
+def _rewrap(fields: Any, version: int = 2) -> bytes:
+    """A snapshot of these fields (a tuple; anything else is one field)."""
+    fields = fields if isinstance(fields, tuple) else (fields,)
+    out = [struct.pack("<4sHI", b"WSIX", version, len(fields))]
+    for value in fields:
+        blob = marshal.dumps(value)
+        out += [struct.pack("<QI", len(blob), zlib.crc32(blob)), blob]
+    return b"".join(out)
 
 
 def test_a_corrupt_snapshot_is_refused() -> None:
@@ -206,10 +257,14 @@ def test_a_corrupt_snapshot_is_refused() -> None:
     [
         (b"", "not a story index snapshot"),
         (b"PK\x03\x04" + bytes(40), "bad magic"),
-        (b"WSIX\x02\x00" + bytes(40), "snapshot format 2, this version reads 1"),
+        (b"WSIX\x01\x00" + bytes(40), "snapshot format 1, this version reads 2"),
+        (b"WSIX\x03\x00" + bytes(40), "snapshot format 3, this version reads 2"),
         (_rewrap((1, 2, 3)), "unexpected layout"),
         (_rewrap(compile("1", "x", "eval")), "unexpected layout"),  # a code object: refused
-        (b"WSIX\x01\x00" + struct.pack("<I", zlib.crc32(b"\xff")) + b"\xff", "corrupt"),
+        # the right number of fields, the settings replaced by a code object
+        (_rewrap((compile("1", "x", "eval"),) * 28), "unexpected layout"),
+        (_blob() + b"\x00", "bytes after its last field"),
+        (b"WSIX\x02\x00" + struct.pack("<I", zlib.crc32(b"\xff")) + b"\xff", "corrupt"),
     ],
 )
 def test_what_is_not_a_snapshot_of_this_format_is_refused(data: bytes, message: str) -> None:
@@ -224,7 +279,7 @@ def test_a_truncated_snapshot_is_refused() -> None:
 
 
 def test_a_snapshot_with_a_damaged_payload_but_a_valid_checksum_is_refused() -> None:
-    payload = list(marshal.loads(_blob()[10:]))
+    payload = list(_read_snapshot([_blob()]))
     assert len(payload[4]) == 4 * len(payload[5]) > 0  # the articles' serials, and ids
     payload[4] = payload[4][:-4]  # one article serial fewer than the other columns
     with pytest.raises(StoryError, match="corrupt story index snapshot"):
@@ -232,7 +287,7 @@ def test_a_snapshot_with_a_damaged_payload_but_a_valid_checksum_is_refused() -> 
 
 
 def test_a_snapshot_holding_other_objects_than_its_own_is_refused() -> None:
-    payload = list(marshal.loads(_blob()[10:]))
+    payload = list(_read_snapshot([_blob()]))
     payload[2] = {"term": compile("1", "x", "eval")}  # a code object among the frequencies
     with pytest.raises(StoryError, match=r"corrupt story index snapshot.*unexpected"):
         StoryIndex.loads(_rewrap(tuple(payload)), **CONFIG)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, cast
 
 from watcher import health, lifecycle
@@ -184,11 +185,24 @@ def render_summary(d: Mapping[str, Any]) -> str:
 # steps
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FetchBatch:
-    results: tuple[FetchResult, ...]
+    """What `fetch_step` hands `ingest_step`. Ingesting it takes its results (`take_results`):
+    the batch holds the bodies only until then, and `ingest_step` lets each go once parsed
+    (a cold poll's bodies are tens of megabytes)."""
+
+    results: Sequence[FetchResult]
     states: dict[str, FeedState]  # the state each fetched feed was fetched with
     skipped: tuple[tuple[str, str], ...] = ()  # (feed, why): disabled or backing off
+    taken: bool = False
+
+    def take_results(self) -> list[FetchResult]:
+        """The results, handed over once: the batch keeps none of them. Raises ValueError when
+        they were taken already (a batch is ingested once)."""
+        if self.taken:
+            raise ValueError("this FetchBatch was ingested already: fetch again for a new batch")
+        results, self.results, self.taken = list(self.results), (), True
+        return results
 
 
 def fetch_step(cfg: Config, store: Store, now: datetime) -> FetchBatch:
@@ -228,7 +242,11 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     # changed bodies: (index in outcomes, index in new_states, state if parsed, previous state)
     pending: list[tuple[int, int, FeedState, FeedState, FetchResult]] = []
     jobs: list[ParseJob] = []
-    for r in batch.results:
+    results = batch.take_results()
+    results.reverse()  # (taken from the end: in fetch order)
+    while results:
+        # each result is let go here: its body lives on in `jobs` only, until parsed
+        r = results.pop()
         prev = batch.states[r.feed]
         if prev.first_polled is None:
             first_poll.add(r.feed)
@@ -251,10 +269,11 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
             outcomes.append(FeedOutcome(r.feed, "unchanged"))
             continue
         pending.append((len(outcomes), len(new_states), replace(ok_state, body_hash=digest),
-                        prev, r))
+                        prev, replace(r, body=None)))
         outcomes.append(None)
         new_states.append(None)
         jobs.append((r.feed, r.url, r.body, r.headers, now))
+    r = None  # type: ignore[assignment]  # (the last result's body: held by `jobs` alone)
 
     known = store.ids_by_feed([job[0] for job in jobs])
     acc = _Ingested(first_poll=first_poll)
@@ -269,11 +288,13 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         if acc.index is None:
             acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
 
-    # the workers also derive the articles' story features, the costliest part of grouping
-    with closing(iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
-                                  max_chars=cfg.fetch.max_article_chars,
-                                  story_features=STORY_TUNABLES,
-                                  meanwhile=load_index)) as parsed_feeds:
+    # the workers also derive the articles' story features, the costliest part of grouping;
+    # the generator is the only holder of the jobs' bodies, and lets each go once parsed
+    parsing = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
+                               max_chars=cfg.fetch.max_article_chars,
+                               story_features=STORY_TUNABLES, meanwhile=load_index)
+    del jobs
+    with closing(parsing) as parsed_feeds:
         for slot, parsed in zip(pending, parsed_feeds, strict=True):
             chunk.append((slot, parsed))
             chunk_items += len(parsed[0].articles)
@@ -494,13 +515,17 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
     usable snapshot, or it was saved more than `SNAPSHOT_MAX_AGE` ago (the stories that left the
     window since are remembered only by a snapshot that held their articles)."""
     window = timedelta(hours=cfg.stories.window_hours)
-    data = store.load_story_index()
     index: StoryIndex | None = None
-    if data is not None:
-        try:
-            index = StoryIndex.loads(data, window=window, **STORY_MEMORY)
-        except StoryError as exc:
-            log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
+    # read part by part: the snapshot (tens of megabytes) is never whole in memory
+    with closing(store.iter_story_index()) as parts:
+        first = next(parts, None)
+        if first is not None:
+            try:
+                index = StoryIndex.load_parts(chain([first], parts), window=window,
+                                              **STORY_MEMORY)
+            except StoryError as exc:
+                log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
+            del first
     if index is None:
         index = StoryIndex(window=window, **STORY_MEMORY)
         for r in store.iter_window(now - window):

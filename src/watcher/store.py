@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -716,18 +716,27 @@ class Store:
 
     def load_story_index(self, name: str = "default") -> bytes | None:
         """The last saved snapshot of the story index (its parts joined), or None."""
-        with self.engine.connect() as conn:  # one statement: one snapshot's parts, never a mix
-            parts = conn.execute(select(story_index_parts.c.data)
-                                 .where(story_index_parts.c.name == name)
-                                 .order_by(story_index_parts.c.part)).scalars().all()
+        parts = list(self.iter_story_index(name))
         return b"".join(parts) if parts else None
 
-    def save_story_index(self, data: bytes | Sequence[bytes | memoryview], articles_count: int,
+    def iter_story_index(self, name: str = "default") -> Generator[bytes, None, None]:
+        """The parts of the last saved snapshot of the story index, in order, read one at a
+        time (none when there is none). One statement reads them: one snapshot's parts, never a
+        mix. Close the iterator when not reading it to the end."""
+        query = (select(story_index_parts.c.data).where(story_index_parts.c.name == name)
+                 .order_by(story_index_parts.c.part))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=1).execute(query)
+            for (data,) in result:
+                yield bytes(data)
+
+    def save_story_index(self, data: bytes | Iterable[bytes | memoryview], articles_count: int,
                          now: datetime, name: str = "default") -> None:
-        """Replace the saved snapshot, given whole or in parts (stored as given, a row each), in
-        one transaction: a reader sees the old one or the new one, never a mix. The row naming
-        it is written first, so concurrent savers take turns."""
-        parts = [data] if isinstance(data, bytes | bytearray | memoryview) else list(data)
+        """Replace the saved snapshot, given whole or in parts (stored as given, a row each, each
+        taken from `data` when it is stored: an iterator of parts is never held whole), in one
+        transaction: a reader sees the old one or the new one, never a mix. The row naming it
+        is written first, so concurrent savers take turns."""
+        parts = [data] if isinstance(data, bytes | bytearray | memoryview) else data
         row = {"name": name, "saved": _naive(now), "articles": articles_count}
         try:
             with self.engine.begin() as conn:

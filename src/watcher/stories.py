@@ -40,11 +40,14 @@ How a decision is made:
    (``published=None``) is compared without a time penalty (its story's latest known time is
    used when there is one) and, unable to expire by time, is kept among the ``max_undated`` most
    recent undated articles. Memory grows with the window and these caps, never with history.
-7. *Snapshots*: :meth:`StoryIndex.dumps` writes the whole state (a magic, a format version, a
-   CRC-32 and a `marshal` payload of plain containers, numbers, strings and array bytes: nothing
-   that runs code when read); :meth:`StoryIndex.loads` gives back an index that continues exactly
-   as the one dumped, or raises StoryError (corrupt, another format version, another window or
-   other tunables), and the caller rebuilds the index with `restore`.
+7. *Snapshots*: :meth:`StoryIndex.dumps` writes the whole state (a magic, a format version, and
+   one record per field: its length, a CRC-32 and a `marshal` of plain containers, numbers,
+   strings and byte strings: nothing that runs code when read); :meth:`StoryIndex.loads` gives
+   back an index that continues exactly as the one dumped, or raises StoryError (corrupt,
+   another format version, another window or other tunables), and the caller rebuilds the index
+   with `restore`. :meth:`StoryIndex.dump_parts` and :meth:`StoryIndex.load_parts` do the same
+   a part at a time, making or reading one field at a time, so a snapshot of tens of megabytes
+   is never whole in memory on its way to or from the store.
 """
 
 from __future__ import annotations
@@ -773,10 +776,12 @@ def _top(hits: Counter[Any], k: int) -> list[Any]:
 _KINDS: tuple[Kind, ...] = ("new_story", "joined", "revision")
 _KIND_CODE: dict[str, int] = {kind: i for i, kind in enumerate(_KINDS)}
 _SNAPSHOT_MAGIC = b"WSIX"
-_SNAPSHOT_VERSION = 1
-_SNAPSHOT_HEADER = struct.Struct("<4sHI")  # magic, format version, CRC-32 of the payload
+# 2: an article's weights and shingles, and a term's postings, are byte strings of their own
+# (in 1 they were joined into one string each, then cut up again: two copies at save and load)
+_SNAPSHOT_VERSION = 2
+_SNAPSHOT_HEADER = struct.Struct("<4sHI")  # magic, format version, number of fields
 _U32 = struct.Struct("=I")  # a posting: an article's serial, as in array("I")
-_SNAPSHOT_FIELDS = 30
+_SNAPSHOT_FIELDS = 28
 
 
 def _array(typecode: str, data: bytes) -> array[Any]:
@@ -820,6 +825,117 @@ def _config_difference(got: Any, want: tuple[tuple[str, Any], ...]) -> str:
     diff = [f"{name} {theirs.get(name)!r} (now {value!r})" for name, value in want
             if theirs.get(name) != value]
     return ", ".join(diff) or "settings differ"
+
+
+_RECORD_HEADER = struct.Struct("<QI")  # a snapshot field's length, and its CRC-32
+
+
+def _in_parts(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The concatenation of `pieces` cut into parts of `size` bytes (the last one shorter)."""
+    buf = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:
+            take = size - len(buf)
+            buf += view[:take]
+            view = view[take:]
+            if len(buf) == size:
+                yield bytes(buf)
+                buf.clear()
+        del view, piece
+    if buf:
+        yield bytes(buf)
+
+
+class _PartReader:
+    """Consecutive byte ranges of a stream given in parts. A range within one part is a view of
+    it; one that spans parts is assembled (the only copy). A range returned is valid until the
+    next `read`."""
+
+    def __init__(self, parts: Iterable[bytes | bytearray | memoryview]) -> None:
+        self._parts = iter(parts)
+        self._rest = memoryview(b"")  # what is unread of the last part (or assembled range)
+
+    def read(self, n: int) -> memoryview | None:
+        """The next `n` bytes; None when the parts end first."""
+        if len(self._rest) >= n:
+            out, self._rest = self._rest[:n], self._rest[n:]
+            return out
+        buf = bytearray(self._rest)
+        self._rest = memoryview(b"")
+        while len(buf) < n:
+            part = next(self._parts, None)
+            if part is None:
+                return None
+            if not isinstance(part, bytes | bytearray | memoryview):
+                raise StoryError(f"snapshot must be bytes, got {type(part).__name__}")
+            if not buf and len(part) >= n:  # (no copy: the range is within this part)
+                view = memoryview(part)
+                out, self._rest = view[:n], view[n:]
+                return out
+            buf += part
+        view = memoryview(buf)  # (buf is not resized again: its views stay valid)
+        out, self._rest = view[:n], view[n:]
+        return out
+
+    def at_end(self) -> bool:
+        if self._rest:
+            return False
+        return all(not part for part in self._parts)
+
+
+def _read_snapshot(parts: Iterable[bytes | bytearray | memoryview],
+                   check_first: Callable[[Any], None] | None = None) -> tuple[Any, ...]:
+    """The fields of a snapshot (see `StoryIndex.dumps`), each checked against its CRC-32
+    before it is decoded. `check_first` sees the first field (the settings) before the rest is
+    read. Raises StoryError."""
+    reader = _PartReader(parts)
+    size = _SNAPSHOT_HEADER.size
+    head = reader.read(size)
+    if head is None:
+        raise StoryError("not a story index snapshot: too short")
+    magic, version, count = _SNAPSHOT_HEADER.unpack(head)
+    head.release()
+    if magic != _SNAPSHOT_MAGIC:
+        raise StoryError("not a story index snapshot (bad magic)")
+    if version != _SNAPSHOT_VERSION:
+        raise StoryError(
+            f"story index snapshot format {version}, this version reads {_SNAPSHOT_VERSION}"
+        )
+    if count != _SNAPSHOT_FIELDS:
+        raise StoryError("corrupt story index snapshot: unexpected layout")
+    fields: list[Any] = []
+    for i in range(count):
+        rec = reader.read(_RECORD_HEADER.size)
+        if rec is None:
+            raise StoryError("corrupt story index snapshot: truncated")
+        length, crc = _RECORD_HEADER.unpack(rec)
+        rec.release()  # (else it holds the buffer it is cut from while the next is made)
+        blob = reader.read(length)
+        if blob is None:
+            raise StoryError("corrupt story index snapshot: truncated")
+        if zlib.crc32(blob) != crc:
+            raise StoryError("corrupt story index snapshot (checksum mismatch)")
+        try:
+            value = marshal.loads(blob)
+        except (EOFError, ValueError, TypeError) as exc:
+            raise StoryError(f"corrupt story index snapshot: {exc}") from exc
+        finally:
+            blob.release()
+        if i == 0 and check_first is not None:
+            check_first(value)
+        fields.append(value)
+    if not reader.at_end():
+        raise StoryError("corrupt story index snapshot: bytes after its last field")
+    return tuple(fields)
+
+
+def _check_config(got: Any, want: tuple[tuple[str, Any], ...]) -> None:
+    if not isinstance(got, tuple):
+        raise StoryError("corrupt story index snapshot: unexpected layout")
+    if got != want:
+        raise StoryError("story index snapshot was made with another window or other "
+                         "tunables: " + _config_difference(got, want))
 
 
 def _gap_penalty(a: float | None, b: float | None, tun: StoryTunables) -> float:
@@ -996,25 +1112,35 @@ class StoryIndex:
     # -- snapshots ---
 
     def dumps(self) -> bytes:
-        """A compact snapshot of the whole state (see :meth:`loads`): a magic and format
-        version, a CRC-32, and a `marshal` payload of plain containers, numbers, strings and
-        array bytes (nothing that runs code when loaded). Articles and postings are columns of
-        packed numbers; a term is written once, then referred to (marshal's references)."""
+        """A compact snapshot of the whole state (see :meth:`loads`): a magic, a format version
+        and a field count, then each field as a record: its length, its CRC-32 and a `marshal`
+        of plain containers, numbers, strings and byte strings (nothing that runs code when
+        loaded). Articles are columns, one field each; within a field, a string is written once,
+        then referred to (marshal's references), and terms are interned again when read."""
         return b"".join(self.dump_parts())
 
-    def dump_parts(self, part_size: int = 4 << 20) -> list[bytes | memoryview]:
-        """:meth:`dumps` in pieces (``b"".join(parts) == dumps()``): the header, then the payload
-        in slices of at most `part_size` bytes, views of one buffer. Storing them one at a time
-        spares the copies a single buffer costs (the joined snapshot, the database driver's)."""
+    def dump_parts(self, part_size: int = 4 << 20) -> Iterator[bytes]:
+        """:meth:`dumps` in parts of `part_size` bytes (the last one shorter), made as they are
+        asked for (``b"".join(parts) == dumps()``): one field at a time is held as a record, so
+        the snapshot is never whole in memory while it is stored part by part. The index must
+        not change until the last part is made."""
         if part_size < 1:
             raise StoryError(f"part_size must be >= 1, got {part_size}")
-        with _gc_paused():
-            body = self._payload()
-        view = memoryview(body)
-        return [_SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, zlib.crc32(body)),
-                *(view[i:i + part_size] for i in range(0, len(body), part_size))]
+        return _in_parts(self._records(), part_size)
 
-    def _payload(self) -> bytes:
+    def _records(self) -> Iterator[bytes]:
+        yield _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, _SNAPSHOT_FIELDS)
+        with _gc_paused():
+            for value in self._fields():
+                blob = marshal.dumps(value, 4)
+                del value
+                yield _RECORD_HEADER.pack(len(blob), zlib.crc32(blob))
+                yield blob
+                del blob
+
+    def _fields(self) -> Iterator[Any]:
+        """The snapshot's fields in order (`_SNAPSHOT_FIELDS` of them), each made when asked
+        for and let go once written."""
         docs = list(self._by_serial.values())  # in serial order
         story_index: dict[int, int] = {}
         stories: list[_Story] = []
@@ -1025,44 +1151,39 @@ class StoryIndex:
                 story_index[id(story)] = len(stories)
                 stories.append(story)
         postings = self._postings
-        payload = (
-            self._config_key(),
-            (self._df_total, self._df_articles, self._serial, self._live_postings,
-             self._dead_postings, self._clock),
-            dict(self._df),
-            self._idf_cache,
-            # articles, column by column
-            array("I", [d.serial for d in docs]).tobytes(),
-            [d.id for d in docs],
-            [d.ts for d in docs],
-            [d.canonical_url for d in docs],
-            [d.terms for d in docs],
-            b"".join([d.weights for d in docs]),
-            array("I", [d.shingle_rate for d in docs]).tobytes(),
-            array("I", [len(d.shingles) // 4 for d in docs]).tobytes(),
-            b"".join([d.shingles for d in docs]),
-            [d.title_bits for d in docs],
-            array("I", [story_index[id(d.story)] for d in docs]).tobytes(),
-            bytes([_KIND_CODE[d.kind] for d in docs]),
-            [d.duplicate_of for d in docs],
-            array("d", [d.similarity for d in docs]).tobytes(),
-            # stories
-            [(st.id, st.last_ts, st.anchor, st.merged, st.persons, st.size, st.summary_terms,
-              st.summary_weights) for st in stories],
-            array("I", [story_index[id(st)] for st in self._stories.values()]).tobytes(),
-            array("I", [story_index[id(st)] for st in self._remembered.values()]).tobytes(),
-            self._memory_heap,
-            {term: tuple(sids) for term, sids in self._summary_postings.items()},
-            # lookups
-            list(postings),
-            array("I", [len(plist) // 4 for plist in postings.values()]).tobytes(),
-            b"".join(postings.values()),
-            array("d", [ts for ts, _ in self._expiry]).tobytes(),
-            array("I", [serial for _, serial in self._expiry]).tobytes(),
-            array("I", [d.serial for d in self._undated]).tobytes(),
-            array("I", [d.serial for d in self._urls.values()]).tobytes(),  # d.canonical_url
-        )
-        return marshal.dumps(payload, 4)
+        yield self._config_key()
+        yield (self._df_total, self._df_articles, self._serial, self._live_postings,
+               self._dead_postings, self._clock)
+        yield dict(self._df)
+        yield self._idf_cache
+        # articles, column by column
+        yield array("I", [d.serial for d in docs]).tobytes()
+        yield [d.id for d in docs]
+        yield [d.ts for d in docs]
+        yield [d.canonical_url for d in docs]
+        yield [d.terms for d in docs]
+        yield [d.weights for d in docs]
+        yield array("I", [d.shingle_rate for d in docs]).tobytes()
+        yield [d.shingles for d in docs]
+        yield [d.title_bits for d in docs]
+        yield array("I", [story_index[id(d.story)] for d in docs]).tobytes()
+        yield bytes([_KIND_CODE[d.kind] for d in docs])
+        yield [d.duplicate_of for d in docs]
+        yield array("d", [d.similarity for d in docs]).tobytes()
+        # stories
+        yield [(st.id, st.last_ts, st.anchor, st.merged, st.persons, st.size, st.summary_terms,
+                st.summary_weights) for st in stories]
+        yield array("I", [story_index[id(st)] for st in self._stories.values()]).tobytes()
+        yield array("I", [story_index[id(st)] for st in self._remembered.values()]).tobytes()
+        yield self._memory_heap
+        yield {term: tuple(sids) for term, sids in self._summary_postings.items()}
+        # lookups
+        yield list(postings)
+        yield list(postings.values())  # (bytearrays, written as byte strings)
+        yield array("d", [ts for ts, _ in self._expiry]).tobytes()
+        yield array("I", [serial for _, serial in self._expiry]).tobytes()
+        yield array("I", [d.serial for d in self._undated]).tobytes()
+        yield array("I", [d.serial for d in self._urls.values()]).tobytes()  # d.canonical_url
 
     @classmethod
     def loads(
@@ -1071,37 +1192,25 @@ class StoryIndex:
         """The index a :meth:`dumps` snapshot holds, which behaves exactly as the one dumped.
         Raises StoryError when `data` is not a snapshot, is corrupt, is from another format
         version, or was made with another window or other tunables (rebuild the index then)."""
-        index = cls(window, **tunables)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise StoryError(f"snapshot must be bytes, got {type(data).__name__}")
-        data = bytes(data)
-        size = _SNAPSHOT_HEADER.size
-        if len(data) < size:
-            raise StoryError(f"not a story index snapshot: {len(data)} bytes")
-        magic, version, crc = _SNAPSHOT_HEADER.unpack_from(data)
-        if magic != _SNAPSHOT_MAGIC:
-            raise StoryError("not a story index snapshot (bad magic)")
-        if version != _SNAPSHOT_VERSION:
-            raise StoryError(
-                f"story index snapshot format {version}, this version reads {_SNAPSHOT_VERSION}"
-            )
-        body = memoryview(data)[size:]
-        if zlib.crc32(body) != crc:
-            raise StoryError("corrupt story index snapshot (checksum mismatch)")
-        try:
-            payload = marshal.loads(body)
-        except (EOFError, ValueError, TypeError) as exc:
-            raise StoryError(f"corrupt story index snapshot: {exc}") from exc
-        if not isinstance(payload, tuple) or len(payload) != _SNAPSHOT_FIELDS:
-            raise StoryError("corrupt story index snapshot: unexpected layout")
-        if payload[0] != index._config_key():
-            raise StoryError(
-                "story index snapshot was made with another window or other tunables: "
-                + _config_difference(payload[0], index._config_key())
-            )
+        return cls.load_parts([data], window, **tunables)
+
+    @classmethod
+    def load_parts(
+        cls, parts: Iterable[bytes | bytearray | memoryview],
+        window: timedelta = timedelta(hours=72), **tunables: Any,
+    ) -> StoryIndex:
+        """:meth:`loads` of a snapshot given in parts (cut anywhere), read as they come: a field
+        is checked and decoded as soon as its record is complete, and its bytes let go, so the
+        whole snapshot is never in memory at once (a part that starts a new record is held with
+        the end of the last)."""
+        index = cls(window, **tunables)
+        want = index._config_key()
+        fields = _read_snapshot(parts, lambda key: _check_config(key, want))
         try:
             with _gc_paused():
-                index._load_state(payload)
+                index._load_state(fields)
         except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
             raise StoryError(f"corrupt story index snapshot: {exc!r}") from exc
         return index
@@ -1117,10 +1226,10 @@ class StoryIndex:
         return tuple(key)
 
     def _load_state(self, p: tuple[Any, ...]) -> None:
-        (_, scalars, df, idf_cache, serials_b, ids, tss, urls, terms, weights_b, rates_b,
-         n_shingles_b, shingles_b, title_bits, story_of_b, kinds_b, dups, sims_b, story_rows,
-         live_b, remembered_b, memory_heap, summary_postings, post_terms, post_lengths_b,
-         post_serials_b, expiry_ts_b, expiry_serial_b, undated_b, url_serials_b) = p
+        (_, scalars, df, idf_cache, serials_b, ids, tss, urls, terms, weights, rates_b,
+         shingles, title_bits, story_of_b, kinds_b, dups, sims_b, story_rows, live_b,
+         remembered_b, memory_heap, summary_postings, post_terms, post_lists, expiry_ts_b,
+         expiry_serial_b, undated_b, url_serials_b) = p
         (self._df_total, self._df_articles, self._serial, self._live_postings,
          self._dead_postings, self._clock) = scalars
         _expect(df, dict, "document frequencies")
@@ -1141,10 +1250,7 @@ class StoryIndex:
                 raise ValueError("summary terms and weights differ in length")
             stories.append(st)
         serials = _array("I", serials_b)
-        weights = _array("f", weights_b)
         rates = _array("I", rates_b)
-        n_shingles = _array("I", n_shingles_b)
-        shingles = _array("I", shingles_b)
         story_of = _array("I", story_of_b)
         sims = _array("d", sims_b)
         n = len(serials)
@@ -1155,27 +1261,23 @@ class StoryIndex:
         _only(urls, {str}, "urls")
         _only(title_bits, {bytes}, "title bits")
         _only(dups, {str, type(None)}, "revised ids")
-        columns = (ids, tss, urls, terms, title_bits, dups, rates, n_shingles, story_of, sims,
-                   kinds_b)
+        _only(weights, {bytes}, "article weights")
+        _only(shingles, {bytes}, "article shingles")
+        columns = (ids, tss, urls, terms, weights, shingles, title_bits, dups, rates, story_of,
+                   sims, kinds_b)
         if any(len(c) != n for c in columns):
             raise ValueError("article columns differ in length")
-        if sum(map(len, terms)) != len(weights):
-            raise ValueError("article terms and weights do not add up")
-        if sum(n_shingles) != len(shingles):
-            raise ValueError("article shingles do not add up")
+        if list(map(len, weights)) != [4 * len(t) for t in terms]:
+            raise ValueError("article terms and weights differ in length")
+        if any(len(sh) % 4 for sh in shingles):
+            raise ValueError("article shingles are not 4-byte values")
         docs = self._docs
         by_serial = self._by_serial
         kinds = _KINDS
-        w0 = s0 = 0
         for i in range(n):
-            dterms = terms[i]
-            w1 = w0 + len(dterms)
-            s1 = s0 + n_shingles[i]
             story = stories[story_of[i]]
-            d = _Doc(serials[i], ids[i], tss[i], urls[i], dterms, weights_b[4 * w0 : 4 * w1],
-                     rates[i], shingles_b[4 * s0 : 4 * s1], title_bits[i], story,
-                     kinds[kinds_b[i]], dups[i], sims[i])
-            w0, s0 = w1, s1
+            d = _Doc(serials[i], ids[i], tss[i], urls[i], terms[i], weights[i], rates[i],
+                     shingles[i], title_bits[i], story, kinds[kinds_b[i]], dups[i], sims[i])
             docs[d.id] = d
             by_serial[d.serial] = d
             story.members[d.serial] = d
@@ -1190,16 +1292,13 @@ class StoryIndex:
         self._summary_postings = {
             term: dict.fromkeys(sids) for term, sids in summary_postings.items()
         }
-        post_serials = _array("I", post_serials_b)
-        postings: dict[str, bytearray] = {}
-        start = 0
         _expect(post_terms, list, "posted terms")
-        for t, length in zip(post_terms, _array("I", post_lengths_b), strict=True):
-            postings[t] = bytearray(post_serials_b[4 * start : 4 * (start + length)])
-            start += length
-        if start != len(post_serials):
-            raise ValueError("postings do not add up")
-        self._postings = postings
+        _expect(post_lists, list, "postings")
+        _only(post_terms, {str}, "posted terms")
+        _only(post_lists, {bytes}, "postings")
+        if any(len(plist) % 4 for plist in post_lists):
+            raise ValueError("postings are not 4-byte serials")
+        self._postings = dict(zip(post_terms, map(bytearray, post_lists), strict=True))
         expiry_ts = _array("d", expiry_ts_b)
         expiry_serials = _array("I", expiry_serial_b)
         self._expiry = list(zip(expiry_ts, expiry_serials, strict=True))
