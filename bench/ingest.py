@@ -5,6 +5,7 @@
     .venv/bin/python bench/ingest.py --feeds 1000 --peers watcher,reader --steady-repeats 5
     .venv/bin/python bench/ingest.py micro 40        # cleaning/parsing rates, before and after
     .venv/bin/python bench/ingest.py fetch 1000 3    # the fetch alone, against the httpx one
+    .venv/bin/python bench/ingest.py timeline 1000   # RSS by pipeline step, cold then steady
 
 A local HTTP server on 127.0.0.1 (a child process) serves N synthetic feeds: RSS 2.0 and Atom,
 20-100 items, 20-150 KB, 50 ms added latency per request, ETag and Last-Modified with 304s. Every
@@ -931,6 +932,76 @@ def summary_table(rows: list[dict[str, Any]], n_feeds: int) -> str:
                          f"{r['rss_tree_mb']:6.0f} MB {r.get('new', '?'):>6}  {ratio}{spread}")
     return "\n".join(lines)
 
+def peer_timeline(config: str) -> None:
+    """One core cycle (pipeline.run_cycle, no Prefect) with this process's RSS sampled every
+    50 ms and tagged with the step running; prints each step's span and RSS range."""
+    from watcher import pipeline, runtime
+    from watcher.transports import ConsoleTransport
+
+    current = ["start"]
+    samples: list[tuple[float, float, str]] = []
+    done = threading.Event()
+
+    def rss_mb() -> float:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.perf_counter(), rss_mb(), current[0]))
+            time.sleep(0.05)
+
+    def tagged(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            current[0] = name
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                current[0] = "between steps"
+        return wrapper
+
+    for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
+                 "mark_matched_step"):
+        setattr(pipeline, name, tagged(name, getattr(pipeline, name)))
+    cfg = runtime.load(config)
+    store = runtime.open_store(cfg)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # (alerts)
+        summary = pipeline.run_cycle(cfg, store, ConsoleTransport(), dry_run=True)
+    done.set()
+    sampler.join()
+    store.close()
+    spans: dict[str, list[float]] = {}
+    for t, rss, step in samples:
+        span = spans.setdefault(step, [t - t0, t - t0, rss, rss])
+        span[1], span[2], span[3] = t - t0, min(span[2], rss), max(span[3], rss)
+    print(f"cycle {time.perf_counter() - t0:.2f} s, {summary.new_articles} new articles, "
+          f"peak {max(r for _, r, _ in samples):.0f} MB")
+    for step, (a, b, low, high) in spans.items():
+        print(f"  {step:<18} {a:6.2f}-{b:6.2f} s  RSS {low:5.0f}-{high:5.0f} MB")
+
+
+def timeline(n_feeds: int) -> None:
+    """RSS by pipeline step (core, no Prefect), a cold then a steady cycle, each in a child
+    process."""
+    with tempfile.TemporaryDirectory(prefix="watcher-timeline-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        now = datetime.now(UTC)
+        with feed_server(n_feeds, now, tmp) as (base, _):
+            config = tmp / "watcher.toml"
+            watcher_config(config, base, n_feeds, tmp / "watcher.db")
+            for gen, cycle in ((0, "cold"), (1, "steady")):
+                http_get(f"{base}/_gen/{gen}")
+                print(f"N={n_feeds} {cycle}:", flush=True)
+                subprocess.run([sys.executable, __file__, "peer-timeline", str(config)],
+                               check=True, cwd=ROOT)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(int(sys.argv[2]), datetime.fromisoformat(sys.argv[3]), Path(sys.argv[4]))
@@ -944,6 +1015,10 @@ if __name__ == "__main__":
         peer_watcher(sys.argv[2:])
     elif len(sys.argv) > 1 and sys.argv[1] == "micro":
         micro(int(sys.argv[2]) if len(sys.argv) > 2 else 40)
+    elif len(sys.argv) > 1 and sys.argv[1] == "timeline":
+        timeline(int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
+    elif len(sys.argv) > 1 and sys.argv[1] == "peer-timeline":
+        peer_timeline(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "fetch":
         fetch_bench(int(sys.argv[2]) if len(sys.argv) > 2 else 1000,
                     int(sys.argv[3]) if len(sys.argv) > 3 else 3)

@@ -228,8 +228,8 @@ def test_a_body_is_let_go_once_its_result_is_handed_out(workers: int) -> None:
     handed = 0
     for _ in stream:
         handed += 1
-        # the bodies of the feeds handed out before this one are gone (this one's may be),
-        # those of the feeds still to come are held
-        assert set(names[: handed - 1]) <= set(_FREED) <= set(names[:handed])
+        # the bodies of the feeds handed out, this one's included, are gone; those of the
+        # feeds still to come are held
+        assert sorted(_FREED) == sorted(names[:handed])
     assert handed == len(names)
     assert sorted(_FREED) == sorted(names)

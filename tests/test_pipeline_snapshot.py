@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -169,3 +171,67 @@ def test_a_failed_snapshot_save_does_not_fail_the_run(
         stored_with_index(store, ARTICLES)
     assert "story index snapshot not saved (ValueError" in caplog.text
     assert store.count("articles") == 3
+
+
+def test_a_snapshot_in_many_parts_is_read_part_by_part(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline streams the snapshot from the store a part at a time (SQLite and
+    PostgreSQL): one of many small parts loads as the saved index, without a rebuild."""
+    saved = stored_with_index(store, ARTICLES)
+    store.save_story_index(saved.dump_parts(part_size=97), len(saved), NOW)
+    assert store.count("story_index_parts") > 20
+    read: list[int] = []
+    real = store.iter_story_index
+
+    def counted(*args: object) -> Iterator[bytes]:
+        for part in real(*args):  # type: ignore[arg-type]
+            read.append(len(part))
+            yield part
+
+    monkeypatch.setattr(store, "iter_story_index", counted)
+    monkeypatch.setattr(store, "iter_window", _no_rebuild)
+    loaded = pipeline.load_story_index(CFG, store, NOW)
+    assert sum(read) == len(saved.dumps()) and len(read) == store.count("story_index_parts")
+    assert loaded.doc_ids() == saved.doc_ids()
+    follow = art("follow", "Man arrested after Millbrook bar shooting", BAR_SHOOTING_FOLLOWUP, 1)
+    assert loaded.assign(doc(follow)) == saved.assign(doc(follow))
+
+
+def _no_rebuild(*args: object) -> None:
+    raise AssertionError("the index was rebuilt from the texts")
+
+
+def test_a_snapshot_refused_part_way_leaves_no_connection_behind(store: Store) -> None:
+    stored_with_index(store, ARTICLES)
+    index = StoryIndex(**pipeline.STORY_MEMORY)
+    store.save_story_index(index.dump_parts(part_size=16), 0, NOW)
+    with closing(store.iter_story_index()) as parts:
+        next(parts)
+    assert store.engine.pool.checkedout() == 0
+
+
+def test_parts_are_made_before_the_write_lock_is_taken(tmp_path: Any) -> None:
+    """An iterator of parts is spooled to a temporary file before the transaction: while the
+    parts are made, another writer is not kept waiting (SQLite locks the whole database)."""
+    import sqlite3
+
+    path = tmp_path / "w.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        saved = stored_with_index(store, ARTICLES)
+        other = sqlite3.connect(path, timeout=0.05)
+        wrote: list[int] = []
+
+        def parts() -> Iterator[bytes]:
+            for i, part in enumerate(saved.dump_parts(part_size=512)):
+                other.execute("UPDATE articles SET title = title WHERE id = 'bar'")
+                other.commit()  # ("database is locked" if the saver held the lock)
+                wrote.append(i)
+                yield part
+
+        store.save_story_index(parts(), len(saved), NOW)
+        other.close()
+        assert len(wrote) > 3 and store.load_story_index() == saved.dumps()
+    finally:
+        store.close()

@@ -367,3 +367,81 @@ def test_remove_then_snapshot_continues_exactly() -> None:
         assert a.remove(doc_id) and b.remove(doc_id)
     b = StoryIndex.loads(b.dumps(), **CONFIG)
     assert feed(a, STREAM[100:]) == feed(b, STREAM[100:])
+
+
+def test_the_collector_runs_between_parts() -> None:
+    """Garbage collection is paused while a field is written, never while the consumer holds a
+    part: a half-read (or dropped) dump leaves it on."""
+    import gc
+
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    assert gc.isenabled()
+    parts = index.dump_parts(part_size=64)
+    for _ in range(5):
+        next(parts)
+        assert gc.isenabled()
+    del parts
+    assert gc.isenabled()
+
+
+def test_parts_of_any_kind_and_empty_ones_are_read() -> None:
+    from array import array
+
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    blob = index.dumps()
+    wide = array("I")
+    wide.frombytes(blob[:4096])  # a view whose items are 4 bytes: read as its bytes
+    parts: list[Any] = [b"", memoryview(wide), b"", bytearray(blob[4096:5000]), b"",
+                        memoryview(blob)[5000:], b""]
+    assert state(StoryIndex.load_parts(parts, **CONFIG)) == state(index)
+    with pytest.raises(StoryError, match="snapshot must be bytes"):
+        StoryIndex.load_parts([blob[:100], "text"], **CONFIG)  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (1, ("a", 1, 2, 3, 4, 0.0)),  # counters
+        (1, (1, 2, 3, 4, 5, "clock")),
+        (17, [("s", None, 0.0, {}, {}, "size", (), b"")]),  # a story row
+        (17, [(7, None, 0.0, {}, {}, 1, (), b"")]),
+        (20, [(1.0, 2.0)]),  # the memory heap
+        (20, [("anchor", "s")]),
+        (21, {"term": ("no-such-story",)}),  # a summary posting
+    ],
+)
+def test_a_snapshot_with_fields_of_the_wrong_kind_is_refused(field: int, value: Any) -> None:
+    payload = list(_read_snapshot([_blob()]))
+    payload[field] = value
+    with pytest.raises(StoryError, match="corrupt story index snapshot"):
+        StoryIndex.loads(_rewrap(tuple(payload)), **CONFIG)
+
+
+def test_stories_listed_twice_or_missing_are_refused() -> None:
+    payload = list(_read_snapshot([_blob()]))
+    live, remembered = payload[18], payload[19]
+    assert live and remembered  # (the stream left both kinds)
+    for change in ({18: live + live[:4]}, {19: remembered + live[:4]}, {18: live[4:]}):
+        damaged = list(payload)
+        for i, v in change.items():
+            damaged[i] = v
+        with pytest.raises(StoryError, match="corrupt story index snapshot"):
+            StoryIndex.loads(_rewrap(tuple(damaged)), **CONFIG)
+
+
+def test_a_field_too_large_to_read_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """marshal trusts the counts it reads: a forged one asks for more memory than there is,
+    which is a corrupt snapshot (rebuilt), not a failed run."""
+    import types
+
+    from watcher import stories
+
+    def out_of_memory(data: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(stories, "marshal",
+                        types.SimpleNamespace(loads=out_of_memory, dumps=marshal.dumps))
+    with pytest.raises(StoryError, match="too large to read"):
+        StoryIndex.loads(_blob(), **CONFIG)

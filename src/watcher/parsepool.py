@@ -92,9 +92,9 @@ def iter_parse_feeds(
     the parsing); not called when the feeds are parsed in this process. What it raises is
     raised here, the jobs cancelled.
 
-    Memory: the generator holds a job (its body) only until the job's result is yielded. A
-    caller that keeps no reference of its own to `jobs` (or to the bodies) lets each body be
-    freed once parsed: a cold poll's bodies are tens of megabytes."""
+    Memory: the generator holds a job (its body) only until the job's result is in hand, before
+    it is yielded. A caller that keeps no reference of its own to `jobs` (or to the bodies) lets
+    each body be freed once parsed: a cold poll's bodies are tens of megabytes."""
     known = known or {}
     n_workers = default_workers() if workers is None else workers
     # the jobs whose results are not yet handed out, oldest first; `jobs` itself is let go
@@ -104,10 +104,7 @@ def iter_parse_feeds(
                 for job in todo)
     if n_workers < 2 or len(todo) < 2 or total < min_pool_bytes:
         while todo:
-            job = todo.popleft()
-            yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
-                               story_features)
-            del job
+            yield _parse_and_drop(todo, known, max_items, max_chars, story_features)
         return
     in_meanwhile = False
     try:
@@ -144,10 +141,18 @@ def iter_parse_feeds(
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
                     type(exc).__name__, exc, len(todo))
     while todo:
-        job = todo.popleft()
-        yield _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
-                           story_features)
-        del job
+        yield _parse_and_drop(todo, known, max_items, max_chars, story_features)
+
+
+def _parse_and_drop(todo: deque[ParseJob], known: Mapping[str, Set[str]], max_items: int | None,
+                    max_chars: int, story_features: StoryTunables | None) -> Parsed:
+    """The first job's result, the job taken out of `todo` (a failed job stays in it): the
+    caller's generator holds the result only, not the body, while its own caller works."""
+    job = todo[0]
+    result = _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
+                          story_features)
+    todo.popleft()
+    return result
 
 
 def _parse_known(job: ParseJob, known: Set[str], max_items: int | None, max_chars: int,

@@ -11,11 +11,12 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from itertools import chain
+from itertools import chain, islice
 from typing import Any, cast
 
 from watcher import health, lifecycle
@@ -518,14 +519,13 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
     index: StoryIndex | None = None
     # read part by part: the snapshot (tens of megabytes) is never whole in memory
     with closing(store.iter_story_index()) as parts:
-        first = next(parts, None)
-        if first is not None:
+        ahead = deque(islice(parts, 1))  # (none: no snapshot was saved)
+        if ahead:
             try:
-                index = StoryIndex.load_parts(chain([first], parts), window=window,
+                index = StoryIndex.load_parts(chain(_drain(ahead), parts), window=window,
                                               **STORY_MEMORY)
             except StoryError as exc:
                 log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
-            del first
     if index is None:
         index = StoryIndex(window=window, **STORY_MEMORY)
         for r in store.iter_window(now - window):
@@ -571,6 +571,12 @@ def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
     except Exception as exc:
         log.warning("story index snapshot not saved (%s: %s); the next run rebuilds it",
                     type(exc).__name__, exc)
+
+
+def _drain(items: deque[bytes]) -> Iterator[bytes]:
+    """The items, each taken out as it is handed on (the deque holds none once handed)."""
+    while items:
+        yield items.popleft()
 
 
 def _window_doc(r: WindowRow) -> StoryDoc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -725,18 +726,34 @@ class Store:
         mix. Close the iterator when not reading it to the end."""
         query = (select(story_index_parts.c.data).where(story_index_parts.c.name == name)
                  .order_by(story_index_parts.c.part))
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=1).execute(query)
+        with self.engine.connect() as conn, conn.execution_options(
+            stream_results=True, yield_per=1
+        ).execute(query) as result:
             for (data,) in result:
                 yield bytes(data)
 
     def save_story_index(self, data: bytes | Iterable[bytes | memoryview], articles_count: int,
                          now: datetime, name: str = "default") -> None:
-        """Replace the saved snapshot, given whole or in parts (stored as given, a row each, each
-        taken from `data` when it is stored: an iterator of parts is never held whole), in one
-        transaction: a reader sees the old one or the new one, never a mix. The row naming it
-        is written first, so concurrent savers take turns."""
-        parts = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+        """Replace the saved snapshot, given whole or in parts (stored as given, a row each), in
+        one transaction: a reader sees the old one or the new one, never a mix. The row naming
+        it is written first, so concurrent savers take turns. Parts given by an iterator (not a
+        sequence) are first written to a temporary file, then stored one at a time: the
+        snapshot is never whole in memory, and its making does not hold the transaction."""
+        if isinstance(data, bytes | bytearray | memoryview):
+            self._save_story_index([data], articles_count, now, name)
+        elif isinstance(data, list | tuple):  # (already in memory)
+            self._save_story_index(data, articles_count, now, name)
+        else:
+            # made part by part: spooled to a temporary file first, so that the snapshot is
+            # neither whole in memory nor made while the transaction holds the write lock
+            with tempfile.TemporaryFile(prefix="watcher-snapshot-") as spool:
+                sizes = [spool.write(part) for part in data]
+                spool.seek(0)
+                self._save_story_index((spool.read(n) for n in sizes), articles_count, now,
+                                       name)
+
+    def _save_story_index(self, parts: Iterable[bytes | bytearray | memoryview],
+                          articles_count: int, now: datetime, name: str) -> None:
         row = {"name": name, "saved": _naive(now), "articles": articles_count}
         try:
             with self.engine.begin() as conn:

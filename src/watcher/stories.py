@@ -828,6 +828,7 @@ def _config_difference(got: Any, want: tuple[tuple[str, Any], ...]) -> str:
 
 
 _RECORD_HEADER = struct.Struct("<QI")  # a snapshot field's length, and its CRC-32
+_DONE = object()  # (the end of a snapshot's fields)
 
 
 def _in_parts(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -869,11 +870,13 @@ class _PartReader:
                 return None
             if not isinstance(part, bytes | bytearray | memoryview):
                 raise StoryError(f"snapshot must be bytes, got {type(part).__name__}")
-            if not buf and len(part) >= n:  # (no copy: the range is within this part)
-                view = memoryview(part)
+            view = memoryview(part).cast("B")  # (bytes, whatever the part's item size)
+            del part
+            if not buf and len(view) >= n:  # (no copy: the range is within this part)
                 out, self._rest = view[:n], view[n:]
                 return out
-            buf += part
+            buf += view
+            view.release()
         view = memoryview(buf)  # (buf is not resized again: its views stay valid)
         out, self._rest = view[:n], view[n:]
         return out
@@ -920,6 +923,8 @@ def _read_snapshot(parts: Iterable[bytes | bytearray | memoryview],
             value = marshal.loads(blob)
         except (EOFError, ValueError, TypeError) as exc:
             raise StoryError(f"corrupt story index snapshot: {exc}") from exc
+        except MemoryError:  # (a forged count: marshal believed it)
+            raise StoryError("corrupt story index snapshot: a field too large to read") from None
         finally:
             blob.release()
         if i == 0 and check_first is not None:
@@ -1130,13 +1135,19 @@ class StoryIndex:
 
     def _records(self) -> Iterator[bytes]:
         yield _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, _SNAPSHOT_FIELDS)
-        with _gc_paused():
-            for value in self._fields():
+        fields = self._fields()
+        while True:
+            # the collector is paused while a field is made and written, never across a
+            # yield: the consumer's work (and a half-read iterator) runs with it on
+            with _gc_paused():
+                value: Any = next(fields, _DONE)
+                if value is _DONE:
+                    return
                 blob = marshal.dumps(value, 4)
                 del value
-                yield _RECORD_HEADER.pack(len(blob), zlib.crc32(blob))
-                yield blob
-                del blob
+            yield _RECORD_HEADER.pack(len(blob), zlib.crc32(blob))
+            yield blob
+            del blob
 
     def _fields(self) -> Iterator[Any]:
         """The snapshot's fields in order (`_SNAPSHOT_FIELDS` of them), each made when asked
@@ -1230,6 +1241,9 @@ class StoryIndex:
          shingles, title_bits, story_of_b, kinds_b, dups, sims_b, story_rows, live_b,
          remembered_b, memory_heap, summary_postings, post_terms, post_lists, expiry_ts_b,
          expiry_serial_b, undated_b, url_serials_b) = p
+        _expect(scalars, tuple, "counters")
+        _only(scalars[:5], {int}, "counters")
+        _only(scalars[5:], {float}, "clock")
         (self._df_total, self._df_articles, self._serial, self._live_postings,
          self._dead_postings, self._clock) = scalars
         _expect(df, dict, "document frequencies")
@@ -1241,10 +1255,20 @@ class StoryIndex:
         self._df = Counter(df)
         self._idf_cache = idf_cache
         stories: list[_Story] = []
+        _expect(story_rows, list, "stories")
         for sid, last_ts, anchor, merged, persons, size, sterms, sweights in story_rows:
+            _expect(sid, str, "story id")
+            _only((last_ts,), {float, type(None)}, "story time")
+            _expect(anchor, float, "story anchor")
+            _expect(size, int, "story size")
             _expect(merged, dict, "story terms")
             _expect(persons, dict, "story persons")
             _expect(sterms, tuple, "story summary")
+            _only(merged, {str}, "story terms")
+            _only(merged.values(), {float}, "story term weights")
+            _only(persons, {str}, "story persons")
+            _only(persons.values(), {int}, "story person counts")
+            _only(sterms, {str}, "story summary")
             st = _Story(sid, {}, last_ts, anchor, merged, persons, size, sterms, sweights)
             if len(_array("f", sweights)) != len(sterms):
                 raise ValueError("summary terms and weights differ in length")
@@ -1283,15 +1307,29 @@ class StoryIndex:
             story.members[d.serial] = d
         if len(docs) != n or len(by_serial) != n:
             raise ValueError("repeated article ids or serials")
-        self._stories = {st.id: st for st in map(stories.__getitem__, _array("I", live_b))}
-        self._remembered = {
-            st.id: st for st in map(stories.__getitem__, _array("I", remembered_b))
-        }
+        live = _array("I", live_b)
+        remembered = _array("I", remembered_b)
+        self._stories = {st.id: st for st in map(stories.__getitem__, live)}
+        self._remembered = {st.id: st for st in map(stories.__getitem__, remembered)}
+        if (len(self._stories) != len(live) or len(self._remembered) != len(remembered)
+                or self._stories.keys() & self._remembered.keys()):
+            raise ValueError("a story is listed twice")
+        if any(d.story is not self._stories.get(d.story.id) for d in by_serial.values()):
+            raise ValueError("an article's story is not among the live ones")
         _expect(memory_heap, list, "memory heap")
+        for entry in memory_heap:
+            _expect(entry, tuple, "memory heap entry")
+            anchor, sid = entry
+            _expect(anchor, float, "memory heap anchor")
+            _expect(sid, str, "memory heap story")
         self._memory_heap = memory_heap
+        _expect(summary_postings, dict, "summary postings")
         self._summary_postings = {
             term: dict.fromkeys(sids) for term, sids in summary_postings.items()
         }
+        if any(sid not in self._remembered for sids in self._summary_postings.values()
+               for sid in sids):
+            raise ValueError("a summary posting names a story not remembered")
         _expect(post_terms, list, "posted terms")
         _expect(post_lists, list, "postings")
         _only(post_terms, {str}, "posted terms")
