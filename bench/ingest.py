@@ -784,7 +784,8 @@ def _state_files(work: Path) -> list[Path]:
 
 
 def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[str, str] | None,
-             server: Any, steady_repeats: int = 1) -> list[dict[str, Any]]:
+             server: Any, steady_repeats: int = 1, stale_snapshot: bool = False
+             ) -> list[dict[str, Any]]:
     work = tmp / peer
     work.mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -807,6 +808,8 @@ def run_peer(peer: str, n_feeds: int, base: str, tmp: Path, prefect_env: dict[st
                 p.unlink()
             for p in saved.iterdir():
                 shutil.copy2(p, work / p.name)
+        if i >= 1 and stale_snapshot and peer in ("core", "watcher", "watcher-cli"):
+            _age_snapshot(work / "watcher.db", timedelta(hours=2))
         http_get(f"{base}/_gen/{gen}")
         name = cycle if i < 2 else f"{cycle}-{i - 1}"  # (one log and summary per repeat)
         summary = work / f"summary-{name}.json"
@@ -851,6 +854,19 @@ def _row_text(r: dict[str, Any]) -> str:
             f"  load {r['load1']:.1f}  server cpu {r['server_cpu_s']:.1f}s{extra}")
 
 
+def _age_snapshot(db: Path, by: timedelta) -> None:
+    """Make watcher's saved story index snapshot look `by` older: the next cycle saves it again
+    (as a deployed poller does every hour, `pipeline.SNAPSHOT_MAX_AGE`)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (saved,) = conn.execute("SELECT saved FROM story_index WHERE name = 'default'").fetchone()
+        older = datetime.fromisoformat(saved) - by
+        conn.execute("UPDATE story_index SET saved = ? WHERE name = 'default'",
+                     (older.isoformat(sep=" "),))
+        conn.commit()
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--feeds", type=int, nargs="+", default=[200, 1000])
@@ -860,6 +876,10 @@ def main(argv: list[str]) -> int:
                     help="steady cycles per peer, each from the state the cold cycle left "
                          "(the table gives their median, the lower one for an even K, and "
                          "range; default 1)")
+    ap.add_argument("--stale-snapshot", action="store_true",
+                    help="before each steady cycle of watcher, age its saved story index "
+                         "snapshot by 2 hours, so that the cycle saves it again (the hourly "
+                         "save of a deployed poller)")
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
@@ -880,13 +900,13 @@ def main(argv: list[str]) -> int:
                 for peer in peers:
                     if not peer.startswith("watcher"):
                         rows += run_peer(peer, n_feeds, base, tmp, None, server,
-                                         args.steady_repeats)
+                                         args.steady_repeats, args.stale_snapshot)
                 with_prefect = [p for p in peers if p.startswith("watcher")]
                 if with_prefect:  # one Prefect server for these, stopped before the others run
                     with prefect_server(tmp) as penv:
                         for peer in with_prefect:
                             rows += run_peer(peer, n_feeds, base, tmp, penv, server,
-                                             args.steady_repeats)
+                                             args.steady_repeats, args.stale_snapshot)
         finally:
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)

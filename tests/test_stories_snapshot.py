@@ -235,13 +235,17 @@ def _blob() -> bytes:
     return index.dumps()
 
 
+def _record(value: Any) -> bytes:
+    blob = marshal.dumps(value)
+    return struct.pack("<QI", len(blob), zlib.crc32(blob)) + blob
+
+
 def _rewrap(fields: Any, version: int = 2) -> bytes:
-    """A snapshot of these fields (a tuple; anything else is one field)."""
+    """A snapshot of these fields (a tuple; anything else is one field), each in one chunk."""
     fields = fields if isinstance(fields, tuple) else (fields,)
     out = [struct.pack("<4sHI", b"WSIX", version, len(fields))]
     for value in fields:
-        blob = marshal.dumps(value)
-        out += [struct.pack("<QI", len(blob), zlib.crc32(blob)), blob]
+        out += [_record(1), _record(value)]
     return b"".join(out)
 
 
@@ -445,3 +449,36 @@ def test_a_field_too_large_to_read_is_refused(monkeypatch: pytest.MonkeyPatch) -
                         types.SimpleNamespace(loads=out_of_memory, dumps=marshal.dumps))
     with pytest.raises(StoryError, match="too large to read"):
         StoryIndex.loads(_blob(), **CONFIG)
+
+
+def test_long_columns_are_written_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The articles' columns are cut into records of `_SNAPSHOT_CHUNK` items (a snapshot is
+    never held as one big record), read back joined: the same state, whatever the chunk."""
+    from watcher import stories
+
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:120])
+    whole = index.dumps()
+    monkeypatch.setattr(stories, "_SNAPSHOT_CHUNK", 7)
+    chunked = index.dumps()
+    assert len(chunked) > len(whole)
+    assert state(StoryIndex.loads(chunked, **CONFIG)) == state(index)
+    assert state(StoryIndex.load_parts(index.dump_parts(part_size=50), **CONFIG)) == state(index)
+    monkeypatch.undo()
+    assert state(StoryIndex.loads(chunked, **CONFIG)) == state(index)  # read with any setting
+
+
+@pytest.mark.parametrize(
+    ("chunks", "message"),
+    [
+        ([_record(0)], "unexpected layout"),  # no chunk
+        ([_record("2")], "unexpected layout"),  # not a count
+        ([_record(2), _record((1, 2)), _record([3])], "unexpected layout"),  # a tuple in chunks
+        ([_record(2), _record([1]), _record({3: 4})], "unexpected layout"),
+        ([_record(3), _record([1]), _record([2])], "truncated"),
+    ],
+)
+def test_a_field_in_bad_chunks_is_refused(chunks: list[bytes], message: str) -> None:
+    head = struct.pack("<4sHI", b"WSIX", 2, 28)
+    with pytest.raises(StoryError, match=message):
+        StoryIndex.loads(head + b"".join(chunks), **CONFIG)
