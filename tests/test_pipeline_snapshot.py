@@ -235,3 +235,20 @@ def test_parts_are_made_before_the_write_lock_is_taken(tmp_path: Any) -> None:
         assert len(wrote) > 3 and store.load_story_index() == saved.dumps()
     finally:
         store.close()
+
+
+def test_without_a_temporary_directory_the_snapshot_is_made_in_memory(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only container (no writable $TMPDIR or /tmp) still saves the snapshot."""
+    from watcher import store as store_module
+
+    def no_tmp(*args: object, **kwargs: object) -> Any:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(store_module.tempfile, "TemporaryFile", no_tmp)
+    saved = stored_with_index(store, ARTICLES)
+    with caplog.at_level(logging.INFO, logger="watcher"):
+        store.save_story_index(saved.dump_parts(part_size=333), len(saved), NOW)
+    assert "made in memory" in caplog.text
+    assert store.load_story_index() == saved.dumps()

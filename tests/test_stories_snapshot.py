@@ -482,3 +482,32 @@ def test_a_field_in_bad_chunks_is_refused(chunks: list[bytes], message: str) -> 
     head = struct.pack("<4sHI", b"WSIX", 2, 28)
     with pytest.raises(StoryError, match=message):
         StoryIndex.loads(head + b"".join(chunks), **CONFIG)
+
+
+def test_a_story_id_used_again_after_its_article_was_removed_still_loads() -> None:
+    """remove() of a story's first article, then a new article under the same id: the index
+    holds two stories of one id (their articles share it in the store too); its snapshot is a
+    state the index reached, and loads (it once was refused, costing a rebuild)."""
+    index = StoryIndex(**CONFIG)
+    first, follow, other = STREAM[0], STREAM[1], STREAM[2]
+    assert index.assign(first).kind == "new_story"
+    index.restore(follow, first.id)  # (joined to the first article's story)
+    assert index.remove(first.id)
+    again = index.assign(StoryDoc(first.id, other.title, other.text, other.published,
+                                  other.source))
+    assert again.kind == "new_story" and again.story_id == first.id
+    assert index.assignment(follow.id).story_id == first.id  # type: ignore[union-attr]
+    loaded = StoryIndex.loads(index.dumps(), **CONFIG)
+    assert state(loaded) == state(index)
+
+
+def test_strided_views_and_odd_parts() -> None:
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:60])
+    blob = index.dumps()
+    doubled = bytes(b for byte in blob for b in (byte, 0))
+    strided = memoryview(doubled)[::2]  # (not contiguous: the blob's bytes, every other one)
+    assert strided.tobytes() == blob
+    assert state(StoryIndex.load_parts([strided], **CONFIG)) == state(index)
+    with pytest.raises(StoryError, match="snapshot must be bytes"):
+        StoryIndex.load_parts([blob, None], **CONFIG)  # type: ignore[list-item]

@@ -737,8 +737,9 @@ class Store:
         """Replace the saved snapshot, given whole or in parts (stored as given, a row each), in
         one transaction: a reader sees the old one or the new one, never a mix. The row naming
         it is written first, so concurrent savers take turns. Parts given by an iterator (not a
-        sequence) are first written to a temporary file, then stored one at a time: the
-        snapshot is never whole in memory, and its making does not hold the transaction."""
+        sequence) are first written to a temporary file (`tempfile`: $TMPDIR, else /tmp; held
+        in memory when none can be made), then stored one at a time: the snapshot is never whole
+        in the process's memory, and its making does not hold the transaction."""
         if isinstance(data, bytes | bytearray | memoryview):
             self._save_story_index([data], articles_count, now, name)
         elif isinstance(data, list | tuple):  # (already in memory)
@@ -746,7 +747,13 @@ class Store:
         else:
             # made part by part: spooled to a temporary file first, so that the snapshot is
             # neither whole in memory nor made while the transaction holds the write lock
-            with tempfile.TemporaryFile(prefix="watcher-snapshot-") as spool:
+            try:
+                spool = tempfile.TemporaryFile(prefix="watcher-snapshot-")  # noqa: SIM115 (with below)
+            except OSError as exc:  # (no writable temporary directory: held in memory)
+                log.info("story index snapshot made in memory (no temporary file: %s)", exc)
+                self._save_story_index(list(data), articles_count, now, name)
+                return
+            with spool:
                 sizes = [spool.write(part) for part in data]
                 spool.seek(0)
                 self._save_story_index((spool.read(n) for n in sizes), articles_count, now,

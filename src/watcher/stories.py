@@ -859,6 +859,16 @@ def _in_parts(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buf)
 
 
+def _byte_view(part: object) -> memoryview:
+    """A part as a view of its bytes, whatever its item size or layout."""
+    if not isinstance(part, bytes | bytearray | memoryview):
+        raise StoryError(f"snapshot must be bytes, got {type(part).__name__}")
+    view = memoryview(part)
+    if not view.c_contiguous:  # (a strided view: its bytes, copied)
+        view = memoryview(view.tobytes())
+    return view.cast("B")
+
+
 class _PartReader:
     """Consecutive byte ranges of a stream given in parts. A range within one part is a view of
     it; one that spans parts is assembled (the only copy). A range returned is valid until the
@@ -879,9 +889,7 @@ class _PartReader:
             part = next(self._parts, None)
             if part is None:
                 return None
-            if not isinstance(part, bytes | bytearray | memoryview):
-                raise StoryError(f"snapshot must be bytes, got {type(part).__name__}")
-            view = memoryview(part).cast("B")  # (bytes, whatever the part's item size)
+            view = _byte_view(part)
             del part
             if not buf and len(view) >= n:  # (no copy: the range is within this part)
                 out, self._rest = view[:n], view[n:]
@@ -895,7 +903,7 @@ class _PartReader:
     def at_end(self) -> bool:
         if self._rest:
             return False
-        return all(not part for part in self._parts)
+        return all(not _byte_view(part) for part in self._parts)
 
 
 def _read_snapshot(parts: Iterable[bytes | bytearray | memoryview],
@@ -1362,7 +1370,10 @@ class StoryIndex:
         if (len(self._stories) != len(live) or len(self._remembered) != len(remembered)
                 or self._stories.keys() & self._remembered.keys()):
             raise ValueError("a story is listed twice")
-        if any(d.story is not self._stories.get(d.story.id) for d in by_serial.values()):
+        live_ids = self._stories.keys()
+        if not live_ids >= {d.story.id for d in by_serial.values()}:
+            # (by id: an id opened again after its first article was removed names two
+            # stories, the older one reachable through its articles only)
             raise ValueError("an article's story is not among the live ones")
         _expect(memory_heap, list, "memory heap")
         for entry in memory_heap:
