@@ -415,6 +415,9 @@ def test_ctrl_c_stops_run_sync_inside_a_running_loop_at_once() -> None:
     script = textwrap.dedent("""
         import asyncio, os, signal, threading, time
         from watcher.fetch import run_sync
+        # Ctrl-C as in a terminal, whatever this process inherited (a background job of a
+        # non-interactive shell starts with SIGINT ignored, and Python then keeps it so)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         cancelled = []
         async def slow():
             try:
