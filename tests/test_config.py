@@ -135,3 +135,29 @@ def test_shards_partition_the_feeds() -> None:
     assert cfg.shard(0, 1) is cfg
     with pytest.raises(ConfigError):
         cfg.shard(3, 3)
+
+
+@pytest.mark.parametrize(
+    ("store", "stories", "expected"),
+    [
+        ("retention_days = 1", "", "at least 3"),  # the default window: 72 h
+        ("retention_days = 2", "[stories]\nwindow_hours = 50", "at least 2.09"),
+        ("retention_days = 0.5", "[stories]\nwindow_hours = 24", "at least 1"),
+    ],
+)
+def test_retention_shorter_than_the_story_window_is_refused(
+    store: str, stories: str, expected: str
+) -> None:
+    text = GOOD.replace('url = "sqlite:///x.db"', f'url = "sqlite:///x.db"\n{store}') + stories
+    [p] = problems(text)
+    assert p.startswith("store.retention_days (line 4)") and "shorter than the story window" in p
+    assert p.endswith(expected)
+
+
+@pytest.mark.parametrize(("retention", "window"), [(3, 72), (30, 72), (1, 24), (0.5, 12)])
+def test_retention_as_long_as_the_window_is_fine(retention: float, window: float) -> None:
+    text = (GOOD.replace('url = "sqlite:///x.db"',
+                         f'url = "sqlite:///x.db"\nretention_days = {retention}')
+            + f"[stories]\nwindow_hours = {window}\n")
+    cfg = parse_config(text, Path("t.toml"), {})
+    assert cfg.store.retention_days == retention and cfg.stories.window_hours == window

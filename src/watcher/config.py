@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -295,6 +296,15 @@ class _Validator:
         st = self._table(data, "stories")
         self._unknown(st, {"window_hours"}, "stories")
         stories = StoriesConfig(self._positive(st, "window_hours", 72.0, "stories"))
+        if store.retention_days * 24 < stories.window_hours:
+            # pruned articles of the window: its story index and the store would disagree, and
+            # items the feeds still carry would be stored (and alerted on) again
+            self.add("store.retention_days",
+                     f"{store.retention_days:g} day(s) is shorter than the story window "
+                     f"([stories] window_hours = {stories.window_hours:g}): articles still in "
+                     "the window would be deleted, then fetched again as new; set it to at "
+                     f"least {math.ceil(stories.window_hours / 24 * 100) / 100:g}",
+                     self._line_of("store", "retention_days"))
         quiet = self.quiet_hours(self._table(data, "quiet_hours"))
         return Config(path=path, store=store, slack=slack, fetch=fetch, poll=poll, feeds=feeds,
                       watches=watches, ops=ops, stories=stories, quiet_hours=quiet)
