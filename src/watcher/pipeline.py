@@ -11,12 +11,10 @@ import hashlib
 import logging
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from itertools import chain, islice
 from typing import Any, cast
 
 from watcher import health, lifecycle
@@ -243,11 +241,7 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     # changed bodies: (index in outcomes, index in new_states, state if parsed, previous state)
     pending: list[tuple[int, int, FeedState, FeedState, FetchResult]] = []
     jobs: list[ParseJob] = []
-    results = batch.take_results()
-    results.reverse()  # (taken from the end: in fetch order)
-    while results:
-        # each result is let go here: its body lives on in `jobs` only, until parsed
-        r = results.pop()
+    for r in batch.take_results():  # (the batch keeps none: the bodies live on in `jobs`)
         prev = batch.states[r.feed]
         if prev.first_polled is None:
             first_poll.add(r.feed)
@@ -517,13 +511,12 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
     window since are remembered only by a snapshot that held their articles)."""
     window = timedelta(hours=cfg.stories.window_hours)
     index: StoryIndex | None = None
-    # read part by part: the snapshot (tens of megabytes) is never whole in memory
-    with closing(store.iter_story_index()) as parts:
-        ahead = deque(islice(parts, 1))  # (none: no snapshot was saved)
-        if ahead:
+    saved = store.story_index_saved()  # (None: no snapshot was saved)
+    if saved is not None:
+        # read part by part: the snapshot (tens of megabytes) is never whole in memory
+        with closing(store.iter_story_index()) as parts:
             try:
-                index = StoryIndex.load_parts(chain(_drain(ahead), parts), window=window,
-                                              **STORY_MEMORY)
+                index = StoryIndex.load_parts(parts, window=window, **STORY_MEMORY)
             except StoryError as exc:
                 log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
     if index is None:
@@ -545,7 +538,6 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
         for r in store.window_rows(sorted(missing)):
             index.restore(_window_doc(r), r.story_id, r.duplicate_of)
         index.expire(now)
-    saved = store.story_index_saved()
     if saved is None or now - saved >= SNAPSHOT_MAX_AGE:
         return index, None
     return index, len(missing)
@@ -571,12 +563,6 @@ def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:
     except Exception as exc:
         log.warning("story index snapshot not saved (%s: %s); the next run rebuilds it",
                     type(exc).__name__, exc)
-
-
-def _drain(items: deque[bytes]) -> Iterator[bytes]:
-    """The items, each taken out as it is handed on (the deque holds none once handed)."""
-    while items:
-        yield items.popleft()
 
 
 def _window_doc(r: WindowRow) -> StoryDoc:
