@@ -119,7 +119,7 @@ def test_chunked_ingest_gives_the_results_of_one_chunk(
         for s in (s1, s2):
             data = s.load_story_index()
             assert data is not None
-            index = StoryIndex.loads(data, **pipeline.STORY_MEMORY)
+            index = StoryIndex.loads(data)
             assert index.doc_ids() == s.window_assignments(NOW - timedelta(hours=72)).keys()
     finally:
         s1.close()

@@ -302,13 +302,54 @@ def test_a_snapshot_holding_other_objects_than_its_own_is_refused() -> None:
     [
         ({"window": timedelta(hours=21)}, "window"),
         ({"join_threshold": 0.2}, "join_threshold"),
-        ({"story_memory": timedelta(days=4)}, "story_memory"),
+        ({"join_threshold": 0.2, "story_memory": timedelta(days=4)}, "join_threshold"),
     ],
 )
 def test_a_snapshot_made_with_other_settings_is_refused(change: dict[str, Any],
                                                         named: str) -> None:
     with pytest.raises(StoryError, match=f"another window or other tunables: {named}"):
         StoryIndex.loads(_blob(), **{**CONFIG, **change})
+
+
+def _remembering(index: StoryIndex) -> list[str]:
+    """The remembered stories, and the ids the summary postings name (each once per term)."""
+    posted = [sid for sids in index._summary_postings.values() for sid in sids]
+    assert set(posted) <= set(index._remembered)
+    assert all(len(set(sids)) == len(sids) for sids in index._summary_postings.values())
+    return sorted(index._remembered)
+
+
+def test_a_snapshot_made_with_other_memory_limits_loads_under_the_new_ones() -> None:
+    """story_memory and max_remembered only bound what is remembered beyond the window: a
+    snapshot saved under other values is loaded (not rebuilt, which would forget every
+    remembered story), the least recent stories beyond the new cap are forgotten at once, and
+    a shorter memory forgets at the next expire."""
+    index = StoryIndex(**CONFIG)
+    feed(index, STREAM[:150])
+    blob = index.dumps()
+    remembered = _remembering(index)
+    assert len(remembered) == CONFIG["max_remembered"]
+
+    more = StoryIndex.loads(blob, **{**CONFIG, "max_remembered": 50,
+                                     "story_memory": timedelta(days=30)})
+    assert _remembering(more) == remembered
+    assert more.assignments() == index.assignments()
+
+    fewer = StoryIndex.loads(blob, **{**CONFIG, "max_remembered": 3})
+    kept = _remembering(fewer)
+    anchors = {sid: st.anchor for sid, st in index._remembered.items()}
+    assert len(kept) == 3
+    assert kept == sorted(sorted(remembered, key=lambda sid: (anchors[sid], sid))[-3:])
+    assert fewer.assignments() == index.assignments()
+
+    shorter = StoryIndex.loads(blob, **{**CONFIG, "story_memory": timedelta(0)})
+    assert _remembering(shorter) == remembered
+    shorter.expire(max(d.published for d in STREAM[:150] if d.published is not None))
+    assert _remembering(shorter) == []
+    # and each goes on as an index made with its limits would from that state
+    for loaded in (more, fewer, shorter):
+        feed(loaded, STREAM[150:])
+        assert len(_remembering(loaded)) <= loaded.tunables.max_remembered
 
 
 def test_loads_checks_its_arguments() -> None:
@@ -485,9 +526,10 @@ def test_a_field_in_bad_chunks_is_refused(chunks: list[bytes], message: str) -> 
 
 
 def test_a_story_id_used_again_after_its_article_was_removed_still_loads() -> None:
-    """remove() of a story's first article, then a new article under the same id: the index
-    holds two stories of one id (their articles share it in the store too); its snapshot is a
-    state the index reached, and loads (it once was refused, costing a rebuild)."""
+    """remove() of a story's first article, then a new article under the same id: it joins the
+    story its id opened (which once held two stories of one id, as the store does: their
+    articles share it); the snapshot of that state loads (it once was refused, costing a
+    rebuild)."""
     index = StoryIndex(**CONFIG)
     first, follow, other = STREAM[0], STREAM[1], STREAM[2]
     assert index.assign(first).kind == "new_story"
@@ -495,8 +537,9 @@ def test_a_story_id_used_again_after_its_article_was_removed_still_loads() -> No
     assert index.remove(first.id)
     again = index.assign(StoryDoc(first.id, other.title, other.text, other.published,
                                   other.source))
-    assert again.kind == "new_story" and again.story_id == first.id
+    assert again.kind == "joined" and again.story_id == first.id
     assert index.assignment(follow.id).story_id == first.id  # type: ignore[union-attr]
+    assert index.story_count == 1
     loaded = StoryIndex.loads(index.dumps(), **CONFIG)
     assert state(loaded) == state(index)
 
@@ -511,3 +554,32 @@ def test_strided_views_and_odd_parts() -> None:
     assert state(StoryIndex.load_parts([strided], **CONFIG)) == state(index)
     with pytest.raises(StoryError, match="snapshot must be bytes"):
         StoryIndex.load_parts([blob, None], **CONFIG)  # type: ignore[list-item]
+
+
+def test_an_id_back_while_the_story_it_opened_is_live_joins_that_story() -> None:
+    """An article id seen again after its article left the window (or was removed) while the
+    story it opened goes on: the article joins that story, whatever its text. (It used to open
+    a second story under the same id: both were then reachable by id only in part, `remove`
+    and `expire` failed with KeyError, and the summary postings could name an id twice, so
+    that the index refused its own snapshot.)"""
+    by_id = {d.id: d for d in STREAM}
+    first, follow, other = by_id["s1-0"], by_id["s1-1"], by_id["s7-0"]
+    t0 = first.published
+    assert t0 is not None
+    index = StoryIndex(window=timedelta(hours=6), story_memory=timedelta(days=10))
+    assert index.assign(StoryDoc(first.id, first.title, first.text, t0, "a")).kind == "new_story"
+    assert index.assign(StoryDoc(follow.id, follow.title, follow.text,
+                                 t0 + timedelta(hours=3), "b")).story_id == first.id
+    index.expire(t0 + timedelta(hours=7))  # the first article leaves; its story goes on
+    back = index.assign(StoryDoc(first.id, other.title, other.text, t0 + timedelta(hours=8), "c"))
+    assert (back.story_id, back.kind) == (first.id, "joined")
+    index.expire(t0 + timedelta(hours=10))  # the follow-up leaves: the story lives on
+    assert index.story_count == 1 and index.remembered_count == 0
+    copy = index.assign(StoryDoc("copy", other.title, other.text, t0 + timedelta(hours=8), "d"))
+    assert (copy.story_id, copy.kind, copy.duplicate_of) == (first.id, "revision", first.id)
+    index.expire(t0 + timedelta(hours=20))  # every article left: the story is remembered, once
+    assert _remembering(index) == [first.id]
+    loaded = StoryIndex.loads(index.dumps(), window=timedelta(hours=6),
+                              story_memory=timedelta(days=10))
+    assert _remembering(loaded) == [first.id]
+    assert index.remove(first.id) is False  # (no KeyError: it left the window)

@@ -516,11 +516,11 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
         # read part by part: the snapshot (tens of megabytes) is never whole in memory
         with closing(store.iter_story_index()) as parts:
             try:
-                index = StoryIndex.load_parts(parts, window=window, **STORY_MEMORY)
+                index = StoryIndex.load_parts(parts, window=window)
             except StoryError as exc:
                 log.info("story index snapshot not used (%s); rebuilding it from the store", exc)
     if index is None:
-        index = StoryIndex(window=window, **STORY_MEMORY)
+        index = StoryIndex(window=window)
         for r in store.iter_window(now - window):
             index.restore(_window_doc(r), r.story_id, r.duplicate_of)
         index.expire(now)
@@ -543,16 +543,16 @@ def _load_index(cfg: Config, store: Store, now: datetime) -> tuple[StoryIndex, i
     return index, len(missing)
 
 
-# How long the index remembers a story whose articles all left the window (a follow-up days later
-# still joins it), and how many such stories at most: what the snapshot carries beyond the window.
-STORY_MEMORY: dict[str, Any] = {"story_memory": timedelta(days=14), "max_remembered": 20_000}
 # A run saves the index snapshot once the articles the saved one lacks (restored into it by every
 # run that loads it, at ~0.5 ms each) reach this many; saving costs ~1 s per 60,000 articles.
 SNAPSHOT_BACKLOG = 2000
 # ... or once it is this old, however few articles it lacks.
 SNAPSHOT_MAX_AGE = timedelta(hours=1)
-# The tunables of the pipeline's index (the parse workers derive story features with them).
-STORY_TUNABLES = StoryTunables(**STORY_MEMORY)
+# The tunables of the pipeline's index (the parse workers derive story features with them):
+# the index's defaults, the ones `python -m watcher.eval stories` measures. Among them, how long
+# the index remembers a story whose articles all left the window (a follow-up weeks later still
+# joins it) and how many such stories at most (what it holds beyond the window).
+STORY_TUNABLES = StoryTunables()
 
 
 def save_story_index(store: Store, index: StoryIndex, now: datetime) -> None:

@@ -150,7 +150,9 @@ class StoryTunables:
     summary_posted: int = 16
     summary_candidates: int = 10  # remembered stories scored exactly per query
     max_undated: int = 10_000  # undated articles kept (they cannot expire by time), oldest out
-    max_remembered: int = 200_000  # remembered stories kept at most, the least recent out
+    # remembered stories kept at most, the least recent out: what the index holds beyond its
+    # window (~2 KB each), so that its memory does not grow with history
+    max_remembered: int = 20_000
     # revisions
     revision_jaccard: float = 0.9  # shingle Jaccard at or above: a revision
     revision_containment: float = 0.8  # or the shorter text this much inside the longer ...
@@ -975,10 +977,22 @@ def _read_record(reader: _PartReader) -> Any:
         blob.release()
 
 
+# Tunables that only bound what the index remembers beyond its window: a snapshot made with
+# other values is still a state the index can be in (it remembered more, or less), so it is
+# loaded, and the limits apply from then on.
+_MEMORY_LIMITS = frozenset({"story_memory", "max_remembered"})
+
+
+def _decision_settings(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A snapshot's settings without the memory limits."""
+    return tuple(kv for kv in key if not (isinstance(kv, tuple) and len(kv) == 2
+                                          and isinstance(kv[0], str) and kv[0] in _MEMORY_LIMITS))
+
+
 def _check_config(got: Any, want: tuple[tuple[str, Any], ...]) -> None:
     if not isinstance(got, tuple):
         raise StoryError("corrupt story index snapshot: unexpected layout")
-    if got != want:
+    if _decision_settings(got) != _decision_settings(want):
         raise StoryError("story index snapshot was made with another window or other "
                          "tunables: " + _config_difference(got, want))
 
@@ -1026,10 +1040,12 @@ class StoryIndex:
         self._clock = -math.inf  # the latest `now` given to expire
         self._remembered: dict[str, _Story] = {}  # stories without live members
         self._memory_heap: list[tuple[float, str]] = []  # (story anchor, story id)
-        # term -> remembered story ids, in insertion order (a dict, not a set: a set's order
-        # follows string hashing, which changes from process to process, and ties between
-        # candidates are broken by this order)
-        self._summary_postings: dict[str, dict[str, None]] = {}
+        # term -> remembered story ids, in insertion order (not a set: a set's order follows
+        # string hashing, which changes from process to process, and ties between candidates
+        # are broken by this order). A list, not a dict: a story id is posted once under a
+        # term (its summary terms are distinct), and a list holds it in 8 bytes where a small
+        # dict took ~100 (half of what a remembered story cost)
+        self._summary_postings: dict[str, list[str]] = {}
 
     # -- public API ---
 
@@ -1079,6 +1095,12 @@ class StoryIndex:
             if best is not None and sim >= self.tunables.join_threshold:
                 story = best
                 assignment = Assignment(story.id, "joined", None, round(sim, 4))
+            elif doc.id in self._stories:
+                # the id of an article that opened a story still live (it left the window, or
+                # was removed, and came back): the story it opened goes on under that id, and
+                # a second story under one id would make both unreachable by it
+                story = self._stories[doc.id]
+                assignment = Assignment(story.id, "joined", None, round(max(sim, 0.0), 4))
             else:
                 story = self._new_story(doc.id)
                 assignment = Assignment(doc.id, "new_story", None, round(max(sim, 0.0), 4))
@@ -1253,7 +1275,10 @@ class StoryIndex:
     ) -> StoryIndex:
         """The index a :meth:`dumps` snapshot holds, which behaves exactly as the one dumped.
         Raises StoryError when `data` is not a snapshot, is corrupt, is from another format
-        version, or was made with another window or other tunables (rebuild the index then)."""
+        version, or was made with another window or other tunables (rebuild the index then).
+        Other memory limits (`story_memory`, `max_remembered`) are no reason to refuse it: the
+        index loads with the given ones, forgets at once the least recent remembered stories
+        beyond `max_remembered`, and those past `story_memory` at the next `expire`."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise StoryError(f"snapshot must be bytes, got {type(data).__name__}")
         return cls.load_parts([data], window, **tunables)
@@ -1273,6 +1298,7 @@ class StoryIndex:
         try:
             with _gc_paused():
                 index._load_state(fields)
+                index._forget_beyond_limit()  # (saved with a higher max_remembered)
         except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
             raise StoryError(f"corrupt story index snapshot: {exc!r}") from exc
         return index
@@ -1383,12 +1409,13 @@ class StoryIndex:
             _expect(sid, str, "memory heap story")
         self._memory_heap = memory_heap
         _expect(summary_postings, dict, "summary postings")
-        self._summary_postings = {
-            term: dict.fromkeys(sids) for term, sids in summary_postings.items()
-        }
+        _only(summary_postings.values(), {tuple}, "summary postings")
+        self._summary_postings = {term: list(sids) for term, sids in summary_postings.items()}
         if any(sid not in self._remembered for sids in self._summary_postings.values()
                for sid in sids):
             raise ValueError("a summary posting names a story not remembered")
+        if any(len(set(sids)) != len(sids) for sids in self._summary_postings.values()):
+            raise ValueError("a summary posting names a story twice")
         _expect(post_terms, list, "posted terms")
         _expect(post_lists, list, "postings")
         _only(post_terms, {str}, "posted terms")
@@ -1689,9 +1716,9 @@ class StoryIndex:
         self._live_postings += len(posted)
         if doc.canonical_url:
             self._urls.setdefault(doc.canonical_url, d)
-        if story.id in self._remembered:
-            del self._remembered[story.id]
-            self._unpost_summary(story)
+        remembered = self._remembered.pop(story.id, None)
+        if remembered is not None:  # (the story itself, live again: see _new_story otherwise)
+            self._unpost_summary(remembered)
         self._stories[story.id] = story
         persons = story.persons
         for p in sorted(feats.focal):  # (not a set's order: it differs from process to process)
@@ -1747,15 +1774,24 @@ class StoryIndex:
         else:
             story.summary_terms = ()
             story.summary_weights = b""
+        other = self._remembered.get(story.id)
+        if other is not None and other is not story:
+            # another story under this id (one opened again after its first article was
+            # removed): it is forgotten, so that each id is posted once per term
+            self._unpost_summary(other)
         for term in story.summary_terms[: t.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is None:
-                self._summary_postings[term] = {story.id: None}
+                self._summary_postings[term] = [story.id]
             else:
-                sids[story.id] = None
+                sids.append(story.id)
         self._remembered[story.id] = story
         heapq.heappush(self._memory_heap, (story.anchor, story.id))
-        while len(self._remembered) > t.max_remembered:
+        self._forget_beyond_limit()
+
+    def _forget_beyond_limit(self) -> None:
+        """Forget the least recent remembered stories beyond `max_remembered`."""
+        while len(self._remembered) > self.tunables.max_remembered and self._memory_heap:
             anchor, sid = heapq.heappop(self._memory_heap)
             old = self._remembered.get(sid)
             if old is not None and old.anchor == anchor:
@@ -1770,10 +1806,14 @@ class StoryIndex:
         A story live again keeps its summary terms merged into `merged` for its next summary."""
         for term in story.summary_terms[: self.tunables.summary_posted]:
             sids = self._summary_postings.get(term)
-            if sids is not None:
-                sids.pop(story.id, None)
-                if not sids:
-                    del self._summary_postings[term]
+            if sids is None:
+                continue
+            try:
+                sids.remove(story.id)  # (a forgotten story is among the oldest: near the front)
+            except ValueError:
+                continue
+            if not sids:
+                del self._summary_postings[term]
         weights = memoryview(story.summary_weights).cast("f")
         for term, w in zip(story.summary_terms, weights, strict=True):
             story.merged[term] = story.merged.get(term, 0.0) + w
