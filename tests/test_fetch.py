@@ -222,13 +222,28 @@ class _Peak:
     def __init__(self, servers: list[FeedServer]) -> None:
         self.servers = servers
         self.peak = 0
+        self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _established_to(self.servers))
+            n = _established_to(self.servers)
+            self.samples.append(n)
+            self.peak = max(self.peak, n)
             time.sleep(0.001)
+
+    def assert_none_kept_idle(self, concurrency: int) -> None:
+        """At most `concurrency` connections open, but for moments: counted on the client's
+        side, a closing connection outlives the next one's opening by the time its server
+        (a thread of this process) takes to close it, so for a moment every worker may hold
+        two. A worker that kept its connection when it moved on would hold it until the
+        idle timeout (2 s, longer than these fetches): above `concurrency` most of the time
+        (measured: a peak of 6 and 63-68 % of the samples with two workers; 0-2.5 % of them,
+        peaks 2-4, with the connections closed, with the cores busy)."""
+        assert 1 <= self.peak <= 2 * concurrency, self.peak
+        above = sum(1 for n in self.samples if n > concurrency)
+        assert above <= len(self.samples) // 4, (above, len(self.samples), self.peak)
 
     def __enter__(self) -> _Peak:
         self._thread.start()
@@ -259,8 +274,7 @@ def test_global_and_per_host_limits_hold(
     """Hosts are loopback addresses. Never more requests at once than `concurrency`, nor on one
     host than `per_host`; a host's feeds reuse its connections, whatever the order the feeds are
     listed in; a connection no longer needed is closed (its last request says "Connection:
-    close"), so no more than `concurrency` stay open. Counted on the client's side, a closing
-    connection can outlive the next one's opening by the moment its server takes to close it."""
+    close"), so no more than `concurrency` stay open (see `_Peak.assert_none_kept_idle`)."""
     if not Path("/proc/net/tcp").is_file():
         pytest.skip("no /proc/net/tcp to count the client's connections in")
     shared = Connections()
@@ -282,7 +296,7 @@ def test_global_and_per_host_limits_hold(
     assert [r.feed for r in results] == [f.name for f in feeds]  # in the order asked
     assert shared.max_busy_all == busy_all, shared.max_busy_all
     assert max(shared.max_busy.values()) == busy_host, shared.max_busy
-    assert 1 <= peak.peak <= concurrency + 1, peak.peak
+    peak.assert_none_kept_idle(concurrency)
     assert sum(shared.opened.values()) == opened, shared.opened
     # each connection's last request, and only it, asks the server to close
     closing = [h.get("connection") == "close" for srv in servers for _, h in srv.requests]
@@ -568,7 +582,7 @@ def test_feeds_of_one_host_on_two_ports_leave_no_idle_connection() -> None:
         with _Peak(servers) as peak:
             results = fetch_feeds(feeds, {}, _cfg(concurrency=2, per_host=2))
     assert all(r.ok for r in results)
-    assert peak.peak <= 2 + 1, peak.peak
+    peak.assert_none_kept_idle(2)
     assert sum(shared.opened.values()) == 6, shared.opened  # one per port
 
 
