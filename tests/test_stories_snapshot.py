@@ -583,3 +583,32 @@ def test_an_id_back_while_the_story_it_opened_is_live_joins_that_story() -> None
                               story_memory=timedelta(days=10))
     assert _remembering(loaded) == [first.id]
     assert index.remove(first.id) is False  # (no KeyError: it left the window)
+
+
+def test_a_story_that_lost_its_id_to_a_later_one_is_forgotten_with_its_last_article() -> None:
+    """A snapshot of an older version can hold two stories under one id (an article id back
+    while the story it opened was live opened a second one): the later one is the id's; the
+    older, reachable through its articles only, is forgotten with its last article, and the
+    later one goes on (it used to lose its entry then, and fail with KeyError later)."""
+    by_id = {d.id: d for d in STREAM}
+    first, follow, other = by_id["s1-0"], by_id["s1-1"], by_id["s7-0"]
+    t0 = first.published
+    assert t0 is not None
+    index = StoryIndex(window=timedelta(hours=6), story_memory=timedelta(days=10))
+    index.assign(StoryDoc(first.id, first.title, first.text, t0, "a"))
+    index.assign(StoryDoc(follow.id, follow.title, follow.text, t0 + timedelta(hours=3), "b"))
+    index.expire(t0 + timedelta(hours=7))  # the first article leaves; its story goes on
+    # the state an older version reached: a second story under the first article's id
+    again = StoryDoc(first.id, other.title, other.text, t0 + timedelta(hours=8), "c")
+    feats = index._features(again, None)
+    terms, weights = index._vector(feats)
+    later = index._new_story(first.id)
+    index._add(again, t0.timestamp() + 8 * 3600, feats, terms, weights, later,
+               Assignment(first.id, "new_story", None, 0.0))
+    index = StoryIndex.loads(index.dumps(), window=timedelta(hours=6),
+                             story_memory=timedelta(days=10))
+    index.expire(t0 + timedelta(hours=10))  # the follow-up, the older story's last, leaves
+    assert index.story_count == 1 and _remembering(index) == []
+    assert index.assignment(first.id) == Assignment(first.id, "new_story", None, 0.0)
+    index.expire(t0 + timedelta(hours=20))  # the later story's article leaves
+    assert index.story_count == 0 and _remembering(index) == [first.id]

@@ -1757,10 +1757,12 @@ class StoryIndex:
                 keep = sorted(merged.items(), key=itemgetter(1), reverse=True)
                 merged.clear()
                 merged.update(keep[: self.tunables.summary_terms])
-        if not story.members:
+        if not story.members and self._stories.get(story.id) is story:
             del self._stories[story.id]
             if self.tunables.story_memory > timedelta(0):
                 self._remember(story)
+        # (a story without members that is not its id's live one lost the id to a later story,
+        # in a snapshot of an older version: it is forgotten)
 
     def _remember(self, story: _Story) -> None:
         t = self.tunables
@@ -1774,11 +1776,6 @@ class StoryIndex:
         else:
             story.summary_terms = ()
             story.summary_weights = b""
-        other = self._remembered.get(story.id)
-        if other is not None and other is not story:
-            # another story under this id (one opened again after its first article was
-            # removed): it is forgotten, so that each id is posted once per term
-            self._unpost_summary(other)
         for term in story.summary_terms[: t.summary_posted]:
             sids = self._summary_postings.get(term)
             if sids is None:
