@@ -6,6 +6,7 @@
     .venv/bin/python bench/ingest.py micro 40        # cleaning/parsing rates, before and after
     .venv/bin/python bench/ingest.py fetch 1000 3    # the fetch alone, against the httpx one
     .venv/bin/python bench/ingest.py timeline 1000   # RSS by pipeline step, cold then steady
+    .venv/bin/python bench/ingest.py timeline 1000 --baseline-ref HEAD --rounds 2  # against HEAD
 
 A local HTTP server on 127.0.0.1 (a child process) serves N synthetic feeds: RSS 2.0 and Atom,
 20-100 items, 20-150 KB, 50 ms added latency per request, ETag and Last-Modified with 304s. Every
@@ -40,6 +41,7 @@ import asyncio
 import contextlib
 import hashlib
 import html
+import io
 import json
 import os
 import random
@@ -49,6 +51,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -1001,25 +1004,63 @@ def peer_timeline(config: str) -> None:
         span = spans.setdefault(step, [t - t0, t - t0, rss, rss])
         span[1], span[2], span[3] = t - t0, min(span[2], rss), max(span[3], rss)
     print(f"cycle {time.perf_counter() - t0:.2f} s, {summary.new_articles} new articles, "
-          f"peak {max(r for _, r, _ in samples):.0f} MB")
+          f"peak {max(r for _, r, _ in samples):.0f} MB "
+          f"(watcher of {Path(pipeline.__file__).parent})")
     for step, (a, b, low, high) in spans.items():
         print(f"  {step:<18} {a:6.2f}-{b:6.2f} s  RSS {low:5.0f}-{high:5.0f} MB")
 
 
-def timeline(n_feeds: int) -> None:
+def checkout_src(ref: str, into: Path) -> Path:
+    """`src/` of git `ref`, extracted under `into`, with this install's compiled extensions
+    (setup.py) for each module whose source is the same in `ref` (the others run from their
+    source there, as `watcher._compiled` would run them). Returns the directory for PYTHONPATH."""
+    proc = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True,
+                          check=False)
+    if proc.returncode:
+        raise SystemExit(f"--baseline-ref {ref}: {proc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    here, there = ROOT / "src" / "watcher", into / "src" / "watcher"
+    try:
+        built = json.loads((here / "compiled.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        built = {}
+    same = {name: digest for name, digest in built.items()
+            if (there / f"{name}.py").is_file()
+            and hashlib.sha256((there / f"{name}.py").read_bytes()).hexdigest() == digest}
+    for name in same:
+        for ext in here.glob(f"{name}*.so"):
+            if ext.name.startswith((f"{name}.", f"{name}__mypyc.")):
+                shutil.copy2(ext, there / ext.name)
+    (there / "compiled.json").write_text(json.dumps(same), encoding="utf-8")
+    print(f"baseline {ref}: compiled {sorted(same) or 'none'}; from source: "
+          f"{sorted(set(built) - set(same)) or 'none'}", flush=True)
+    return into / "src"
+
+
+def timeline(n_feeds: int, baseline_ref: str | None = None, rounds: int = 1) -> None:
     """RSS by pipeline step (core, no Prefect), a cold then a steady cycle, each in a child
-    process."""
+    process. With `baseline_ref`, each round runs git REF's src/ first (same feeds, a store of
+    its own), then this tree's."""
     with tempfile.TemporaryDirectory(prefix="watcher-timeline-") as tmp_dir:
         tmp = Path(tmp_dir)
+        versions: list[tuple[str, dict[str, str]]] = [("current", dict(os.environ))]
+        if baseline_ref:
+            src = checkout_src(baseline_ref, tmp / "baseline")
+            versions.insert(0, (baseline_ref, {**os.environ, "PYTHONPATH": str(src)}))
         now = datetime.now(UTC)
         with feed_server(n_feeds, now, tmp) as (base, _):
-            config = tmp / "watcher.toml"
-            watcher_config(config, base, n_feeds, tmp / "watcher.db")
-            for gen, cycle in ((0, "cold"), (1, "steady")):
-                http_get(f"{base}/_gen/{gen}")
-                print(f"N={n_feeds} {cycle}:", flush=True)
-                subprocess.run([sys.executable, __file__, "peer-timeline", str(config)],
-                               check=True, cwd=ROOT)
+            for round_ in range(1, rounds + 1):
+                for name, env in versions:
+                    run = tmp / f"{name.replace('/', '_')}-{round_}"
+                    run.mkdir()
+                    config = run / "watcher.toml"
+                    watcher_config(config, base, n_feeds, run / "watcher.db")
+                    for gen, cycle in ((0, "cold"), (1, "steady")):
+                        http_get(f"{base}/_gen/{gen}")
+                        print(f"N={n_feeds} {cycle} ({name}, round {round_}):", flush=True)
+                        subprocess.run([sys.executable, __file__, "peer-timeline", str(config)],
+                                       check=True, cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":
@@ -1036,7 +1077,13 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "micro":
         micro(int(sys.argv[2]) if len(sys.argv) > 2 else 40)
     elif len(sys.argv) > 1 and sys.argv[1] == "timeline":
-        timeline(int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
+        tl = argparse.ArgumentParser(prog="ingest.py timeline")
+        tl.add_argument("feeds", type=int, nargs="?", default=1000)
+        tl.add_argument("--baseline-ref", metavar="REF",
+                        help="also run src/ of this git ref, before this tree, in each round")
+        tl.add_argument("--rounds", type=int, default=1)
+        tl_args = tl.parse_args(sys.argv[2:])
+        timeline(tl_args.feeds, tl_args.baseline_ref, tl_args.rounds)
     elif len(sys.argv) > 1 and sys.argv[1] == "peer-timeline":
         peer_timeline(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "fetch":

@@ -4,11 +4,13 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from watcher.config import parse_config
 from watcher.demo import shipped_watches_toml
 from watcher.fulltext import extract_main_text
 from watcher.pipeline import run_cycle
-from watcher.store import Store
+from watcher.store import Store, articles
 from watcher.transports import ConsoleTransport
 
 from .articles import APPEAL_PARAGRAPHS, BORDER_PARAGRAPHS, rss_feed, rss_item
@@ -57,7 +59,12 @@ def test_full_text_feed_uses_page_text_and_falls_back(tmp_path: Path) -> None:
         store = Store(cfg.store.url)
         out = io.StringIO()
         summary = run_cycle(cfg, store, ConsoleTransport(out), now=NOW)
+        with store.engine.connect() as conn:  # each article's toll, stored with it
+            tolls = dict(conn.execute(select(articles.c.title, articles.c.toll_killed)).all())
         store.close()
+        # read from the page's text (the parse step read none in the teaser), or the feed's
+        assert tolls == {"Armenia-Azerbaijan border shelling": 17,
+                         "Armenia border shelling, more": None, "Markets rally": None}
         assert summary.full_text.fetched == 1 and summary.full_text.fallback == 1
         pages = [p for p, _ in srv.requests if p in ("/story", "/missing")]
         assert sorted(pages) == ["/missing", "/story"]  # "Markets rally" failed the pre-filter

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher import parsepool
+from watcher import lifecycle, parsepool
 from watcher.parse import ParsedFeed, parse_feed
 from watcher.parsepool import ParseJob, iter_parse_feeds
 from watcher.stories import StoryTunables, extract_features
@@ -154,14 +154,42 @@ def test_story_features_come_with_each_article(workers: int) -> None:
     got = list(iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0,
                                 story_features=tunables))
     assert [p for p, _ in got] == [parse_feed(*j) for j in jobs]
-    for parsed, features in got:
-        assert len(features) == len(parsed.articles)
-        assert list(features) == [extract_features(a.title, a.text, tunables)
-                                  for a in parsed.articles]
+    for parsed, derived in got:
+        assert len(derived) == len(parsed.articles)
+        assert [d.features for d in derived] == [extract_features(a.title, a.text, tunables)
+                                                 for a in parsed.articles]
         if parsed.articles:
-            assert list(features) != [extract_features(a.title, a.text)
-                                      for a in parsed.articles]
+            assert [d.features for d in derived] != [extract_features(a.title, a.text)
+                                                     for a in parsed.articles]
+        assert all(d.toll is None for d in derived)  # not asked for
     assert sum(len(f) for _, f in got) == 30
+
+
+# (title, description, the toll lifecycle.toll_of reads from the article)
+TOLL_ITEMS = [
+    ("Ferry capsizes on the lake", "Rescuers said 23 passengers drowned when the ferry capsized "
+     "in a storm on Tuesday evening.", 23),
+    ("Storm warning for the coast", "Forecasters told residents to stay indoors as the storm "
+     "moved north.", None),
+    ("Mine blast toll rises", "The number of miners killed in the blast rose to at least 8, the "
+     "company said.", 8),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tolls_come_with_each_article_as_lifecycle_reads_them(workers: int) -> None:
+    items = [{"title": t, "link": f"https://t.example/{k}", "guid": f"t-{k}",
+              "pubDate": "Fri, 01 May 2026 10:00:00 +0200", "description": d}
+             for k, (t, d, _) in enumerate(TOLL_ITEMS)]
+    jobs = [("tolls", "https://t.example/rss", rss(items), HEADERS, NOW), *_jobs(3)]
+    got = list(iter_parse_feeds(jobs, None, workers=workers, min_pool_bytes=0, tolls=True))
+    assert [p for p, _ in got] == [parse_feed(*j) for j in jobs]
+    for parsed, derived in got:
+        assert [d.toll for d in derived] == [lifecycle.read_toll(a) for a in parsed.articles]
+        assert all(d.features is None for d in derived)  # not asked for
+    first = got[0][1]
+    assert [d.toll for d in first] == [(lifecycle.toll_rules(), n, "exact" if n == 23 else
+                                        "at_least" if n else None) for _, _, n in TOLL_ITEMS]
 
 
 def test_meanwhile_runs_once_while_the_workers_parse() -> None:

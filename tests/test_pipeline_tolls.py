@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from watcher import lifecycle, pipeline
-from watcher.models import Article
+from watcher.config import Config, FeedConfig
+from watcher.models import Article, FeedState, FetchResult
 from watcher.store import Store
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -114,3 +115,39 @@ def test_with_rules_the_articles_read_without_a_toll_are_not_fetched(store: Stor
     pipeline._story_tolls(store, ["s3"])
     assert store.story_tolls(["s3"], rules=rules) == {}
     assert pipeline._story_tolls(store, ["s3"]).series == {}
+
+
+def _feed_batch(reports: list[tuple[str, str, int | None]]) -> pipeline.FetchBatch:
+    items = "".join(
+        f"<item><title>Border shelling {aid}</title><link>https://news.example/{aid}</link>"
+        f"<guid>{aid}</guid><pubDate>Fri, 01 May 2026 10:00:00 +0000</pubDate>"
+        f"<description>{text}</description></item>" for aid, text, _ in reports)
+    body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+            f"<link>https://news.example/</link>{items}</channel></rss>").encode()
+    result = FetchResult(feed="news", url="https://news.example/rss", status=200, body=body,
+                         headers={"content-type": "application/rss+xml"})
+    return pipeline.FetchBatch((result,), {"news": FeedState(name="news",
+                                                            url="https://news.example/rss")}, ())
+
+
+def test_ingest_stores_each_article_with_its_toll_and_updates_read_no_text_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = Config(path=None, feeds=(FeedConfig("news", "https://news.example/rss"),))
+    pipeline.ingest_step(cfg, store, _feed_batch(REPORTS), NOW)
+    assignments = store.window_assignments(NOW - timedelta(days=3))
+    stories = sorted({story for story, _ in assignments.values()})
+    rows = {t.id: t for ts in store.story_tolls(stories).values() for t in ts}
+    articles = store.articles_by_id(list(assignments))
+    assert {aid: (t.rules, t.killed) for aid, t in rows.items()} == {
+        aid: lifecycle.read_toll(articles[aid])[:2] for aid in assignments}
+    assert sorted((t.killed for t in rows.values()), key=lambda k: k or 0) == [None, 4, 9, 11]
+    assert {t.rules for t in rows.values()} == {lifecycle.toll_rules()}
+
+    def not_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a stored article's toll was read again")
+
+    monkeypatch.setattr(store, "articles_by_id", not_read)
+    monkeypatch.setattr(lifecycle, "toll_of", not_read)
+    got = pipeline._story_tolls(store, stories)
+    assert sorted(f.count for fs in got.series.values() for f in fs) == [4, 9, 11]

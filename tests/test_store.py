@@ -197,3 +197,15 @@ def test_claims_are_exclusive_until_the_lease_runs_out(store: Store) -> None:
     assert store.claim("c1", "run-b", NOW + timedelta(seconds=61), lease)  # run-a crashed
     store.mark("c1", "sent", NOW, ts="9.9")
     assert not store.claim("c1", "run-c", NOW + timedelta(days=1), lease)  # not pending
+
+
+def test_articles_are_stored_with_the_tolls_already_read(store: Store) -> None:
+    tolls = {"a": ("rules-1", 12, "at_least"), "b": ("rules-1", None, None)}  # c: none read
+    assert store.add_articles([(art("a"), "s1", None), (art("b"), "s1", None)], tolls=tolls) == 2
+    assert store._add_articles_rowwise([(art("c"), "s1", None), (art("d"), "s1", None)],
+                                       tolls={"d": ("rules-2", 3, "exact")}) == 2
+    rows = {t.id: (t.rules, t.killed, t.qualifier) for t in store.story_tolls(["s1"])["s1"]}
+    assert rows == {"a": ("rules-1", 12, "at_least"), "b": ("rules-1", None, None),
+                    "c": (None, None, None), "d": ("rules-2", 3, "exact")}
+    # under rules-1, the article read without a toll is left out; the others are listed
+    assert [t.id for t in store.story_tolls(["s1"], rules="rules-1")["s1"]] == ["a", "c", "d"]

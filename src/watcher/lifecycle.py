@@ -25,7 +25,7 @@ from pathlib import Path
 
 from watcher import casualties
 from watcher.casualties import extract_casualties
-from watcher.models import Alert, Article, CasualtyFigure, SourcedFigure
+from watcher.models import Alert, Article, CasualtyFigure, SourcedFigure, TollRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,15 @@ def toll_of(article: Article) -> tuple[SourcedFigure, CasualtyFigure] | None:
         return None
     return SourcedFigure("killed", k.count, k.qualifier, article.feed, article.url,
                          article.published), k
+
+
+def read_toll(article: Article) -> TollRead:
+    """`toll_of(article)` as it is stored (`Store.add_articles`, `Store.save_tolls`): the
+    version of the rules, and the count and qualifier (None and None: it states no toll)."""
+    found = toll_of(article)
+    if found is None:
+        return toll_rules(), None, None
+    return toll_rules(), found[0].count, found[0].qualifier
 
 
 def _rules_digest() -> str:
@@ -159,5 +168,5 @@ def change(
     return Change(tuple(reasons), "; ".join(parts), "severity" in reasons, new_rank, shown)
 
 
-__all__ = ["Announced", "Change", "announced", "by_source", "change", "current_toll", "series",
-           "toll_of", "toll_rules"]
+__all__ = ["Announced", "Change", "announced", "by_source", "change",
+           "current_toll", "read_toll", "series", "toll_of", "toll_rules"]

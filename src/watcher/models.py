@@ -9,6 +9,9 @@ from typing import Any, Literal, TypeVar
 
 CasualtyKind = Literal["killed", "injured", "missing"]
 Qualifier = Literal["exact", "at_least", "more_than", "about", "nearly", "up_to", "range", "vague"]
+# An article's death toll as stored with it: the version of the casualty rules that read it
+# (`lifecycle.toll_rules`), and the count and qualifier they found (None, None: it states none).
+TollRead = tuple[str, int | None, str | None]
 
 _T = TypeVar("_T")
 

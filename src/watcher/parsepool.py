@@ -8,7 +8,9 @@ query for the whole batch, made before: a worker cannot use the store), so that 
 cost cleaning; results come back in order while the workers go on, so the caller's own work on
 the first feeds (deduplication, stories, storage) overlaps the parsing of the rest. Asked to, the
 workers also derive each new article's story features (`watcher.stories.extract_features`), the
-costliest part of story grouping, so that the caller only has to look them up in its index.
+costliest part of story grouping, so that the caller only has to look them up in its index,
+and each article's death toll as the casualty rules read it (`watcher.lifecycle.read_toll`),
+stored with the article so that a story's updates need not read its articles back.
 """
 
 from __future__ import annotations
@@ -20,21 +22,34 @@ from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from watcher.lifecycle import read_toll
+from watcher.models import TollRead
 from watcher.parse import MAX_TEXT, ParsedFeed, parse_feed
 from watcher.stories import DocFeatures, StoryTunables, extract_features
 
-__all__ = ["KNOWN_FEED_SHARE", "MIN_POOL_BYTES", "ParseJob", "Parsed", "default_workers",
-           "iter_parse_feeds"]
+__all__ = ["KNOWN_FEED_SHARE", "MIN_POOL_BYTES", "Derived", "ParseJob", "Parsed",
+           "default_workers", "iter_parse_feeds"]
 
 log = logging.getLogger("watcher")
 
 # (feed name, URL fetched, body, response headers, fetch time): parse_feed's arguments.
 ParseJob = tuple[str, str, bytes, Mapping[str, str], datetime]
-# parse_feed's result, and the story features of its articles (in order; empty unless asked for)
-Parsed = tuple[ParsedFeed, tuple[DocFeatures, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """What the parse step derives from one new article for the steps after it."""
+
+    features: DocFeatures | None  # its story features, when asked for (`story_features`)
+    toll: TollRead | None  # its death toll as stored, when asked for (`tolls`)
+
+
+# parse_feed's result, and what was derived from its articles (in order; empty unless asked for)
+Parsed = tuple[ParsedFeed, tuple[Derived, ...]]
 
 # Below this many body bytes in a batch the pool is not started: a worker process costs some
 # 0.2-0.3 s to start, about what parsing 4 MB of feeds costs on one core.
@@ -69,16 +84,19 @@ def iter_parse_feeds(
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
     story_features: StoryTunables | None = None,
+    tolls: bool = False,
     meanwhile: Callable[[], object] | None = None,
 ) -> Generator[Parsed, None, None]:
-    """`parse_feed` of each job, with the story features of its articles, yielded in the order
+    """`parse_feed` of each job, with what is derived from its articles, yielded in the order
     of `jobs` as soon as it (and every one before it) is ready: the caller works on the first
     feeds while the workers parse the rest.
 
     `known` maps a feed name to the ids of its articles already stored (entries with those ids
     are left out before their text is cleaned, as `parse_feed`'s `known_ids` does). With
-    `story_features` (the tunables of the story index), the features of each article are
-    `extract_features(a.title, a.text, story_features)`; without, an empty tuple. Each job is
+    `story_features` (the tunables of the story index), the `Derived.features` of each article
+    are `extract_features(a.title, a.text, story_features)`; with `tolls`, its `Derived.toll` is
+    `lifecycle.read_toll(a)` (which names the rules of the process that read it); with neither,
+    the tuple is empty. Each job is
     one task; `AHEAD_PER_WORKER` tasks per worker are kept submitted, so the workers go on while
     the caller works, and results wait for a slow caller only that far ahead. Runs serially in
     this process (no pool started) when `workers` (default: `default_workers()`) is 1, there is
@@ -104,7 +122,7 @@ def iter_parse_feeds(
                 for job in todo)
     if n_workers < 2 or len(todo) < 2 or total < min_pool_bytes:
         while todo:
-            yield _parse_and_drop(todo, known, max_items, max_chars, story_features)
+            yield _parse_and_drop(todo, known, max_items, max_chars, story_features, tolls)
         return
     in_meanwhile = False
     try:
@@ -117,7 +135,7 @@ def iter_parse_feeds(
             # the futures of todo[0], todo[1], ... (the first len(queued) jobs)
             queued: deque[Future[Parsed]] = deque(
                 pool.submit(_parse_known, job, known.get(job[0], frozenset()), max_items,
-                            max_chars, story_features) for job in islice(todo, ahead))
+                            max_chars, story_features, tolls) for job in islice(todo, ahead))
             if meanwhile is not None:
                 in_meanwhile = True
                 meanwhile()
@@ -128,7 +146,7 @@ def iter_parse_feeds(
                 if len(queued) + 1 < len(todo):  # keep the workers busy, never far ahead
                     job = todo[len(queued) + 1]
                     queued.append(pool.submit(_parse_known, job, known.get(job[0], frozenset()),
-                                              max_items, max_chars, story_features))
+                                              max_items, max_chars, story_features, tolls))
                     del job
                 todo.popleft()  # its result is in hand (a failed submit above keeps it)
                 yield result
@@ -141,25 +159,29 @@ def iter_parse_feeds(
         log.warning("parse pool failed (%s: %s); parsing the %d feeds left in this process",
                     type(exc).__name__, exc, len(todo))
     while todo:
-        yield _parse_and_drop(todo, known, max_items, max_chars, story_features)
+        yield _parse_and_drop(todo, known, max_items, max_chars, story_features, tolls)
 
 
 def _parse_and_drop(todo: deque[ParseJob], known: Mapping[str, Set[str]], max_items: int | None,
-                    max_chars: int, story_features: StoryTunables | None) -> Parsed:
+                    max_chars: int, story_features: StoryTunables | None,
+                    tolls: bool) -> Parsed:
     """The first job's result, the job taken out of `todo` (a failed job stays in it): the
     caller's generator holds the result only, not the body, while its own caller works."""
     job = todo[0]
     result = _parse_known(job, known.get(job[0], frozenset()), max_items, max_chars,
-                          story_features)
+                          story_features, tolls)
     todo.popleft()
     return result
 
 
 def _parse_known(job: ParseJob, known: Set[str], max_items: int | None, max_chars: int,
-                 story_features: StoryTunables | None) -> Parsed:
+                 story_features: StoryTunables | None, tolls: bool) -> Parsed:
     parsed = parse_feed(*job, known_ids=lambda ids: {i for i in ids if i in known},
                         max_items=max_items, max_chars=max_chars)
-    if story_features is None:
+    if story_features is None and not tolls:
         return parsed, ()
-    return parsed, tuple(extract_features(a.title, a.text, story_features)
-                         for a in parsed.articles)
+    return parsed, tuple(
+        Derived(None if story_features is None else
+                extract_features(a.title, a.text, story_features),
+                read_toll(a) if tolls else None)
+        for a in parsed.articles)

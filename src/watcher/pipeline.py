@@ -33,9 +33,10 @@ from watcher.models import (
     FetchResult,
     Qualifier,
     SourcedFigure,
+    TollRead,
     Watch,
 )
-from watcher.parsepool import Parsed, ParseJob, iter_parse_feeds
+from watcher.parsepool import Derived, Parsed, ParseJob, iter_parse_feeds
 from watcher.routing import DeliveryRules, rules_for
 from watcher.store import OutboxRow, Store, WindowRow
 from watcher.stories import DocFeatures, StoryDoc, StoryError, StoryIndex, StoryTunables
@@ -283,11 +284,12 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         if acc.index is None:
             acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
 
-    # the workers also derive the articles' story features, the costliest part of grouping;
-    # the generator is the only holder of the jobs' bodies, and lets each go once parsed
+    # the workers also derive the articles' story features, the costliest part of grouping,
+    # and their death tolls (stored with them, for the stories' updates to come); the generator
+    # is the only holder of the jobs' bodies, and lets each go once parsed
     parsing = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
                                max_chars=cfg.fetch.max_article_chars,
-                               story_features=STORY_TUNABLES, meanwhile=load_index)
+                               story_features=STORY_TUNABLES, tolls=True, meanwhile=load_index)
     del jobs
     with closing(parsing) as parsed_feeds:
         for slot, parsed in zip(pending, parsed_feeds, strict=True):
@@ -302,7 +304,8 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
     # matching until their alerts are queued (`mark_matched_step`): those of an earlier run
     # that stopped in between are matched now.
     _earlier_candidates(cfg, store, acc, now)
-    store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates})
+    store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates},
+                       tolls=acc.tolls)
     store.save_feed_states([st for st in new_states if st is not None])
     if acc.index is not None and (acc.snapshot_lag is None
                                   or acc.snapshot_lag + len(acc.rows) >= SNAPSHOT_BACKLOG):
@@ -357,6 +360,7 @@ class _Ingested:
 
     first_poll: set[str]  # feeds polled for the first time (their old items are not candidates)
     rows: list[tuple[Article, str, str | None]] = field(default_factory=list)  # to store
+    tolls: dict[str, TollRead] = field(default_factory=dict)  # the rows' tolls
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
     index: StoryIndex | None = None  # loaded by the first chunk that needs it
     # articles the saved snapshot lacked when `index` was loaded (None: no usable snapshot)
@@ -381,7 +385,7 @@ def _ingest_chunk(
     `acc`. The URLs of earlier chunks count as known, so an item seen twice in one run is still
     one item, wherever the chunks are cut."""
     parsed_articles: list[Article] = []
-    features: dict[str, tuple[Article, DocFeatures]] = {}
+    derived: dict[str, tuple[Article, Derived]] = {}
     for (i_out, i_state, parsed_state, prev, r), (parsed, feats) in chunk:
         if parsed.capped:
             acc.capped += parsed.capped
@@ -398,7 +402,7 @@ def _ingest_chunk(
         acc.seen += parsed.known  # entries the parser left out: the store already had them
         parsed_articles.extend(parsed.articles)
         if feats:  # derived by the parse step (see `iter_parse_feeds`)
-            features.update((a.id, (a, f)) for a, f in zip(parsed.articles, feats, strict=True))
+            derived.update((a.id, (a, f)) for a, f in zip(parsed.articles, feats, strict=True))
         outcomes[i_out] = FeedOutcome(r.feed, "ok", articles=len(parsed.articles))
     if not parsed_articles:
         return
@@ -412,10 +416,16 @@ def _ingest_chunk(
         [u for u in urls if u not in known_urls]).items()})
     decisions = classify(parsed_articles, known_ids, known_urls)
     decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
-    decisions = _assign_stories(cfg, store, decisions, now, acc, features)
+    decisions = _assign_stories(cfg, store, decisions, now, acc, derived)
+    none_read = (lifecycle.toll_rules(), None, None)  # most articles': held once, not per row
     for d in decisions:
         if d.kind != "seen":
             acc.rows.append((d.article, d.story_id, d.duplicate_of))
+            got = derived.get(d.article.id)  # (for that very article: see `_assign_stories`)
+            toll = got[1].toll if got is not None and got[0] is d.article else None
+            if toll is None:
+                toll = lifecycle.read_toll(d.article)
+            acc.tolls[d.article.id] = none_read if toll == none_read else toll
             if d.article.canonical_url and d.article.canonical_url not in acc.urls:
                 acc.urls[d.article.canonical_url] = KnownItem(d.article.id, d.story_id)
         if d.kind in ("new", "joined"):
@@ -452,26 +462,26 @@ def _full_text(
 
 def _assign_stories(
     cfg: Config, store: Store, decisions: list[Decision], now: datetime, acc: _Ingested,
-    features: Mapping[str, tuple[Article, DocFeatures]] | None = None,
+    derived: Mapping[str, tuple[Article, Derived]] | None = None,
 ) -> list[Decision]:
     """Story grouping: each new article joins a story of the window or opens one. The index's
     state lives in the store (`load_story_index`), so it survives restarts and is shared by every
     run; a re-published copy of an article (a revision) counts as a duplicate. The index is
     `acc.index`: the one an earlier chunk of this run loaded, else it is loaded here (and left
     there for the caller to save once the articles are stored: a snapshot never runs ahead of
-    the store). `features`: article id -> (the article, its story features) as the parse
-    workers derived them; used for that very article only (a full-text fetch replaces an
+    the store). `derived`: article id -> (the article, what the parse step derived from it);
+    its story features are used for that very article only (a full-text fetch replaces an
     article, and its features are derived again)."""
     if not any(d.kind == "new" for d in decisions):
         return decisions
     if acc.index is None:
         acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
     index = acc.index
-    derived = features or {}
+    derived = derived or {}
 
     def features_of(art: Article) -> DocFeatures | None:
         got = derived.get(art.id)
-        return got[1] if got is not None and got[0] is art else None
+        return got[1].features if got is not None and got[0] is art else None
 
     out: list[Decision] = []
     for d in decisions:
@@ -750,8 +760,9 @@ TOLL_BATCH = 2000
 
 def _story_tolls(store: Store, story_ids: Sequence[str]) -> _Tolls:
     """The death tolls the stories' stored articles report (`lifecycle.toll_of`). An article's
-    toll is read once and stored with it (`Store.save_tolls`): only articles not read yet, or read
-    by other rules (`lifecycle.toll_rules`), have their text read and scanned again."""
+    toll is read once and stored with it: when it is stored (`ingest_step`), or else here the
+    first time it is needed (`Store.save_tolls`). Only articles not read yet, or read by other
+    rules (`lifecycle.toll_rules`), have their text read back and scanned again."""
     rules = lifecycle.toll_rules()
     stored = store.story_tolls(story_ids, rules=rules)
     stale = [t.id for ts in stored.values() for t in ts if t.rules != rules]
@@ -759,8 +770,7 @@ def _story_tolls(store: Store, story_ids: Sequence[str]) -> _Tolls:
     for start in range(0, len(stale), TOLL_BATCH):
         arts = store.articles_by_id(stale[start:start + TOLL_BATCH])
         for aid, art in arts.items():
-            found = lifecycle.toll_of(art)
-            read[aid] = (found[0].count, found[0].qualifier) if found else (None, None)
+            read[aid] = lifecycle.read_toll(art)[1:]
         try:
             store.save_tolls({aid: read[aid] for aid in arts}, rules)
         except Exception as exc:  # a cache: the next run reads these tolls again

@@ -49,9 +49,10 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from watcher.models import Alert, Article, CasualtyFigure, FeedState, SourcedFigure
+from watcher.models import Alert, Article, CasualtyFigure, FeedState, SourcedFigure, TollRead
 
 log = logging.getLogger("watcher.store")
+_NO_TOLLS: Mapping[str, TollRead] = {}  # (`Store.add_articles`: no toll read yet)
 
 metadata = MetaData()
 
@@ -397,11 +398,14 @@ class Store:
         return out
 
     def add_articles(self, new: Sequence[tuple[Article, str, str | None]],
-                     pending: Set[str] = frozenset()) -> int:
+                     pending: Set[str] = frozenset(),
+                     tolls: Mapping[str, TollRead] = _NO_TOLLS) -> int:
         """Insert (article, story_id, duplicate_of) rows and open or touch their stories.
         Returns how many were inserted; an id already present (a concurrent run, or earlier in
         `new`) is skipped and does not touch its story. Ids in `pending` are stored as waiting
-        for matching (`pending_matches`, `mark_matched`).
+        for matching (`pending_matches`, `mark_matched`). `tolls`: id -> the article's death
+        toll as already read (`lifecycle.read_toll`: the rules, count and qualifier), stored
+        with it as `save_tolls` would; an article without one is read when first needed.
 
         On SQLite and PostgreSQL the rows go in batches (`INSERT ... ON CONFLICT DO NOTHING
         RETURNING id`, then one upsert per story: `articles` raised by the story's inserted
@@ -409,7 +413,7 @@ class Store:
         first), in one transaction, rows in key order so that concurrent runs take their locks
         in the same order. Other databases insert row by row."""
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
-            return self._add_articles_rowwise(new, pending)
+            return self._add_articles_rowwise(new, pending, tolls)
         first: dict[str, tuple[Article, str, str | None]] = {}
         for row in new:
             first.setdefault(row[0].id, row)  # a repeated id: the first wins, as row by row
@@ -422,8 +426,8 @@ class Store:
                 .returning(articles.c.id)
             ordered = sorted(first)
             for i in range(0, len(ordered), _BATCH):
-                batch = [_article_row(*first[aid], pending=aid in pending)
-                         for aid in ordered[i:i + _BATCH]]
+                batch = [_article_row(*first[aid], pending=aid in pending,
+                                      toll=tolls.get(aid)) for aid in ordered[i:i + _BATCH]]
                 inserted.update(conn.execute(stmt, batch).scalars())
             if not inserted:
                 return 0
@@ -452,14 +456,16 @@ class Store:
         return len(inserted)
 
     def _add_articles_rowwise(self, new: Sequence[tuple[Article, str, str | None]],
-                              pending: Set[str] = frozenset()) -> int:
+                              pending: Set[str] = frozenset(),
+                              tolls: Mapping[str, TollRead] = _NO_TOLLS) -> int:
         inserted = 0
         with self.engine.begin() as conn:
             for article, story_id, duplicate_of in new:
                 try:
                     with conn.begin_nested():
                         conn.execute(insert(articles).values(**_article_row(
-                            article, story_id, duplicate_of, pending=article.id in pending)))
+                            article, story_id, duplicate_of, pending=article.id in pending,
+                            toll=tolls.get(article.id))))
                 except IntegrityError:
                     continue
                 inserted += 1
@@ -1083,12 +1089,14 @@ _BATCH = 1000  # rows per executemany call of `Store.add_articles`
 
 
 def _article_row(article: Article, story_id: str, duplicate_of: str | None, *,
-                 pending: bool = False) -> dict[str, Any]:
+                 pending: bool = False, toll: TollRead | None = None) -> dict[str, Any]:
+    rules, killed, qualifier = toll if toll is not None else (None, None, None)
     return {"id": article.id, "feed": article.feed, "guid": article.guid, "url": article.url,
             "canonical_url": article.canonical_url, "title": article.title,
             "text": article.text, "published": _naive(article.published),
             "fetched": _naive(article.fetched), "story_id": story_id,
-            "duplicate_of": duplicate_of, "pending_match": True if pending else None}
+            "duplicate_of": duplicate_of, "pending_match": True if pending else None,
+            "toll_rules": rules, "toll_killed": killed, "toll_qualifier": qualifier}
 
 
 # the columns of a `WindowRow` (what the story index needs of an article)
