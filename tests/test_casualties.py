@@ -381,6 +381,23 @@ def test_absurdly_long_numbers_are_no_count_and_no_error(text: str, killed: int 
     assert (report.killed.count if report.killed else None) == killed
 
 
+@pytest.mark.parametrize(("text", "killed"), [
+    # above MAX_COUNT (a billion): no casualty count, whether digits, scaled, a range or words
+    ("Shelling killed 2147483648 people overnight.", None),
+    ("Shelling killed 99999999999999999999 people overnight.", None),
+    ("The floods killed 1,000,000,001 people.", None),
+    ("The floods killed 2,000 million people.", None),
+    ("Between 5-3000000000 people were killed.", None),
+    # at the bound and below, counted
+    ("The floods killed 1,000,000,000 people.", 1_000_000_000),
+    ("The floods killed 999 million people.", 999_000_000),
+    ("The floods killed nine hundred ninety-nine thousand people.", 999_000),
+])
+def test_counts_above_a_billion_are_no_count(text: str, killed: int | None) -> None:
+    report = extract_casualties(text)
+    assert (report.killed.count if report.killed else None) == killed
+
+
 @pytest.mark.parametrize(("text", "current_killed"), [
     # a dated comparison followed by a clause about that earlier episode: its dead are not today's
     ("Shelling killed 11 people on Tuesday.\nIt was the worst fighting since the 2016 clashes, "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from watcher import lifecycle
 from watcher.config import parse_config
 from watcher.demo import shipped_watches_toml
 from watcher.fulltext import extract_main_text
@@ -60,11 +61,15 @@ def test_full_text_feed_uses_page_text_and_falls_back(tmp_path: Path) -> None:
         out = io.StringIO()
         summary = run_cycle(cfg, store, ConsoleTransport(out), now=NOW)
         with store.engine.connect() as conn:  # each article's toll, stored with it
-            tolls = dict(conn.execute(select(articles.c.title, articles.c.toll_killed)).all())
+            tolls = {title: (rules, killed) for title, rules, killed in conn.execute(
+                select(articles.c.title, articles.c.toll_rules, articles.c.toll_killed))}
         store.close()
-        # read from the page's text (the parse step read none in the teaser), or the feed's
-        assert tolls == {"Armenia-Azerbaijan border shelling": 17,
-                         "Armenia border shelling, more": None, "Markets rally": None}
+        # read (by these rules) from the page's text (the parse step read none in the
+        # teaser), or from the feed's
+        rules = lifecycle.toll_rules()
+        assert tolls == {"Armenia-Azerbaijan border shelling": (rules, 17),
+                         "Armenia border shelling, more": (rules, None),
+                         "Markets rally": (rules, None)}
         assert summary.full_text.fetched == 1 and summary.full_text.fallback == 1
         pages = [p for p, _ in srv.requests if p in ("/story", "/missing")]
         assert sorted(pages) == ["/missing", "/story"]  # "Markets rally" failed the pre-filter

@@ -233,6 +233,41 @@ def test_ingest_uses_the_story_features_the_parse_step_derived(
         s2.close()
 
 
+@pytest.mark.parametrize("pool", [False, True])
+def test_ingest_stores_the_tolls_the_parse_step_read(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, pool: bool
+) -> None:
+    """Each article's death toll is read once, by the parse step (the workers, on a pool), and
+    stored with it: ingest does not read it again."""
+    from watcher import lifecycle
+
+    started: list[int] = []
+    real_pool = parsepool.ProcessPoolExecutor
+
+    def counted_pool(*args: Any, **kwargs: Any) -> Any:
+        started.append(1)
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(parsepool, "ProcessPoolExecutor", counted_pool)
+    if pool:
+        monkeypatch.setattr(parsepool, "MIN_POOL_BYTES", 0)  # the pool, even for small bodies
+    again: list[str] = []
+    real = lifecycle.read_toll
+
+    def counted(article: Any) -> Any:
+        again.append(article.id)
+        return real(article)
+
+    monkeypatch.setattr(lifecycle, "read_toll", counted)  # (the parse step has its own name)
+    _, store = _ingest(tmp_path, f"tolls-{pool}", 4, monkeypatch)
+    try:
+        rows = _rows(store)
+        assert again == [] and len(rows) == 36 and started == ([1] if pool else [])
+        assert {r["toll_rules"] for r in rows} == {lifecycle.toll_rules()}
+    finally:
+        store.close()
+
+
 def test_the_snapshot_is_saved_once_the_articles_it_lacks_add_up(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

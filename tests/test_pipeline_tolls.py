@@ -1,5 +1,5 @@
 """A story's death tolls are read from each stored article once: the toll is stored with the
-article (`Store.save_tolls`), and read again only under other casualty rules."""
+article (by ingest, or else `Store.save_tolls`), and read again only under other casualty rules."""
 
 from __future__ import annotations
 
@@ -151,3 +151,20 @@ def test_ingest_stores_each_article_with_its_toll_and_updates_read_no_text_back(
     monkeypatch.setattr(lifecycle, "toll_of", not_read)
     got = pipeline._story_tolls(store, stories)
     assert sorted(f.count for fs in got.series.values() for f in fs) == [4, 9, 11]
+
+
+def test_a_number_too_large_for_a_toll_is_stored_as_none(store: Store) -> None:
+    """Feed text is anything: a count past a billion, or a sum of counts past it, is no toll
+    (and never overflows the toll column: a failed insert would fail every run)."""
+    cfg = Config(path=None, feeds=(FeedConfig("news", "https://news.example/rss"),))
+    huge = [("h1", "Shelling killed 2147483648 people overnight.", None),
+            ("h2", "The strikes killed 900,000,000 soldiers, 900,000,000 civilians and "
+                   "900,000,000 police officers.", None),
+            ("h3", "Shelling killed 99999999999999999999 people overnight.", None),
+            REPORTS[0]]
+    for _ in range(2):  # (the second run finds them stored)
+        pipeline.ingest_step(cfg, store, _feed_batch(huge), NOW)
+    assignments = store.window_assignments(NOW - timedelta(days=3))
+    rows = {t.id: t for ts in store.story_tolls(
+        sorted({story for story, _ in assignments.values()})).values() for t in ts}
+    assert len(rows) == 4 and sorted((t.killed or 0) for t in rows.values()) == [0, 0, 0, 4]

@@ -49,6 +49,17 @@ DELIBERATE = (
     ("casualties", '_WHEN_RE = re.compile(r",?\\s*when\\b", re.IGNORECASE)',
      '_WHEN_RE = re.compile(r",?\\s*(?:when|in\\s+which|during\\s+which|which|that)\\b", '
      're.IGNORECASE)'),
+    # no number above a billion is a count (casualties.MAX_COUNT; tests/test_casualties.py::
+    # test_counts_above_a_billion_are_no_count): the baseline's parser, with the same bound
+    ("casualties",
+     "def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | None:\n",
+     "def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | None:\n"
+     "    got = _parse_number_uncapped(doc, i, hi)\n"
+     "    if got is not None and max(got[0], got[1] or 0) > 1_000_000_000:\n"
+     "        return None\n"
+     "    return got\n\n\n"
+     "def _parse_number_uncapped(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] "
+     "| None:\n"),
 )
 
 

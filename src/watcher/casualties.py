@@ -1136,6 +1136,11 @@ def _is_year_token(raw: str) -> bool:
     return len(raw) == 4 and raw.isdigit() and 1900 <= int(raw) <= 2099
 
 
+# No casualty count is larger: a bigger number in a text is something else (or garbage), and
+# every count fits a 32-bit integer column (`Store.add_articles`, `Store.save_tolls`).
+MAX_COUNT = 1_000_000_000
+
+
 def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | None:
     """(value, high for a range token like "10-12", next index) for digits or number words."""
     low = doc.low
@@ -1144,11 +1149,14 @@ def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | N
     w = low[i]
     if w[0].isdigit():
         try:
-            return _parse_digits(doc, i, hi, w)
+            got = _parse_digits(doc, i, hi, w)
         except (ValueError, OverflowError):
             # thousands of digits (int() refuses more than 4,300), or a decimal count of
             # millions past a float's range: not a casualty count
             return None
+        if got is not None and max(got[0], got[1] or 0) > MAX_COUNT:
+            return None
+        return got
     if w not in _SMALL_NUMBERS:
         return None  # number words start with one up to ninety-nine
     total = 0
@@ -1180,7 +1188,7 @@ def _parse_number(doc: _Doc, i: int, hi: int) -> tuple[int, int | None, int] | N
         else:
             break
         j += 1
-    if j == i:
+    if j == i or total + cur > MAX_COUNT:
         return None
     return total + cur, None, j
 

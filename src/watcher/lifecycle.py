@@ -53,7 +53,8 @@ def toll_of(article: Article) -> tuple[SourcedFigure, CasualtyFigure] | None:
     report = extract_casualties(f"{article.title}\n{article.text}" if article.title
                                 else article.text)
     k = report.killed
-    if k is None or not k.current or k.count < 1:
+    # (a count is at most MAX_COUNT, but a sum of several may be more: no toll is that large)
+    if k is None or not k.current or not 1 <= k.count <= casualties.MAX_COUNT:
         return None
     return SourcedFigure("killed", k.count, k.qualifier, article.feed, article.url,
                          article.published), k

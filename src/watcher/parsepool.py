@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import NamedTuple
 
 from watcher.lifecycle import read_toll
 from watcher.models import TollRead
@@ -40,9 +40,9 @@ log = logging.getLogger("watcher")
 ParseJob = tuple[str, str, bytes, Mapping[str, str], datetime]
 
 
-@dataclass(frozen=True, slots=True)
-class Derived:
-    """What the parse step derives from one new article for the steps after it."""
+class Derived(NamedTuple):
+    """What the parse step derives from one new article for the steps after it. (A named
+    tuple: tens of thousands come back from the workers, and a tuple unpickles in C.)"""
 
     features: DocFeatures | None  # its story features, when asked for (`story_features`)
     toll: TollRead | None  # its death toll as stored, when asked for (`tolls`)
@@ -79,7 +79,7 @@ def iter_parse_feeds(
     known: Mapping[str, Set[str]] | None = None,
     workers: int | None = None,
     *,
-    min_pool_bytes: int = MIN_POOL_BYTES,
+    min_pool_bytes: int | None = None,
     start_method: str = "forkserver",
     max_items: int | None = None,
     max_chars: int = MAX_TEXT,
@@ -100,7 +100,8 @@ def iter_parse_feeds(
     one task; `AHEAD_PER_WORKER` tasks per worker are kept submitted, so the workers go on while
     the caller works, and results wait for a slow caller only that far ahead. Runs serially in
     this process (no pool started) when `workers` (default: `default_workers()`) is 1, there is
-    a single job, or the bodies add up to less than `min_pool_bytes` (the body of a feed with ids in
+    a single job, or the bodies add up to less than `min_pool_bytes` (default: `MIN_POOL_BYTES`,
+    read at the call; the body of a feed with ids in
     `known` counts for `1 / KNOWN_FEED_SHARE` of its bytes); if the pool cannot start or a
     worker dies, what is left is parsed serially (logged as a warning). A caller that stops
     early cancels the jobs not yet started.
@@ -120,6 +121,8 @@ def iter_parse_feeds(
     del jobs
     total = sum(len(job[2]) // KNOWN_FEED_SHARE if known.get(job[0]) else len(job[2])
                 for job in todo)
+    if min_pool_bytes is None:
+        min_pool_bytes = MIN_POOL_BYTES
     if n_workers < 2 or len(todo) < 2 or total < min_pool_bytes:
         while todo:
             yield _parse_and_drop(todo, known, max_items, max_chars, story_features, tolls)
