@@ -77,6 +77,21 @@ def test_env_overrides_store_and_slack_base_url() -> None:
         (lambda t: t + "[poll]\nrecent_hours = \"x\"\n", "poll.recent_hours"),
         (lambda t: t.replace("[[watches]]", "[[watches]]\nmin_entities = 5"),
          "min_entities"),
+        # names and channels longer than the store's columns
+        (lambda t: t.replace('name = "a"', f'name = "{"a" * 201}"'),
+         "feeds[0].name (line 7): 201 characters long: a feed name is at most 200"),
+        (lambda t: t.replace('name = "w"', f'name = "{"w" * 201}"'),
+         "watches[0].name (line 10): 201 characters long: a watch name is at most 200"),
+        (lambda t: t.replace('channel = "#c"', f'channel = "#{"c" * 200}"'),
+         "watches[0] (w).channel (line 11): 201 characters long: a channel name or ID is at "
+         "most 200"),
+        (lambda t: t.replace('channel = "#c"', f'channel = "#c"\nescalation_channel = '
+                             f'"#{"c" * 200}"'), "escalation_channel (line 12): 201 characters"),
+        (lambda t: t + f'[ops]\nchannel = "#{"o" * 200}"\n',
+         "ops.channel (line 18): 201 characters long"),
+        (lambda t: t.replace("threshold = 3", f'[watches.severities]\n{"s" * 51} = 3'),
+         "severities (line 9): severity name 'ssssssssssssssssssss'... is 51 characters long: "
+         "at most 50"),
     ],
 )
 def test_each_problem_names_key_line_and_fix(edit, expected: str) -> None:  # type: ignore[no-untyped-def]

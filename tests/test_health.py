@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,3 +136,52 @@ def test_ops_step_reads_only_the_histories_it_needs(tmp_path: Path) -> None:
     got = {a.source: a.title.split(": ")[0].rsplit(" ", 1)[1] for a in ops_step(cfg, store, NOW)}
     assert got == expected == {"hourly-silent": "silent", "back": "recovered", "failing": "down"}
     store.close()
+
+
+def test_a_feed_with_a_long_name_raises_its_ops_alert(store_url: str) -> None:
+    """Feed names may be 200 characters long (the feeds table's key); a health alert's story id
+    has 64: a long name is cut and ends in a digest, and the alert is queued on either database."""
+    from watcher.config import NAME_MAX, parse_config
+    from watcher.demo import shipped_watches_toml
+    from watcher.pipeline import enqueue_step, ops_step, ops_story_id
+    from watcher.store import Store
+
+    names = ["short", "x" * NAME_MAX, "x" * (NAME_MAX - 1) + "y"]
+    text = f'[store]\nurl = "{store_url}"\n[ops]\nchannel = "#ops"\n' + "".join(
+        f'[[feeds]]\nname = "{n}"\nurl = "https://f{i}.example/rss"\n'
+        for i, n in enumerate(names)) + shipped_watches_toml()
+    cfg = parse_config(text, None, {})
+    store = Store(cfg.store.url)
+    try:
+        store.save_feed_states([replace(current_state(f, None), consecutive_failures=5,
+                                        last_error="HTTP 500") for f in cfg.feeds])
+        alerts = ops_step(cfg, store, NOW)
+        assert sorted(a.source for a in alerts) == sorted(names)
+        assert [a.alert_id for a in enqueue_step(store, alerts, NOW)] == [
+            a.alert_id for a in alerts]  # all queued
+        ids = {a.source: a.story_id for a in alerts}
+        assert ids["short"] == "ops:short" and len(set(ids.values())) == 3
+        assert all(len(i) <= 64 for i in ids.values())
+        assert ids[names[1]] == ops_story_id(names[1]) != ops_story_id(names[2])
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("seconds", ["99999999999999999999", "1" + "0" * 400])
+def test_a_retry_after_of_any_size_waits_the_cap(seconds: str) -> None:
+    """Retry-After in seconds is digits of any length: from a server on 127.0.0.1 through the
+    fetch to the feed's state, it waits `RETRY_AFTER_CAP` at most (no overflow)."""
+    from watcher.config import FetchConfig
+    from watcher.fetch import fetch_feeds
+    from watcher.health import RETRY_AFTER_CAP
+
+    from .feedserver import FeedServer, Route
+
+    with FeedServer() as server:
+        server.routes["/busy"] = Route(status=429, etag=False, headers={"Retry-After": seconds})
+        feed = FeedConfig("f", server.url("/busy"))
+        [r] = fetch_feeds([feed], {}, FetchConfig(allow_networks=("127.0.0.0/8",)))
+    assert r.retry_after is not None and r.retry_after > 1e19
+    s = after_failure(current_state(feed, None), r.error_kind or "", r.error or "", r.status,
+                      NOW, r.retry_after)
+    assert s.retry_at == NOW + RETRY_AFTER_CAP

@@ -10,6 +10,7 @@ import pytest
 
 from watcher.models import Alert, Article, CasualtyFigure, FeedState
 from watcher.store import Store, StoreError, alert_from_json, alert_to_json, redact_url
+from watcher.urls import canonical_url
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
@@ -209,3 +210,45 @@ def test_articles_are_stored_with_the_tolls_already_read(store: Store) -> None:
                     "c": (None, None, None), "d": ("rules-2", 3, "exact")}
     # under rules-1, the article read without a toll is left out; the others are listed
     assert [t.id for t in store.story_tolls(["s1"], rules="rules-1")["s1"]] == ["a", "c", "d"]
+
+
+@pytest.mark.parametrize("path", [
+    "a" * 9000,  # too long for the column
+    # fits the column, but 3,000 bytes that do not compress: too long for PostgreSQL's index
+    "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(1000)),
+])
+def test_an_article_with_a_very_long_link_is_stored_and_found(store: Store, path: str) -> None:
+    """Feeds link anything: the canonical URL of a link of any length fits its column and
+    PostgreSQL's index (`urls.MAX_KEY_BYTES`)."""
+    url = f"https://news.example/{path}"
+    a = art("long", canon=canonical_url(url))
+    assert store.add_articles([(a, "s1", None)]) == 1
+    assert set(store.by_canonical_url([canonical_url(url + "?utm_source=x")])) == {
+        a.canonical_url}
+
+
+def test_nul_characters_from_a_feed_never_reach_the_database(store: Store) -> None:
+    """JSON may hold "\\u0000" anywhere, and PostgreSQL refuses NUL in text: the parse step
+    leaves none in an article (ids, links, titles, texts), nor the store in a feed's error."""
+    import json
+    from dataclasses import replace
+
+    from watcher.config import FeedConfig
+    from watcher.health import current_state
+    from watcher.parse import parse_feed
+
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "N\u0000", "items": [{
+        "id": "item\u00001", "url": "https://news.example/a\u0000b",
+        "title": "Storm\u0000 warning", "content_text": "Wind\u0000 and rain.",
+        "date_published": "2026-05-01T10:00:00Z"}]}
+    parsed = parse_feed("f", "https://news.example/feed.json", json.dumps(doc).encode(),
+                        {"content-type": "application/feed+json"}, NOW)
+    (a,) = parsed.articles
+    assert (a.guid, a.url, a.title, a.text) == ("item1", "https://news.example/a%00b",
+                                                "Storm warning", "Wind and rain.")
+    assert store.add_articles([(a, "s1", None)]) == 1
+    assert set(store.by_canonical_url([a.canonical_url])) == {a.canonical_url}
+    state = replace(current_state(FeedConfig("f", "https://news.example/feed.json"), None),
+                    last_error="not_a_feed: near '\x00'")
+    store.save_feed_states([state])
+    assert store.feed_states()["f"].last_error == "not_a_feed: near ''"

@@ -195,6 +195,10 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 _TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories",
              "quiet_hours"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Names and channels are stored in columns of this many characters (`watcher.store`): feed,
+# watch and channel names; severity names in columns of SEVERITY_MAX.
+NAME_MAX = 200
+SEVERITY_MAX = 50
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -339,6 +343,10 @@ class _Validator:
         self._unknown(t, {"channel", "failures", "silence_factor", "min_silence_hours"}, "ops")
         channel = self._get(t, "channel", (str,), None, "ops.channel",
                             self._line_of("ops", "channel"), "a Slack channel name or ID")
+        if channel is not None and len(channel.strip()) > NAME_MAX:
+            self.add("ops.channel", f"{len(channel.strip())} characters long: a channel name or "
+                     f"ID is at most {NAME_MAX}", self._line_of("ops", "channel"))
+            channel = None
         return OpsConfig(
             channel=channel.strip() if channel and channel.strip() else None,
             failures=self._positive(t, "failures", d.failures, "ops", integer=True),
@@ -493,6 +501,11 @@ class _Validator:
                 self.add(f"{label}.name", "missing or empty: give every feed a short unique name",
                          self._line_of("feeds", "name", i) if "name" in item else hline())
                 ok = False
+            elif len(name) > NAME_MAX:
+                self.add(f"{label}.name", f"{len(name)} characters long: a feed name is at most "
+                         f"{NAME_MAX} (it is stored as the key of the feed's state)",
+                         self._line_of("feeds", "name", i))
+                ok = False
             elif name in names:
                 self.add(f"{label}.name", f"duplicate feed name {name!r} (also "
                          f"feeds[{names[name]}]); feed names identify stored state and must be "
@@ -550,6 +563,10 @@ class _Validator:
             self.add(f"{label}.name", "missing or invalid: use lowercase letters, digits, '-', '_' "
                      "(e.g. armenia-azerbaijan)", line("name"))
             name = f"watch{i}"
+        elif len(name) > NAME_MAX:
+            self.add(f"{label}.name", f"{len(name)} characters long: a watch name is at most "
+                     f"{NAME_MAX}", line("name"))
+            name = f"watch{i}"
         elif name in seen:
             self.add(f"{label}.name", f"duplicate watch name {name!r}", line("name"))
         seen.add(name)
@@ -559,6 +576,9 @@ class _Validator:
             self.add(f"{label}.channel", "missing: the Slack channel to post to, e.g. "
                      "\"#caucasus-watch\" or a channel ID like C0123456789", line("channel"))
             channel = ""
+        elif len(channel.strip()) > NAME_MAX:
+            self.add(f"{label}.channel", f"{len(channel.strip())} characters long: a channel "
+                     f"name or ID is at most {NAME_MAX}", line("channel"))
         entities = self._entities(item.get("entities"), label, line("entities"))
         escalation = self._terms(item.get("escalation"), f"{label}.escalation",
                                  line("escalation"), required=True)
@@ -594,6 +614,10 @@ class _Validator:
             self.add(f"{label}.escalation_channel", "must be a Slack channel name or ID, e.g. "
                      "\"#caucasus-critical\" (the highest-severity alerts are posted there too)",
                      line("escalation_channel"))
+            esc = None
+        elif esc is not None and len(esc.strip()) > NAME_MAX:
+            self.add(f"{label}.escalation_channel", f"{len(esc.strip())} characters long: a "
+                     f"channel name or ID is at most {NAME_MAX}", line("escalation_channel"))
             esc = None
         if len(self.problems) != problems_before:
             return None
@@ -699,6 +723,11 @@ class _Validator:
             return (Severity("warning", 4.0),)
         out: list[Severity] = []
         for sname, sthr in sev.items():
+            if len(str(sname)) > SEVERITY_MAX:
+                self.add(f"{label}.severities", f"severity name {str(sname)[:20]!r}... is "
+                         f"{len(str(sname))} characters long: at most {SEVERITY_MAX}",
+                         line("severities"))
+                continue
             if isinstance(sthr, bool) or not isinstance(sthr, int | float) or sthr <= 0:
                 self.add(f"{label}.severities.{sname}", f"must be a positive number, got {sthr!r}",
                          line("severities"))

@@ -53,7 +53,8 @@ def after_failure(state: FeedState, kind: str, message: str, status: int | None,
     failures = state.consecutive_failures + 1
     wait = backoff(failures)
     if retry_after is not None:
-        wait = max(wait, min(timedelta(seconds=retry_after), RETRY_AFTER_CAP))
+        # (capped before it is a timedelta: a server may ask for 10^20 seconds, past its range)
+        wait = max(wait, timedelta(seconds=min(retry_after, RETRY_AFTER_CAP.total_seconds())))
     disabled = state.disabled
     if status == 410:
         disabled = (f"HTTP 410 Gone at {now:%Y-%m-%d %H:%M} UTC; remove the feed or change its "

@@ -283,6 +283,8 @@ def _stage_entries(
             skipped += 1  # an empty or nested phantom item
             continue
         guid_raw = entry.get("id")
+        if isinstance(guid_raw, str) and "\x00" in guid_raw:  # (JSON may hold one; no database
+            guid_raw = guid_raw.replace("\x00", "")  # text column does)
         guid = guid_raw.strip() if isinstance(guid_raw, str) and guid_raw.strip() else None
         canon = canonical_url(link) if link else ""
         published = entry.get("_published") or _entry_time(entry, fetched)

@@ -590,6 +590,16 @@ def _recent_enough(cfg: Config, art: Article, first_poll: set[str], now: datetim
     return art.published >= now - timedelta(hours=hours)
 
 
+def ops_story_id(feed: str) -> str:
+    """The story id of a feed's health alerts: "ops:" and the feed's name, or (a name too long
+    for the 64 characters of a story id) the name's start and a digest of it."""
+    story_id = f"ops:{feed}"
+    if len(story_id) <= 64:
+        return story_id
+    digest = hashlib.sha256(feed.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"ops:{feed[:27]}~{digest[:32]}"
+
+
 def alert_id_for(watch: str, story_id: str) -> str:
     return hashlib.sha256(f"{watch}\0{story_id}".encode()).hexdigest()[:24]
 
@@ -825,7 +835,7 @@ def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
         if cfg.ops.channel:
             out.append(Alert(
                 alert_id=alert_id_for("ops", f"{event.feed}\0{event.kind}\0{now.isoformat()}"),
-                story_id=f"ops:{event.feed}", watch="feed-health", channel=cfg.ops.channel,
+                story_id=ops_story_id(event.feed), watch="feed-health", channel=cfg.ops.channel,
                 severity="ops", score=0.0,
                 title=f"Feed {event.feed} {event.kind}: {event.message}"[:500],
                 url=new_state.url, source=event.feed, published=now, excerpt=event.message,

@@ -341,6 +341,8 @@ class Store:
             for key in ("first_polled", "last_success", "retry_at"):
                 if values[key] is not None:
                     values[key] = _naive(values[key])
+            if values["last_error"] and "\x00" in values["last_error"]:  # (quoting a feed, an
+                values["last_error"] = values["last_error"].replace("\x00", "")  # error may)
             rows.append(values)
         if not rows:
             return
