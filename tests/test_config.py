@@ -92,6 +92,31 @@ def test_env_overrides_store_and_slack_base_url() -> None:
         (lambda t: t.replace("threshold = 3", f'[watches.severities]\n{"s" * 51} = 3'),
          "severities (line 9): severity name 'ssssssssssssssssssss'... is 51 characters long: "
          "at most 50"),
+        # durations past any date, infinity, not a number
+        (lambda t: t + "[stories]\nwindow_hours = 1e9\n",
+         "stories.window_hours (line 18): must be at most 87600 hours (10 years), got "
+         "1000000000.0"),
+        (lambda t: t + "[poll]\nmax_age_hours = inf\n", "poll.max_age_hours (line 18): must be at "
+         "most 87600 hours"),
+        (lambda t: t + "[ops]\nmin_silence_hours = nan\n",
+         "ops.min_silence_hours (line 18): must be a positive number, got nan"),
+        (lambda t: t.replace('token_env = "MY_TOKEN"',
+                             'token_env = "MY_TOKEN"\nclaim_lease = 1e12'),
+         "slack.claim_lease (line 6): must be at most 86400 seconds (a day)"),
+        (lambda t: t.replace('url = "sqlite:///x.db"',
+                             'url = "sqlite:///x.db"\nretention_days = 1e7'),
+         "store.retention_days (line 4): must be at most 3650 days"),
+        # control characters (NUL: PostgreSQL refuses it) in names, channels and URLs
+        (lambda t: t.replace('name = "a"', 'name = "a\\u0000b"'),
+         "feeds[0].name (line 7): 'a\\x00b' holds a control character"),
+        (lambda t: t.replace('url = "https://a.example/feed"', 'url = "https://a.example/\\u0000"'),
+         "feeds[0].url (line 8): 'https://a.example/\\x00' holds a control character"),
+        (lambda t: t.replace('channel = "#c"', 'channel = "#c\\u0000"'),
+         "watches[0] (w).channel (line 11): '#c\\x00' holds a control character"),
+        (lambda t: t + '[ops]\nchannel = "#o\\u0007"\n',
+         "ops.channel (line 18): '#o\\x07' holds a control character"),
+        (lambda t: t.replace("threshold = 3", '[watches.severities]\n"warn\\u0000" = 3'),
+         "severity name 'warn\\x00' holds a control character"),
     ],
 )
 def test_each_problem_names_key_line_and_fix(edit, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -176,3 +201,12 @@ def test_retention_as_long_as_the_window_is_fine(retention: float, window: float
             + f"[stories]\nwindow_hours = {window}\n")
     cfg = parse_config(text, Path("t.toml"), {})
     assert cfg.store.retention_days == retention and cfg.stories.window_hours == window
+
+
+def test_feed_names_are_compared_as_stored() -> None:
+    """Names are stripped before they are stored: " a" and "a" are one feed (a duplicate), and
+    the length limit counts the stripped name."""
+    dup = GOOD + '[[feeds]]\nname = " a "\nurl = "https://b.example/feed"\n'
+    assert any("duplicate feed name 'a'" in p for p in problems(dup))
+    padded = GOOD.replace('name = "a"', f'name = "   {"a" * 200}  "')
+    assert [f.name for f in parse_config(padded, None, {}).feeds] == ["a" * 200]

@@ -628,3 +628,17 @@ def test_repeated_headers_keep_their_first_value() -> None:
     r = _fetch_raw(b"HTTP/1.1 429 Slow down\r\nRetry-After: 120\r\nRetry-After: 120\r\n"
                    b"Content-Encoding: identity\r\nContent-Length: 0\r\n\r\n")
     assert r.error_kind == "http" and r.retry_after == 120.0 and r.headers["retry-after"] == "120"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("120", 120.0),
+    ("99999999999999999999", 1e20),  # (capped by the feed's state: tests/test_health.py)
+    ("\u00b2", None),  # a Latin-1 byte that str.isdigit takes for a digit
+    ("1.5", None),
+    ("", None),
+    (None, None),
+])
+def test_retry_after_values(value: str | None, expected: float | None) -> None:
+    from watcher.fetch import _retry_after
+
+    assert _retry_after(value, 0.0) == expected

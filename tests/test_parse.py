@@ -93,3 +93,70 @@ def test_atom_and_http_charset() -> None:
                    {"content-type": "application/atom+xml; charset=koi8-r"})
     [a] = parsed.articles
     assert a.title == "Пример" and a.text == "Текст"
+
+
+def _json_body(item: dict[str, object]) -> bytes:
+    import json
+
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "N",
+                       "items": [item]}).encode()
+
+
+@pytest.mark.parametrize(("item", "title", "guid", "published"), [
+    # a lone surrogate escaped in JSON: no UTF-8 holds it (the store could not write it)
+    ({"id": "a\ud800b", "url": "https://n.example/1", "title": "Hi \udc00 there",
+      "content_text": "Text \ud83d here."}, "Hi \ufffd there", "a\ufffdb", None),
+    # a pair of halves is one character, kept
+    ({"id": "p", "url": "https://n.example/2", "title": "Smile \ud83d\ude00"},
+     "Smile \U0001F600", "p", None),
+    # dates that UTC moves past the calendar: the fetch time
+    ({"id": "d1", "url": "https://n.example/3", "title": "Old",
+      "date_published": "0001-01-01T00:00:00+01:00"}, "Old", "d1", NOW),
+    ({"id": "d2", "url": "https://n.example/4", "title": "Late",
+      "date_published": "9999-12-31T23:30:00-01:00"}, "Late", "d2", NOW),
+])
+def test_json_feed_oddities_parse(item: dict[str, object], title: str, guid: str,
+                                  published: datetime | None) -> None:
+    p = parse_feed("f", "https://n.example/feed.json", _json_body(item),
+                   {"content-type": "application/feed+json"}, NOW)
+    assert p.error_kind is None
+    (a,) = p.articles
+    assert (a.title, a.guid) == (title, guid)
+    for value in (a.title, a.text, a.url, a.guid or ""):
+        value.encode()  # UTF-8 holds it (UnicodeEncodeError on a lone surrogate)
+    if published is not None:
+        assert a.published == published
+
+
+def test_a_json_feed_with_a_huge_integer_is_not_a_feed() -> None:
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "n": ' + b"9" * 5000 + b"}"
+    p = parse_feed("f", "https://n.example/feed.json", body, {}, NOW)
+    assert p.error_kind == "not_a_feed"
+
+
+def _rss_title(title: str) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>N</title>'
+            f"<item><title>{title}</title><link>https://n.example/1</link><guid>g</guid>"
+            "<description>d</description></item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Smile &#55357;&#56832; now", "Smile \U0001F600 now"),  # an emoji as its two halves
+    ("Smile &#xD83D;&#xDE00; now", "Smile \U0001F600 now"),
+    ("Lone &#xD83D; half", "Lone \ufffd half"),
+    ("Past &#1114112; it", "Past \ufffd it"),
+    ("Huge &#99999999999999999999; it", "Huge \ufffd it"),
+    ("Nul &#0; it", "Nul \ufffd it"),
+    ("Quote &#8217; kept", "Quote \u2019 kept"),
+])
+def test_character_references_no_text_can_hold(title: str, expected: str) -> None:
+    p = parse_feed("f", "https://n.example/rss", _rss_title(title),
+                   {"content-type": "application/rss+xml"}, NOW)
+    assert p.error_kind is None and [a.title for a in p.articles] == [expected]
+
+
+def test_a_document_the_parser_fails_on_is_that_feed_s_error() -> None:
+    body = _rss_title("x").replace(b'encoding="utf-8"', b'encoding="undefined"')
+    p = parse_feed("f", "https://n.example/rss", body, {}, NOW)
+    assert p.error_kind == "parse_error" and p.articles == ()
+    assert p.error is not None and "UnicodeError" in p.error and "inspect-feed" in p.error

@@ -259,3 +259,21 @@ def test_burst_limit_is_validated() -> None:
     with pytest.raises(ConfigError, match=r"slack\.burst_limit"):
         parse_config("[slack]\nburst_limit = -1\n" + BASE, None, {})
     assert parse_config(BASE, None, {}).slack.burst_limit == 10
+
+
+def test_a_burst_of_many_watches_names_them_within_the_column(store_url: str) -> None:
+    """A burst's `watch` lists its watches, within the 200 characters the store keeps."""
+    from watcher.pipeline import _fold_bursts, _names_within
+
+    names = [f"watch-{i:02d}-" + "x" * 40 for i in range(6)]  # 50 characters each
+    store = Store(store_url)
+    try:
+        store.enqueue([_alert(f"a{i}", "warning", watch=n) for i, n in enumerate(names)], NOW)
+        rules = DeliveryRules((), {n: "critical" for n in names}, burst_limit=2)
+        assert _fold_bursts(store, rules, store.pending(), NOW) == 6
+        (burst,) = [r.alert for r in store.pending() if r.alert.kind == "burst"]
+        assert burst.watch == f"{', '.join(names[:3])} (+3 more)" and len(burst.watch) <= 200
+    finally:
+        store.close()
+    assert _names_within(["a", "b"]) == "a, b"
+    assert _names_within(["x" * 300, "y"]) == "2 watches"

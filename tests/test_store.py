@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -244,7 +244,7 @@ def test_nul_characters_from_a_feed_never_reach_the_database(store: Store) -> No
     parsed = parse_feed("f", "https://news.example/feed.json", json.dumps(doc).encode(),
                         {"content-type": "application/feed+json"}, NOW)
     (a,) = parsed.articles
-    assert (a.guid, a.url, a.title, a.text) == ("item1", "https://news.example/a%00b",
+    assert (a.guid, a.url, a.title, a.text) == ("item1", "https://news.example/ab",
                                                 "Storm warning", "Wind and rain.")
     assert store.add_articles([(a, "s1", None)]) == 1
     assert set(store.by_canonical_url([a.canonical_url])) == {a.canonical_url}
@@ -252,3 +252,12 @@ def test_nul_characters_from_a_feed_never_reach_the_database(store: Store) -> No
                     last_error="not_a_feed: near '\x00'")
     store.save_feed_states([state])
     assert store.feed_states()["f"].last_error == "not_a_feed: near ''"
+
+
+def test_an_error_with_nul_is_stored_without_it(store: Store) -> None:
+    """A peer's answer quoted in an error may hold NUL (PostgreSQL refuses it in text)."""
+    store.enqueue([alert("a1")], NOW)
+    store.mark("a1", "failed", NOW, error="slack: weird\x00code")
+    (row,) = [r for r in store.alerts_between(NOW - timedelta(days=1), NOW + timedelta(days=1))
+              if r.alert.alert_id == "a1"]
+    assert row.status == "failed" and row.last_error == "slack: weirdcode"

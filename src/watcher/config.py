@@ -195,6 +195,16 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 _TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories",
              "quiet_hours"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Upper bounds of the durations (a time this far back or ahead is still a date: a larger one
+# made every run fail with OverflowError), and of the factor of silence.
+_MAXIMUMS: dict[str, tuple[float, str]] = {
+    **dict.fromkeys(("window_hours", "min_silence_hours", "recent_hours", "max_age_hours"),
+                    (87_600.0, "hours (10 years)")),
+    "retention_days": (3_650.0, "days (10 years)"),
+    **dict.fromkeys(("claim_lease", "timeout", "connect_timeout", "read_timeout", "deadline"),
+                    (86_400.0, "seconds (a day)")),
+    "silence_factor": (1_000.0, "typical gaps"),
+}
 # Names and channels are stored in columns of this many characters (`watcher.store`): feed,
 # watch and channel names; severity names in columns of SEVERITY_MAX.
 NAME_MAX = 200
@@ -262,8 +272,12 @@ class _Validator:
         kinds: tuple[type, ...] = (int,) if integer else (int, float)
         what = "a positive whole number" if integer else "a positive number"
         value = self._get(table, key, kinds, default, where, line, what)
-        if value <= 0:
+        if not value > 0:  # (nan too)
             self.add(where, f"must be {what}, got {value!r}", line)
+            return default
+        limit = _MAXIMUMS.get(key)
+        if limit is not None and not value <= limit[0]:  # (inf too)
+            self.add(where, f"must be at most {limit[0]:g} {limit[1]}, got {value!r}", line)
             return default
         return int(value) if integer else float(value)
 
@@ -343,9 +357,12 @@ class _Validator:
         self._unknown(t, {"channel", "failures", "silence_factor", "min_silence_hours"}, "ops")
         channel = self._get(t, "channel", (str,), None, "ops.channel",
                             self._line_of("ops", "channel"), "a Slack channel name or ID")
-        if channel is not None and len(channel.strip()) > NAME_MAX:
+        if channel is not None and (len(channel.strip()) > NAME_MAX
+                                    or not channel.strip().isprintable()):
             self.add("ops.channel", f"{len(channel.strip())} characters long: a channel name or "
-                     f"ID is at most {NAME_MAX}", self._line_of("ops", "channel"))
+                     f"ID is at most {NAME_MAX}" if len(channel.strip()) > NAME_MAX
+                     else f"{channel!r} holds a control character",
+                     self._line_of("ops", "channel"))
             channel = None
         return OpsConfig(
             channel=channel.strip() if channel and channel.strip() else None,
@@ -495,9 +512,11 @@ class _Validator:
                          self._line_of("feeds", "full_text", i))
                 full_text = full_text_default
             name = item.get("name")
+            if isinstance(name, str):
+                name = name.strip()  # (as stored: " a" and "a" are one feed)
             url = item.get("url")
             ok = True
-            if not isinstance(name, str) or not name.strip():
+            if not isinstance(name, str) or not name:
                 self.add(f"{label}.name", "missing or empty: give every feed a short unique name",
                          self._line_of("feeds", "name", i) if "name" in item else hline())
                 ok = False
@@ -505,6 +524,10 @@ class _Validator:
                 self.add(f"{label}.name", f"{len(name)} characters long: a feed name is at most "
                          f"{NAME_MAX} (it is stored as the key of the feed's state)",
                          self._line_of("feeds", "name", i))
+                ok = False
+            elif not name.isprintable():
+                self.add(f"{label}.name", f"{name!r} holds a control character: use letters, "
+                         "digits, spaces and punctuation", self._line_of("feeds", "name", i))
                 ok = False
             elif name in names:
                 self.add(f"{label}.name", f"duplicate feed name {name!r} (also "
@@ -520,7 +543,11 @@ class _Validator:
                 ok = False
             else:
                 parts = urlsplit(url.strip())
-                if parts.scheme not in ("http", "https") or not parts.hostname:
+                if not url.strip().isprintable():
+                    self.add(f"{label}.url", f"{url!r} holds a control character",
+                             self._line_of("feeds", "url", i))
+                    ok = False
+                elif parts.scheme not in ("http", "https") or not parts.hostname:
                     self.add(f"{label}.url", f"{url!r} is not an http(s) URL "
                              "(write it like https://example.com/feed.xml)",
                              self._line_of("feeds", "url", i))
@@ -576,9 +603,10 @@ class _Validator:
             self.add(f"{label}.channel", "missing: the Slack channel to post to, e.g. "
                      "\"#caucasus-watch\" or a channel ID like C0123456789", line("channel"))
             channel = ""
-        elif len(channel.strip()) > NAME_MAX:
+        elif len(channel.strip()) > NAME_MAX or not channel.strip().isprintable():
             self.add(f"{label}.channel", f"{len(channel.strip())} characters long: a channel "
-                     f"name or ID is at most {NAME_MAX}", line("channel"))
+                     f"name or ID is at most {NAME_MAX}" if len(channel.strip()) > NAME_MAX
+                     else f"{channel!r} holds a control character", line("channel"))
         entities = self._entities(item.get("entities"), label, line("entities"))
         escalation = self._terms(item.get("escalation"), f"{label}.escalation",
                                  line("escalation"), required=True)
@@ -615,9 +643,10 @@ class _Validator:
                      "\"#caucasus-critical\" (the highest-severity alerts are posted there too)",
                      line("escalation_channel"))
             esc = None
-        elif esc is not None and len(esc.strip()) > NAME_MAX:
+        elif esc is not None and (len(esc.strip()) > NAME_MAX or not esc.strip().isprintable()):
             self.add(f"{label}.escalation_channel", f"{len(esc.strip())} characters long: a "
-                     f"channel name or ID is at most {NAME_MAX}", line("escalation_channel"))
+                     f"channel name or ID is at most {NAME_MAX}" if len(esc.strip()) > NAME_MAX
+                     else f"{esc!r} holds a control character", line("escalation_channel"))
             esc = None
         if len(self.problems) != problems_before:
             return None
@@ -723,9 +752,11 @@ class _Validator:
             return (Severity("warning", 4.0),)
         out: list[Severity] = []
         for sname, sthr in sev.items():
-            if len(str(sname)) > SEVERITY_MAX:
+            if len(str(sname)) > SEVERITY_MAX or not str(sname).isprintable():
                 self.add(f"{label}.severities", f"severity name {str(sname)[:20]!r}... is "
-                         f"{len(str(sname))} characters long: at most {SEVERITY_MAX}",
+                         f"{len(str(sname))} characters long: at most {SEVERITY_MAX}"
+                         if len(str(sname)) > SEVERITY_MAX else
+                         f"severity name {str(sname)!r} holds a control character",
                          line("severities"))
                 continue
             if isinstance(sthr, bool) or not isinstance(sthr, int | float) or sthr <= 0:

@@ -124,7 +124,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # ("²" is a digit to str.isdigit, not to float)
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -9,6 +9,7 @@ extract leaves the feed's own text in place; both outcomes are counted.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -71,8 +72,7 @@ def enrich(
     for article, res in zip(wanted, results, strict=True):
         text = None
         if res.ok and res.body:
-            charset = _charset(res.headers.get("content-type", ""))
-            html = res.body.decode(charset or "utf-8", errors="replace")
+            html = _decode(res.body, _charset(res.headers.get("content-type", "")))
             text = extract_main_text(html, res.url, cfg.max_article_chars)
         if text and len(text) > len(article.text):
             by_id[article.id] = text
@@ -86,14 +86,25 @@ def enrich(
                               refused=refused)
 
 
+def _decode(body: bytes, charset: str | None) -> str:
+    """The page's text in its declared charset, else UTF-8 (bad bytes replaced)."""
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except (LookupError, UnicodeError):  # a codec that is no text encoding ("idna",
+            pass  # "punycode": they refuse errors="replace" or fail anyway)
+    return body.decode("utf-8", errors="replace")
+
+
 def _charset(content_type: str) -> str | None:
+    """The charset a Content-Type names, when Python knows a text encoding by that name."""
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
             name = value.strip().strip('"')
             try:
-                "".encode(name)
+                codecs.lookup(name)
             except LookupError:
                 return None
-            return name
+            return name if codecs.lookup(name)._is_text_encoding else None
     return None

@@ -40,7 +40,7 @@ class ParsedFeed:
     articles: tuple[Article, ...]
     version: str  # feedparser's format name ("rss20", "atom10", "json11"...), "" when not a feed
     title: str
-    error_kind: str | None = None  # "not_a_feed" when the body is no feed at all
+    error_kind: str | None = None  # "not_a_feed": no feed at all; "parse_error": a parser failed
     error: str | None = None
     skipped: int = 0  # entries dropped: no title, text or link (phantom items)
     known: int = 0  # entries left out because `known_ids` already knew them
@@ -124,19 +124,39 @@ def _parse_datetime(value: object, fetched: datetime) -> datetime:
     if isinstance(value, str) and value.strip():
         try:
             when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        except (ValueError, OverflowError):  # (year 1 or 9999 moved past the calendar by UTC)
             return fetched
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
         return min(when, fetched) if when > fetched + FUTURE_SLACK else when
     return fetched
+
+
+# JSON may escape what no text may hold: a lone UTF-16 surrogate (no UTF-8 encodes it: the
+# store's insert would fail) or a NUL (PostgreSQL refuses it). Paired surrogates decode to one
+# character and are left alone.
+_JSON_BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_BAD_CHARS = re.compile("[\ud800-\udfff]|\x00")
+
+
+def _scrub(value: Any) -> Any:
+    """`value` (decoded JSON) with every lone surrogate replaced by U+FFFD and NUL removed."""
+    if isinstance(value, str):
+        return _BAD_CHARS.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 def _json_feed(body: bytes) -> dict[str, Any] | None:
     """A JSON Feed 1.0 / 1.1 document, or None when the body is not one."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # (bad UTF-8 or JSON, an integer of 4,300+ digits)
         return None
+    if _JSON_BAD_ESCAPE.search(body):  # a lone surrogate or a NUL, escaped
+        doc = _scrub(doc)
     if not isinstance(doc, dict):
         return None
     version = doc.get("version")
@@ -221,13 +241,59 @@ def stage_feed(
     feed_name: str, url: str, body: bytes, headers: Mapping[str, str], fetched: datetime,
 ) -> StagedFeed:
     """The cheap half of `parse_feed`: the document parsed, each entry's identity (id, link,
-    title, date) decided; no text cleaned."""
+    title, date) decided; no text cleaned. A document the parsers fail on (an exception of
+    feedparser's or ours) is this feed's error, `error_kind="parse_error"`: never the run's."""
+    try:
+        return _stage_feed(feed_name, url, body, headers, fetched)
+    except Exception as exc:  # any document: one feed's failure, reported (ingest logs it)
+        return StagedFeed("", "", error_kind="parse_error", error=_failed(exc))
+
+
+def _failed(exc: Exception) -> str:
+    return (f"the parser failed on this document ({type(exc).__name__}: {str(exc)[:120]}); "
+            "`watcher inspect-feed URL` shows it")
+
+
+# Character references no string may hold: UTF-16 surrogates (an emoji written as its two halves,
+# "&#55357;&#56832;", is common), NUL, or past U+10FFFF. A coarse test finds the documents that
+# may have one (few: most go on untouched); `_fix_char_refs` then joins each pair of halves into
+# one reference and makes every other such reference U+FFFD.
+_SUSPECT_REF = re.compile(
+    rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|[0-9a-fA-F]{6,}|0;)|0*(?:5[5-7][0-9]{3}|"
+    rb"[0-9]{7,}|0;))")
+_REF_RUN = re.compile(rb"(?:&#(?:[xX][0-9a-fA-F]+|[0-9]+);)+")
+_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _fix_char_refs(body: bytes) -> bytes:
+    def run(m: re.Match[bytes]) -> bytes:
+        codes = [int(h, 16) if h else int(d) for h, d in _REF.findall(m.group())]
+        out: list[int] = []
+        i = 0
+        while i < len(codes):
+            c = codes[i]
+            if 0xD800 <= c < 0xDC00 and i + 1 < len(codes) and 0xDC00 <= codes[i + 1] < 0xE000:
+                out.append(0x10000 + ((c - 0xD800) << 10) + (codes[i + 1] - 0xDC00))
+                i += 2
+                continue
+            out.append(0xFFFD if c == 0 or 0xD800 <= c < 0xE000 or c > 0x10FFFF else c)
+            i += 1
+        return b"".join(b"&#x%X;" % c for c in out)
+
+    return _REF_RUN.sub(run, body)
+
+
+def _stage_feed(
+    feed_name: str, url: str, body: bytes, headers: Mapping[str, str], fetched: datetime,
+) -> StagedFeed:
     if body[:2] == b"\x1f\x8b":
         decoded = _gunzip(body)
         if decoded is None:
             return StagedFeed("", "", error_kind="not_a_feed", error="gzip-compressed body that "
                               "does not decompress (corrupt or larger than 50 MiB)")
         body = decoded
+    if _SUSPECT_REF.search(body):
+        body = _fix_char_refs(body)
     if not body.strip():
         return StagedFeed("", "", error_kind="not_a_feed", error="empty body: not a feed")
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
@@ -310,7 +376,18 @@ def finish_feed(
     *, max_chars: int = MAX_TEXT,
 ) -> ParsedFeed:
     """The expensive half of `parse_feed`: the text of every entry not in `known` cleaned, and
-    the articles built. `known` is what `known_ids` said of the staged entries' ids."""
+    the articles built. `known` is what `known_ids` said of the staged entries' ids. An
+    exception on the way is this feed's error (`error_kind="parse_error"`), as in `stage_feed`."""
+    try:
+        return _finish_feed(staged, feed_name, fetched, known, max_chars=max_chars)
+    except Exception as exc:
+        return ParsedFeed((), staged.version, staged.title, "parse_error", _failed(exc))
+
+
+def _finish_feed(
+    staged: StagedFeed, feed_name: str, fetched: datetime, known: Set[str],
+    *, max_chars: int,
+) -> ParsedFeed:
     if staged.error_kind:
         return ParsedFeed((), "", "", staged.error_kind, staged.error)
     articles: list[Article] = []

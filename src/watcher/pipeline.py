@@ -913,6 +913,19 @@ def deliver_step(
                           folded=counts["folded"], deferred=counts["deferred"])
 
 
+def _names_within(names: Sequence[str], limit: int = 200) -> str:
+    """The names joined by commas, within `limit` characters (an alert's `watch` column): as
+    many as fit, then how many more."""
+    joined = ", ".join(names)
+    if len(joined) <= limit:
+        return joined
+    for k in range(len(names) - 1, 0, -1):
+        text = f"{', '.join(names[:k])} (+{len(names) - k} more)"
+        if len(text) <= limit:
+            return text
+    return f"{len(names)} watches"
+
+
 def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],
                  now: datetime) -> int:
     """Burst protection: per channel, more than `rules.burst_limit` new lower-severity story
@@ -927,7 +940,7 @@ def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],
         burst = replace(
             members[0],
             alert_id=alert_id_for("burst", members[0].channel + "\0" + "\0".join(ids)),
-            story_id=f"burst:{ids[0]}", watch=", ".join(sorted({m.watch for m in members})),
+            story_id=f"burst:{ids[0]}", watch=_names_within(sorted({m.watch for m in members})),
             severity=max(set(severities), key=severities.count),
             score=max(m.score for m in members), title=f"{len(members)} new stories",
             url="", source="", published=members[0].published, excerpt="", matched_terms=(),

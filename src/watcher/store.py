@@ -341,8 +341,7 @@ class Store:
             for key in ("first_polled", "last_success", "retry_at"):
                 if values[key] is not None:
                     values[key] = _naive(values[key])
-            if values["last_error"] and "\x00" in values["last_error"]:  # (quoting a feed, an
-                values["last_error"] = values["last_error"].replace("\x00", "")  # error may)
+            values["last_error"] = _no_nul(values["last_error"])  # (an error may quote a feed)
             rows.append(values)
         if not rows:
             return
@@ -700,7 +699,8 @@ class Store:
             failed = conn.execute(
                 update(digests).where(digests.c.digest_id == digest_id)
                 .where(digests.c.status == "sending").where(digests.c.attempts == attempt)
-                .values(status="failed", last_error=error, updated=_naive(now))).rowcount
+                .values(status="failed", last_error=_no_nul(error), updated=_naive(now))
+            ).rowcount
             if failed:
                 conn.execute(update(alerts).where(alerts.c.digest_id == digest_id)
                              .values(digest_id=None))
@@ -1039,7 +1039,8 @@ class Store:
     def mark(self, alert_id: str, status: str, now: datetime, *, ts: str | None = None,
              error: str | None = None) -> None:
         """Record a delivery outcome and let go of the claim."""
-        values: dict[str, Any] = {"status": status, "updated": _naive(now), "last_error": error,
+        values: dict[str, Any] = {"status": status, "updated": _naive(now),
+                                  "last_error": _no_nul(error),
                                   "claimed_by": None, "claimed_until": None}
         if ts is not None:
             values["ts"] = ts
@@ -1088,6 +1089,12 @@ def _orig(exc: OperationalError) -> str:
 
 
 _BATCH = 1000  # rows per executemany call of `Store.add_articles`
+
+
+def _no_nul(text: str | None) -> str | None:
+    """An error message as stored: without NUL, which PostgreSQL refuses in text (a message
+    may quote a feed or a peer's answer)."""
+    return text.replace("\x00", "") if text and "\x00" in text else text
 
 
 def _article_row(article: Article, story_id: str, duplicate_of: str | None, *,
