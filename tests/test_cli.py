@@ -164,3 +164,9 @@ def test_backtest_replays_stored_articles(tmp_path: Path) -> None:
     assert re.search(r"would alert: critical \d+, warning \d+; total 1 of 2", proc.stdout)
     bad = run_cli(["backtest", "--config", str(config), "--since", "yesterday"])
     assert bad.returncode == 2 and "36h" in bad.stderr
+    for args in (["backtest", "--since", "1000000w"], ["tolls", "--since", "99999999999d"],
+                 ["alerts", "--limit", "-1"], ["alerts", "--limit", "99999999999999999999"]):
+        odd = run_cli([*args, "--config", str(config)])  # (no date or LIMIT out of range)
+        assert_clean(odd)
+        assert odd.returncode == 2 and ("10 years" in odd.stderr or "--limit" in odd.stderr), (
+            args, odd.stderr)

@@ -106,6 +106,11 @@ def test_env_overrides_store_and_slack_base_url() -> None:
         (lambda t: t.replace('url = "sqlite:///x.db"',
                              'url = "sqlite:///x.db"\nretention_days = 1e7'),
          "store.retention_days (line 4): must be at most 3650 days"),
+        (lambda t: t.replace('token_env = "MY_TOKEN"', 'token_env = "MY_TOKEN"\n'
+                             'min_interval = inf'),
+         "slack.min_interval (line 6): must be a number of seconds from 0 to 60, got inf"),
+        (lambda t: t.replace('url = "https://a.example/feed"', 'url = "http://[::1/feed"'),
+         "feeds[0].url (line 8): 'http://[::1/feed' is not an http(s) URL"),
         # control characters (NUL: PostgreSQL refuses it) in names, channels and URLs
         (lambda t: t.replace('name = "a"', 'name = "a\\u0000b"'),
          "feeds[0].name (line 7): 'a\\x00b' holds a control character"),

@@ -102,3 +102,10 @@ def test_local_files_and_a_mix_of_targets(server: FeedServer, tmp_path: Path) ->
     assert proc.returncode == 3
     assert proc.stdout.count("2 articles") == 2 and "NOT A FEED" in proc.stdout
     assert "nope.xml: FETCH FAILED: cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize("target", ["http://[::1", "http://[::1/feed"])
+def test_a_url_that_cannot_be_split_is_a_failed_fetch(target: str) -> None:
+    proc = run_cli(["inspect-feed", "--json", target])
+    assert_clean(proc)
+    assert proc.returncode == 3 and "FETCH FAILED" in proc.stderr, proc.stderr

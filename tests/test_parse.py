@@ -160,3 +160,18 @@ def test_a_document_the_parser_fails_on_is_that_feed_s_error() -> None:
     p = parse_feed("f", "https://n.example/rss", body, {}, NOW)
     assert p.error_kind == "parse_error" and p.articles == ()
     assert p.error is not None and "UnicodeError" in p.error and "inspect-feed" in p.error
+
+
+@pytest.mark.parametrize("when", ["Mon, 01 Jan 0001 00:00:00 GMT", "Sat, 31 Dec 1898 12:00:00 GMT"])
+def test_a_placeholder_date_counts_as_none(when: str) -> None:
+    """.NET writes DateTime.MinValue (year 1) for "no date": the item is undated (its fetch
+    time), as one without a date; a real date since 1900 is kept."""
+    items = [{"title": "Placeholder", "link": "https://n.example/1", "guid": "1", "pubDate": when},
+             {"title": "Dated", "link": "https://n.example/2", "guid": "2",
+              "pubDate": "Fri, 01 Jan 1960 12:00:00 GMT"}]
+    p = parse_feed("f", "https://n.example/rss", rss(items), {}, NOW)
+    assert [a.published for a in p.articles] == [NOW, datetime(1960, 1, 1, 12, tzinfo=UTC)]
+    j = parse_feed("f", "https://n.example/feed.json", _json_body(
+        {"id": "x", "url": "https://n.example/3", "title": "T",
+         "date_published": "0001-01-01T00:00:00Z"}), {}, NOW)
+    assert [a.published for a in j.articles] == [NOW]

@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("alerts", help="list recent alerts from the outbox")
     _add_config(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_limit, default=50)
 
     p = sub.add_parser("tolls", help="casualty figures per story: every source's toll, with "
                        "provenance, and the current toll")
@@ -243,7 +243,12 @@ def _finish(summary: dict[str, Any], summary_json: str | None) -> int:
 
     print(render_summary(summary))
     if summary_json:
-        Path(summary_json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        try:
+            Path(summary_json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:  # (the run itself is done: its alerts are out)
+            print(f"watcher: the run finished, but --summary-json {summary_json!r} cannot be "
+                  f"written: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return EXIT_OK
 
 
@@ -274,14 +279,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _read_article(target: str) -> tuple[str, str] | str:
     """(title, text) of an article page URL or a local file, or an error message."""
-    from urllib.parse import urlsplit
 
     from watcher.clean import clean_text
     from watcher.config import FeedConfig, FetchConfig
     from watcher.fetch import fetch_feeds
     from watcher.fulltext import extract_main_text
 
-    if urlsplit(target).scheme in ("http", "https"):
+    if target.split(":", 1)[0].strip().lower() in ("http", "https"):  # (urlsplit may raise)
         [res] = fetch_feeds([FeedConfig("explain", target)], {}, FetchConfig())
         if not res.ok or res.body is None:
             return f"cannot fetch {target}: {res.error_kind}: {res.error}"
@@ -323,9 +327,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _since_hours(value: str) -> float | None:
     """--since as hours, or None after saying what is wrong."""
     hours = _parse_age(value)
-    if hours is None:
-        print(f"watcher: --since {value!r}: write an age like 36h, 7d or 4w", file=sys.stderr)
+    if hours is None or hours > MAX_AGE_HOURS:
+        print(f"watcher: --since {value!r}: write an age like 36h, 7d or 4w, at most 10 years",
+              file=sys.stderr)
+        return None
     return hours
+
+
+MAX_AGE_HOURS = 87_600  # --since: 10 years (a date that far back is still a date)
+
+
+def _limit(value: str) -> int:
+    """--limit: a whole number from 1 to 1,000,000."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= n <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is not from 1 to 1,000,000")
+    return n
 
 
 def _parse_age(value: str) -> float | None:

@@ -195,6 +195,15 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 _TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories",
              "quiet_hours"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+def _is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host (one that cannot be split, e.g. "http://[::1/": no)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 # Upper bounds of the durations (a time this far back or ahead is still a date: a larger one
 # made every run fail with OverflowError), and of the factor of silence.
 _MAXIMUMS: dict[str, tuple[float, str]] = {
@@ -402,8 +411,7 @@ class _Validator:
         if env.get(ENV_SLACK_BASE_URL):
             base_url = env[ENV_SLACK_BASE_URL]
         if base_url is not None:
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            if not _is_http_url(base_url):
                 self.add("slack.base_url", f"{base_url!r} is not an http(s) URL "
                          "(e.g. https://slack.com/api/)", self._line_of("slack", "base_url"))
                 base_url = None
@@ -413,9 +421,10 @@ class _Validator:
         attempts = self._positive(t, "max_send_attempts", _SLACK_DEFAULT.max_send_attempts, "slack",
                                   integer=True)
         interval = t.get("min_interval", _SLACK_DEFAULT.min_interval)
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
-            self.add("slack.min_interval", f"must be a number of seconds >= 0, got {interval!r}",
-                     self._line_of("slack", "min_interval"))
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not (
+                0 <= interval <= 60):  # (nan and inf too: a run would sleep or overflow)
+            self.add("slack.min_interval", "must be a number of seconds from 0 to 60, got "
+                     f"{interval!r}", self._line_of("slack", "min_interval"))
             interval = _SLACK_DEFAULT.min_interval
         lease = self._positive(t, "claim_lease", _SLACK_DEFAULT.claim_lease, "slack")
         block = self._get(t, "secret_block", (str,), None, "slack.secret_block",
@@ -542,12 +551,11 @@ class _Validator:
                          self._line_of("feeds", "url", i) if "url" in item else hline())
                 ok = False
             else:
-                parts = urlsplit(url.strip())
                 if not url.strip().isprintable():
                     self.add(f"{label}.url", f"{url!r} holds a control character",
                              self._line_of("feeds", "url", i))
                     ok = False
-                elif parts.scheme not in ("http", "https") or not parts.hostname:
+                elif not _is_http_url(url.strip()):
                     self.add(f"{label}.url", f"{url!r} is not an http(s) URL "
                              "(write it like https://example.com/feed.xml)",
                              self._line_of("feeds", "url", i))

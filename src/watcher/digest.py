@@ -265,7 +265,14 @@ def _deliver(
     if chart_watches:
         articles = store.story_articles(sorted({a.story_id for a in period_alerts
                                                 if a.kind == "story"}))
-        for _, title, png in charts_for(period_alerts, chart_watches, articles, until):
+        try:  # (best effort: a chart that cannot be drawn never holds the digest back)
+            charts = list(charts_for(period_alerts, chart_watches, articles, until))
+        except Exception as exc:
+            counts.failed += 1
+            log.error("casualty charts for %s cannot be drawn (%s: %s); the digest goes without "
+                      "them", channel, type(exc).__name__, exc)
+            charts = []
+        for _, title, png in charts:
             try:
                 transport.upload_file(channel, ts, "casualty-timeline.png", png, title)
                 counts.charts += 1

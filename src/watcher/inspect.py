@@ -10,7 +10,6 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from watcher.config import FeedConfig, FetchConfig
 from watcher.fetch import fetch_feeds
@@ -21,7 +20,7 @@ EXIT_NOT_A_FEED = 3
 
 def _load(target: str, cfg: FetchConfig) -> tuple[str, bytes | None, dict[str, str], str | None]:
     """(base URL, body, headers, error) for a URL or a local file."""
-    if urlsplit(target).scheme in ("http", "https"):
+    if target.split(":", 1)[0].strip().lower() in ("http", "https"):  # (urlsplit may raise)
         [res] = fetch_feeds([FeedConfig("inspect", target)], {}, cfg)
         if res.error:
             return target, None, {}, f"{res.error_kind}: {res.error}"

@@ -60,8 +60,21 @@ def _entry_time(entry: Mapping[str, Any], fetched: datetime) -> datetime:
                 when = datetime.fromtimestamp(calendar.timegm(value), UTC)
             except (OverflowError, ValueError, OSError):
                 continue
-            return min(when, fetched) if when > fetched + FUTURE_SLACK else when
+            return _plausible(when, fetched)
     return fetched
+
+
+# A publication time before this is a placeholder ("0001-01-01", .NET's DateTime.MinValue), not
+# a date: the item counts as undated (its fetch time), as when it gives none.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _plausible(when: datetime, fetched: datetime) -> datetime:
+    """`when`, a feed's publication time: a future one clamped to the fetch time, a
+    placeholder before `EARLIEST` taken as none."""
+    if when < EARLIEST:
+        return fetched
+    return min(when, fetched) if when > fetched + FUTURE_SLACK else when
 
 
 def _entry_html(entry: Mapping[str, Any]) -> str:
@@ -127,7 +140,7 @@ def _parse_datetime(value: object, fetched: datetime) -> datetime:
             when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
         except (ValueError, OverflowError):  # (year 1 or 9999 moved past the calendar by UTC)
             return fetched
-        return min(when, fetched) if when > fetched + FUTURE_SLACK else when
+        return _plausible(when, fetched)
     return fetched
 
 

@@ -341,7 +341,7 @@ class Store:
             for key in ("first_polled", "last_success", "retry_at"):
                 if values[key] is not None:
                     values[key] = _naive(values[key])
-            values["last_error"] = _no_nul(values["last_error"])  # (an error may quote a feed)
+            values["last_error"] = _storable(values["last_error"])  # (an error may quote a feed)
             rows.append(values)
         if not rows:
             return
@@ -682,7 +682,7 @@ class Store:
         if ts is not None:
             values["ts"] = ts
         if error is not None:
-            values["last_error"] = error
+            values["last_error"] = _storable(error)
         if posted:
             values["status"] = "posted"
         with self.engine.begin() as conn:
@@ -699,7 +699,7 @@ class Store:
             failed = conn.execute(
                 update(digests).where(digests.c.digest_id == digest_id)
                 .where(digests.c.status == "sending").where(digests.c.attempts == attempt)
-                .values(status="failed", last_error=_no_nul(error), updated=_naive(now))
+                .values(status="failed", last_error=_storable(error), updated=_naive(now))
             ).rowcount
             if failed:
                 conn.execute(update(alerts).where(alerts.c.digest_id == digest_id)
@@ -1040,7 +1040,7 @@ class Store:
              error: str | None = None) -> None:
         """Record a delivery outcome and let go of the claim."""
         values: dict[str, Any] = {"status": status, "updated": _naive(now),
-                                  "last_error": _no_nul(error),
+                                  "last_error": _storable(error),
                                   "claimed_by": None, "claimed_until": None}
         if ts is not None:
             values["ts"] = ts
@@ -1091,10 +1091,18 @@ def _orig(exc: OperationalError) -> str:
 _BATCH = 1000  # rows per executemany call of `Store.add_articles`
 
 
-def _no_nul(text: str | None) -> str | None:
-    """An error message as stored: without NUL, which PostgreSQL refuses in text (a message
-    may quote a feed or a peer's answer)."""
-    return text.replace("\x00", "") if text and "\x00" in text else text
+def _storable(text: str | None) -> str | None:
+    """An error message as stored (it may quote a feed or a peer's answer): without NUL, which
+    PostgreSQL refuses in text, and with a lone surrogate (no UTF-8 holds one) as "?"."""
+    if not text:
+        return text
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _article_row(article: Article, story_id: str, duplicate_of: str | None, *,

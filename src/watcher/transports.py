@@ -56,6 +56,7 @@ _TRANSIENT_CODES = frozenset(
 _AMBIGUOUS_CODES = frozenset({"internal_error", "fatal_error", "request_timeout"})
 
 _NON_JSON = "Received a response in a non-JSON format"  # slack_sdk's code for a non-JSON body
+_TS_RE = re.compile(r"[0-9]{1,20}\.[0-9]{1,12}")  # a message's ts, as Slack writes it
 _CHECK_FIRST = "the message may have been posted: check find_posted before retrying"
 
 _FIXES: dict[str, str] = {
@@ -378,9 +379,9 @@ class SlackTransport:
 
     def _ts(self, resp: SlackResponse, method: str) -> str:
         ts = resp.get("ts")
-        if not isinstance(ts, str) or not ts:
+        if not isinstance(ts, str) or not _TS_RE.fullmatch(ts):  # (stored: 64 characters)
             raise TransientError(
-                f"Slack {method} answered ok but without a message ts; "
+                f"Slack {method} answered ok but without a valid message ts; "
                 "the message may have been posted: check with find_posted before retrying",
                 maybe_posted=True,
             )
@@ -392,7 +393,10 @@ class SlackTransport:
         where = f"Slack {method} (channel {channel!r})"
         then = _CHECK_FIRST if writes else "retry later"
         try:
-            return fn()
+            resp = fn()
+            if not isinstance(resp.data, dict):  # (JSON, but a list, a string, a number)
+                raise TypeError(f"the answer is a JSON {type(resp.data).__name__}, not an object")
+            return resp
         except SlackApiError as err:
             raise self._api_error(where, err.response, writes) from None
         except URLError as err:  # raised while connecting / sending
@@ -412,6 +416,12 @@ class SlackTransport:
         except SlackClientError as err:
             msg = f"{where}: the Slack client refused the request: {err}"
             raise PermanentError(_redact(msg, self._token)) from None
+        except (ValueError, TypeError, AttributeError, LookupError) as err:
+            # an answer the client cannot read (a JSON list, a binary or unknown charset, bad
+            # UTF-8): after a write, the message may be posted
+            msg = (f"{where}: unreadable answer from Slack ({type(err).__name__}: "
+                   f"{str(err)[:200]}); {then}")
+            raise TransientError(_redact(msg, self._token), maybe_posted=writes) from None
 
     def _api_error(self, where: str, resp: SlackResponse, writes: bool) -> DeliveryError:
         status = resp.status_code
@@ -427,7 +437,9 @@ class SlackTransport:
                 code="ratelimited",
             )
         if status >= 500 or code in _TRANSIENT_CODES or code.startswith(_NON_JSON):
-            maybe = writes and (status >= 500 or code in _AMBIGUOUS_CODES)
+            # an answer that is no JSON (a body cut off, a proxy's page) may follow a post
+            maybe = writes and (status >= 500 or code in _AMBIGUOUS_CODES
+                                or code.startswith(_NON_JSON))
             return TransientError(
                 f"{where}: Slack server error (HTTP {status}, {shown or 'no error code'}); "
                 + (_CHECK_FIRST if maybe else "retry later"),
@@ -485,6 +497,11 @@ class WebhookTransport:
         except (URLError, OSError, http.client.HTTPException, SlackClientError) as exc:
             raise TransientError(f"{where}: {type(exc).__name__}; retry later",
                                  maybe_posted=True) from None
+        except (ValueError, LookupError) as exc:  # an answer in a charset that cannot be read
+            # most likely after the post went through, and a webhook cannot look: not retried,
+            # so that the message is not posted twice (the alert shows as failed, with this)
+            raise PermanentError(f"{where}: unreadable answer ({type(exc).__name__}); the "
+                                 "message was probably posted, and is not sent again") from None
         body = _redact(str(resp.body or "")[:200], self._url)
         if resp.status_code == 200:
             return "webhook"
