@@ -170,3 +170,18 @@ def test_backtest_replays_stored_articles(tmp_path: Path) -> None:
         assert_clean(odd)
         assert odd.returncode == 2 and ("10 years" in odd.stderr or "--limit" in odd.stderr), (
             args, odd.stderr)
+
+
+def test_db_upgrade_of_a_database_from_a_newer_watcher_is_a_clear_error(tmp_path: Path) -> None:
+    from watcher.config import load_config
+    from watcher.store import Store
+
+    config = write_config(tmp_path, {"wire": "https://wire.example/rss"})
+    store = Store(load_config(config, {}).store.url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    store.close()
+    proc = run_cli(["db", "upgrade", "--config", str(config)])
+    assert_clean(proc)
+    assert proc.returncode != 0 and "schema revision '9999'" in proc.stderr, proc.stderr
+    assert "newer watcher" in proc.stderr

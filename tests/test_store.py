@@ -262,3 +262,28 @@ def test_an_error_with_nul_is_stored_without_it(store: Store) -> None:
     (row,) = [r for r in store.alerts_between(NOW - timedelta(days=1), NOW + timedelta(days=1))
               if r.alert.alert_id == "a1"]
     assert row.status == "failed" and row.last_error == "slack: weirdcode ?!"
+
+
+def test_a_user_that_may_not_create_tables_gets_a_clear_error(store_url: str) -> None:
+    """PostgreSQL 15 gives a role that does not own the database no CREATE on its public
+    schema: opening the store says so, and how to fix it."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's privileges")
+    import secrets
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    role = f"watcher_ro_{secrets.token_hex(4)}"
+    admin = create_engine(store_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    try:
+        url = make_url(store_url).set(username=role).render_as_string(hide_password=False)
+        with pytest.raises(StoreError, match=r"cannot set up the tables.*right to create tables"):
+            Store(url)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()

@@ -454,6 +454,12 @@ def cmd_db(args: argparse.Namespace) -> int:
                   f", newest {migrate.head_revision()}")
             return EXIT_OK
         after = migrate.upgrade(store.engine)
+    except migrate.UnknownRevision as exc:
+        raise StoreError(
+            f"database {redact_url(cfg.store.url)} has schema revision {exc.revision!r}, which "
+            f"this version of watcher does not know (its newest is {exc.head!r}): a newer "
+            "watcher wrote it. Upgrade watcher, or point [store] url at another database"
+        ) from None
     except OperationalError as exc:
         raise StoreError(f"cannot reach {redact_url(cfg.store.url)}: "
                          f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None

@@ -311,6 +311,13 @@ class Store:
                     f"cannot open database {redact_url(url)}: {_orig(exc)}; check the URL in "
                     "[store] url or WATCHER_DATABASE_URL, and that the server is reachable"
                 ) from None
+            except ProgrammingError as exc:  # e.g. a role that may not create tables
+                raise StoreError(
+                    f"cannot set up the tables of database {redact_url(url)}: {_orig(exc)}; the "
+                    "user in [store] url needs the right to create tables there (PostgreSQL: "
+                    "GRANT CREATE ON SCHEMA public TO that user, or make it the owner), or the "
+                    "database holds tables watcher did not make: point [store] url at another"
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1083,7 +1090,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _orig(exc: OperationalError) -> str:
+def _orig(exc: OperationalError | ProgrammingError) -> str:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
