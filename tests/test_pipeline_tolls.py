@@ -10,8 +10,11 @@ import pytest
 
 from watcher import lifecycle, pipeline
 from watcher.config import Config, FeedConfig
-from watcher.models import Article, FeedState, FetchResult
+from watcher.models import Article
 from watcher.store import Store
+
+from .feedserver import rss
+from .test_ingest_stream import _batch
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
@@ -118,16 +121,11 @@ def test_with_rules_the_articles_read_without_a_toll_are_not_fetched(store: Stor
 
 
 def _feed_batch(reports: list[tuple[str, str, int | None]]) -> pipeline.FetchBatch:
-    items = "".join(
-        f"<item><title>Border shelling {aid}</title><link>https://news.example/{aid}</link>"
-        f"<guid>{aid}</guid><pubDate>Fri, 01 May 2026 10:00:00 +0000</pubDate>"
-        f"<description>{text}</description></item>" for aid, text, _ in reports)
-    body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
-            f"<link>https://news.example/</link>{items}</channel></rss>").encode()
-    result = FetchResult(feed="news", url="https://news.example/rss", status=200, body=body,
-                         headers={"content-type": "application/rss+xml"})
-    return pipeline.FetchBatch((result,), {"news": FeedState(name="news",
-                                                            url="https://news.example/rss")}, ())
+    items = [{"title": f"Border shelling {aid}", "link": f"https://news.example/{aid}",
+              "guid": aid, "pubDate": "Fri, 01 May 2026 10:00:00 +0000", "description": text}
+             for aid, text, _ in reports]
+    return _batch([("news", "https://news.example/rss", rss(items),
+                    {"content-type": "application/rss+xml"}, NOW)])
 
 
 def test_ingest_stores_each_article_with_its_toll_and_updates_read_no_text_back(

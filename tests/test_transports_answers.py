@@ -4,11 +4,8 @@ posts an alert twice."""
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,8 @@ from watcher.pipeline import deliver_step
 from watcher.store import Store
 from watcher.transports import SlackTransport, WebhookTransport
 
+from .test_webhook import Hook
+
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 POSTED = (200, JSON, b'{"ok": true, "channel": "C0AAAAAAA", "ts": "1777777777.000100"}')
@@ -26,43 +25,12 @@ NOTHING_THERE = (200, JSON, b'{"ok": true, "messages": [], "has_more": false}')
 Answer = tuple[int, dict[str, str], bytes]
 
 
-class Canned:
-    """Answers each request with the next queued (status, headers, body); records the paths."""
-
-    def __init__(self) -> None:
-        self.answers: deque[Answer] = deque()
-        self.paths: list[str] = []
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                canned.paths.append(self.path.split("?")[0])
-                status, headers, body = (canned.answers.popleft() if canned.answers
-                                         else (500, JSON, b'{"ok": false}'))
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-
 @pytest.fixture
-def canned() -> Iterator[Canned]:
-    c = Canned()
-    yield c
-    c.server.shutdown()
-    c.server.server_close()
+def canned() -> Iterator[Hook]:
+    h = Hook()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
 
 
 def _store(tmp_path: Path) -> Store:
@@ -85,11 +53,11 @@ def _status(store: Store) -> tuple[str, str | None]:
     (200, JSON, b'{"ok": true, "channel": "C0AAAAAAA", "ts": "' + b"1" * 80 + b'"}'),  # no ts
 ])
 def test_an_unreadable_answer_to_a_post_is_looked_up_before_posting_again(
-    canned: Canned, tmp_path: Path, first: Answer,
+    canned: Hook, tmp_path: Path, first: Answer,
 ) -> None:
-    canned.answers.extend([first, NOTHING_THERE, POSTED])
+    canned.replies.extend([first, NOTHING_THERE, POSTED])
     store = _store(tmp_path)
-    report = deliver_step(store, SlackTransport("xoxb-1-2", base_url=canned.url + "api/"),
+    report = deliver_step(store, SlackTransport("xoxb-1-2", base_url=canned.root + "api/"),
                           max_attempts=3, min_interval=0, sleep=lambda s: None)
     assert canned.paths == ["/api/chat.postMessage", "/api/conversations.history",
                             "/api/chat.postMessage"]
@@ -98,13 +66,13 @@ def test_an_unreadable_answer_to_a_post_is_looked_up_before_posting_again(
 
 
 def test_an_unreadable_answer_to_a_webhook_is_not_posted_again(
-    canned: Canned, tmp_path: Path,
+    canned: Hook, tmp_path: Path,
 ) -> None:
-    canned.answers.append((200, {"Content-Type": "text/html; charset=no-such-charset"}, b"ok"))
+    canned.replies.append((200, {"Content-Type": "text/html; charset=no-such-charset"}, b"ok"))
     store = _store(tmp_path)
-    report = deliver_step(store, WebhookTransport(canned.url + "services/T/B/x"),
+    report = deliver_step(store, WebhookTransport(canned.url),
                           max_attempts=3, min_interval=0, sleep=lambda s: None)
-    assert canned.paths == ["/services/T/B/x"]  # once: a webhook cannot look it up
+    assert canned.paths == ["/services/T0/B0/secret"]  # once: a webhook cannot look it up
     status, error = _status(store)
     assert report.failed == 1 and status == "failed"
     assert error is not None and "probably posted" in error

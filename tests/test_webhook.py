@@ -27,17 +27,23 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class Hook:
+    """Answers each request with the next queued reply (status, headers, body), else 200 "ok";
+    records the paths asked for, and the JSON bodies of the requests answered with 200 (a form
+    posted to the Web API is not kept)."""
+
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.replies: list[tuple[int, dict[str, str], bytes]] = []
+        self.paths: list[str] = []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                hook.paths.append(self.path.split("?")[0])
                 status, headers, body = (hook.replies.pop(0) if hook.replies
                                          else (200, {}, b"ok"))
-                if status == 200:
+                if status == 200 and "json" in self.headers.get("Content-Type", ""):
                     hook.bodies.append(json.loads(data))
                 self.send_response(status)
                 for k, v in headers.items():
@@ -46,12 +52,15 @@ class Hook:
                 self.end_headers()
                 self.wfile.write(body)
 
+            do_GET = do_POST  # (the Web API reads history with GET)
+
             def log_message(self, format: str, *args: object) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/secret"
+        self.root = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.url = f"{self.root}services/T0/B0/secret"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from watcher import __version__
-from watcher.config import ConfigError
+from watcher.config import MAX_HOURS, ConfigError
 from watcher.models import SourcedFigure
 from watcher.runtime import SecretError, prefect_env_defaults
 from watcher.store import StoreError
@@ -327,14 +327,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def _since_hours(value: str) -> float | None:
     """--since as hours, or None after saying what is wrong."""
     hours = _parse_age(value)
-    if hours is None or hours > MAX_AGE_HOURS:
+    if hours is None or hours > MAX_HOURS:  # (10 years: a date that far back is a date)
         print(f"watcher: --since {value!r}: write an age like 36h, 7d or 4w, at most 10 years",
               file=sys.stderr)
         return None
     return hours
-
-
-MAX_AGE_HOURS = 87_600  # --since: 10 years (a date that far back is still a date)
 
 
 def _limit(value: str) -> int:

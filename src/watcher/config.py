@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from watcher.match import compile_watch
 from watcher.models import Severity, Term, Watch
 from watcher.routing import QuietHours, check_timezone, parse_span
+from watcher.urls import is_http_url
 
 DEFAULT_CONFIG = Path("config/watcher.toml")
 ENV_CONFIG = "WATCHER_CONFIG"
@@ -195,20 +195,14 @@ def parse_config(raw_text: str, path: Path | None, env: Mapping[str, str]) -> Co
 _TOP_KEYS = {"store", "slack", "fetch", "poll", "feeds", "watches", "ops", "stories",
              "quiet_hours"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-def _is_http_url(url: str) -> bool:
-    """An absolute http(s) URL with a host (one that cannot be split, e.g. "http://[::1/": no)."""
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
 
 
 # Upper bounds of the durations (a time this far back or ahead is still a date: a larger one
 # made every run fail with OverflowError), and of the factor of silence.
+MAX_HOURS = 87_600  # 10 years
 _MAXIMUMS: dict[str, tuple[float, str]] = {
     **dict.fromkeys(("window_hours", "min_silence_hours", "recent_hours", "max_age_hours"),
-                    (87_600.0, "hours (10 years)")),
+                    (float(MAX_HOURS), "hours (10 years)")),
     "retention_days": (3_650.0, "days (10 years)"),
     **dict.fromkeys(("claim_lease", "timeout", "connect_timeout", "read_timeout", "deadline"),
                     (86_400.0, "seconds (a day)")),
@@ -218,6 +212,18 @@ _MAXIMUMS: dict[str, tuple[float, str]] = {
 # watch and channel names; severity names in columns of SEVERITY_MAX.
 NAME_MAX = 200
 SEVERITY_MAX = 50
+
+
+def _channel_problem(channel: str) -> str | None:
+    """Why a channel name or ID (as given) cannot be stored, or None."""
+    stripped = channel.strip()
+    if len(stripped) > NAME_MAX:
+        return f"{len(stripped)} characters long: a channel name or ID is at most {NAME_MAX}"
+    if not stripped.isprintable():
+        return f"{channel!r} holds a control character"
+    return None
+
+
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -366,12 +372,9 @@ class _Validator:
         self._unknown(t, {"channel", "failures", "silence_factor", "min_silence_hours"}, "ops")
         channel = self._get(t, "channel", (str,), None, "ops.channel",
                             self._line_of("ops", "channel"), "a Slack channel name or ID")
-        if channel is not None and (len(channel.strip()) > NAME_MAX
-                                    or not channel.strip().isprintable()):
-            self.add("ops.channel", f"{len(channel.strip())} characters long: a channel name or "
-                     f"ID is at most {NAME_MAX}" if len(channel.strip()) > NAME_MAX
-                     else f"{channel!r} holds a control character",
-                     self._line_of("ops", "channel"))
+        problem = _channel_problem(channel) if channel is not None else None
+        if problem:
+            self.add("ops.channel", problem, self._line_of("ops", "channel"))
             channel = None
         return OpsConfig(
             channel=channel.strip() if channel and channel.strip() else None,
@@ -411,7 +414,7 @@ class _Validator:
         if env.get(ENV_SLACK_BASE_URL):
             base_url = env[ENV_SLACK_BASE_URL]
         if base_url is not None:
-            if not _is_http_url(base_url):
+            if not is_http_url(base_url):
                 self.add("slack.base_url", f"{base_url!r} is not an http(s) URL "
                          "(e.g. https://slack.com/api/)", self._line_of("slack", "base_url"))
                 base_url = None
@@ -555,7 +558,7 @@ class _Validator:
                     self.add(f"{label}.url", f"{url!r} holds a control character",
                              self._line_of("feeds", "url", i))
                     ok = False
-                elif not _is_http_url(url.strip()):
+                elif not is_http_url(url.strip()):
                     self.add(f"{label}.url", f"{url!r} is not an http(s) URL "
                              "(write it like https://example.com/feed.xml)",
                              self._line_of("feeds", "url", i))
@@ -611,10 +614,8 @@ class _Validator:
             self.add(f"{label}.channel", "missing: the Slack channel to post to, e.g. "
                      "\"#caucasus-watch\" or a channel ID like C0123456789", line("channel"))
             channel = ""
-        elif len(channel.strip()) > NAME_MAX or not channel.strip().isprintable():
-            self.add(f"{label}.channel", f"{len(channel.strip())} characters long: a channel "
-                     f"name or ID is at most {NAME_MAX}" if len(channel.strip()) > NAME_MAX
-                     else f"{channel!r} holds a control character", line("channel"))
+        elif problem := _channel_problem(channel):
+            self.add(f"{label}.channel", problem, line("channel"))
         entities = self._entities(item.get("entities"), label, line("entities"))
         escalation = self._terms(item.get("escalation"), f"{label}.escalation",
                                  line("escalation"), required=True)
@@ -651,10 +652,8 @@ class _Validator:
                      "\"#caucasus-critical\" (the highest-severity alerts are posted there too)",
                      line("escalation_channel"))
             esc = None
-        elif esc is not None and (len(esc.strip()) > NAME_MAX or not esc.strip().isprintable()):
-            self.add(f"{label}.escalation_channel", f"{len(esc.strip())} characters long: a "
-                     f"channel name or ID is at most {NAME_MAX}" if len(esc.strip()) > NAME_MAX
-                     else f"{esc!r} holds a control character", line("escalation_channel"))
+        elif esc is not None and (problem := _channel_problem(esc)):
+            self.add(f"{label}.escalation_channel", problem, line("escalation_channel"))
             esc = None
         if len(self.problems) != problems_before:
             return None

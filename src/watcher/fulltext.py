@@ -91,13 +91,14 @@ def _decode(body: bytes, charset: str | None) -> str:
     if charset:
         try:
             return body.decode(charset, errors="replace")
-        except (LookupError, UnicodeError):  # a codec that is no text encoding ("idna",
-            pass  # "punycode": they refuse errors="replace" or fail anyway)
+        except (LookupError, UnicodeError):  # a codec that decodes no text ("base64"), or
+            pass  # refuses errors="replace" or fails anyway ("idna", "punycode", "undefined")
     return body.decode("utf-8", errors="replace")
 
 
 def _charset(content_type: str) -> str | None:
-    """The charset a Content-Type names, when Python knows a text encoding by that name."""
+    """The charset a Content-Type names, when Python knows a codec by that name (`_decode`
+    falls back to UTF-8 when it decodes no text)."""
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
@@ -106,5 +107,5 @@ def _charset(content_type: str) -> str | None:
                 codecs.lookup(name)
             except LookupError:
                 return None
-            return name if codecs.lookup(name)._is_text_encoding else None
+            return name
     return None
