@@ -58,6 +58,27 @@ def test_check_config_bad_file_exit_2_one_line_per_problem(tmp_path: Path) -> No
     assert "watches[0].name (line 6)" in proc.stderr
 
 
+def test_check_config_says_where_alerts_go(tmp_path: Path) -> None:
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(f'[slack]\nwebhook_url_env = "HOOK"\n[store]\nurl = "sqlite:///{tmp_path}/s.db"\n')
+    hook = {"HOOK": "https://hooks.slack.com/services/T0/B0/secretpart"}
+    lines = {}
+    for name, env in (("console", {}), ("hook", hook),
+                      ("both", {**hook, "WATCHER_SLACK_TOKEN": "xoxb-secretpart"})):
+        proc = run_cli(["check-config", "--config", str(cfg)], env=env)
+        assert proc.returncode == 0 and "secretpart" not in proc.stdout + proc.stderr, proc
+        [lines[name]] = [x for x in proc.stdout.splitlines() if x.startswith("slack:")]
+    assert lines["console"] == ("slack: token from $WATCHER_SLACK_TOKEN (not set: alerts go to "
+                                "the console); incoming webhook from $HOOK (not set)")
+    assert lines["hook"] == ("slack: token from $WATCHER_SLACK_TOKEN (not set: alerts go to the "
+                             "incoming webhook); incoming webhook from $HOOK (set)")
+    assert lines["both"] == ("slack: token from $WATCHER_SLACK_TOKEN (set); incoming webhook "
+                             "from $HOOK (set, unused: the token is)")
+    bad = run_cli(["check-config", "--config", str(cfg)], env={"HOOK": "hooks.slack.com/x/y"})
+    assert bad.returncode == 2 and "$HOOK does not hold an http(s) URL" in bad.stderr
+    assert "hooks.slack.com/x/y" not in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_config_from_env_and_missing_file(tmp_path: Path) -> None:
     proc = run_cli(["check-config"], env={"WATCHER_CONFIG": str(tmp_path / "none.toml")})
     assert proc.returncode == 2 and "file not found" in proc.stderr

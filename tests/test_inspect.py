@@ -109,3 +109,18 @@ def test_a_url_that_cannot_be_split_is_a_failed_fetch(target: str) -> None:
     proc = run_cli(["inspect-feed", "--json", target])
     assert_clean(proc)
     assert proc.returncode == 3 and "FETCH FAILED" in proc.stderr, proc.stderr
+
+
+def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """The OS keeps its bytes as lone surrogates: before, parsing failed on them (the file was
+    called NOT A FEED) and --json could not print them."""
+    feed = tmp_path / "wire\udcff.xml"  # the name's bytes: b"wire\xff.xml"
+    feed.write_bytes(FEED)
+    missing = tmp_path / "gone\udcfe.xml"
+    for args in (["inspect-feed", str(feed)], ["inspect-feed", "--json", str(feed), str(missing)]):
+        proc = run_cli(args)
+        assert_clean(proc)
+        assert "wire\ufffd.xml: feed 'Test wire' (rss20), 2 articles" in proc.stdout + proc.stderr
+    assert proc.returncode == 3 and "gone\ufffd.xml: FETCH FAILED: cannot read" in proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 2 and {r["source"] for r in rows} == {str(tmp_path / "wire\ufffd.xml")}

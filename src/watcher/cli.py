@@ -181,9 +181,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = runtime.load(args.config)
     print(f"config {cfg.path}: OK")
     print(f"store: {redact_url(cfg.store.url)}")
-    token = "set" if runtime.slack_token(cfg) else "not set: alerts go to the console"
+    hook_env = cfg.slack.webhook_url_env
+    hook = bool(hook_env and os.environ.get(hook_env, "").strip())
+    has_token = bool(runtime.slack_token(cfg))
+    token = ("set" if has_token else "not set: alerts go to the incoming webhook" if hook
+             else "not set: alerts go to the console")
+    used = "set, unused: the token is" if has_token else "set"
     print(f"slack: token from ${cfg.slack.token_env} ({token})"
-          + (f", API {cfg.slack.base_url}" if cfg.slack.base_url else ""))
+          + (f", API {cfg.slack.base_url}" if cfg.slack.base_url else "")
+          + (f"; incoming webhook from ${hook_env} ({used if hook else 'not set'})"
+             if hook_env else ""))
     print(f"feeds: {len(cfg.feeds)}")
     for f in cfg.feeds:
         print(f"  - {f.name}: {f.url}")

@@ -442,6 +442,11 @@ class _Validator:
                      "WATCHER_SLACK_WEBHOOK_URL (put the URL itself in that variable)",
                      self._line_of("slack", "webhook_url_env"))
             hook_env = None
+        hook = env.get(hook_env, "").strip() if hook_env else ""
+        if hook and not is_http_url(hook):  # (found only at delivery before; never shown)
+            self.add("slack.webhook_url_env", f"${hook_env} does not hold an http(s) URL; put "
+                     "the incoming webhook's whole URL there (https://hooks.slack.com/services/"
+                     "...), or unset it", self._line_of("slack", "webhook_url_env"))
         burst = t.get("burst_limit", _SLACK_DEFAULT.burst_limit)
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
             self.add("slack.burst_limit", "must be a whole number >= 0 (0 turns burst folding "

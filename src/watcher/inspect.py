@@ -7,6 +7,8 @@ feed or could not be fetched. Never a traceback for bad input.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +31,17 @@ def _load(target: str, cfg: FetchConfig) -> tuple[str, bytes | None, dict[str, s
     try:
         body = path.read_bytes()
     except OSError as exc:
-        return target, None, {}, f"cannot read {path}: {exc.strerror or exc}"
+        return target, None, {}, f"cannot read {_shown(target)}: {exc.strerror or exc}"
     return path.resolve().as_uri(), body, {}, None
+
+
+def _shown(target: str) -> str:
+    """`target` as text: a file name that is not UTF-8 (its bytes kept by the OS as lone
+    surrogates) with U+FFFD in place of the undecodable bytes."""
+    return os.fsencode(target).decode("utf-8", "replace") if _SURROGATE.search(target) else target
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _verdict(target: str, parsed: ParsedFeed) -> str:
@@ -44,8 +55,9 @@ def _verdict(target: str, parsed: ParsedFeed) -> str:
 def inspect_feeds(targets: list[str], *, as_json: bool, base_url: str | None = None) -> int:
     cfg = FetchConfig()
     status = 0
-    for target in targets:
-        base, body, headers, error = _load(target, cfg)
+    for given in targets:
+        base, body, headers, error = _load(given, cfg)
+        target = _shown(given)
         if body is None:
             print(f"{target}: FETCH FAILED: {error}", file=sys.stderr)
             status = EXIT_NOT_A_FEED

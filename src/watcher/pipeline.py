@@ -41,6 +41,7 @@ from watcher.routing import DeliveryRules, rules_for
 from watcher.store import OutboxRow, Store, WindowRow
 from watcher.stories import DocFeatures, StoryDoc, StoryError, StoryIndex, StoryTunables
 from watcher.transports import (
+    WEBHOOK_TS,
     ConsoleTransport,
     DeliveryError,
     PermanentError,
@@ -980,16 +981,21 @@ def _deliver_follow_up(
     if parent.status == "pending":
         store.mark(alert.alert_id, "pending", clock(), error="waiting for its story alert")
         return "pending"
-    if parent.status in ("held", "folded"):
-        # The story has no message of its own (it went to the digest or into a burst message):
-        # this update is posted as one, and becomes the story's message for later updates.
+    by_webhook = parent.ts == WEBHOOK_TS and not isinstance(
+        transport, (WebhookTransport, ConsoleTransport))
+    if parent.status in ("held", "folded") or by_webhook:
+        # The story has no message of its own (it went to the digest or into a burst message),
+        # or none a bot can reply to or edit (posted through an incoming webhook before the
+        # channel got a bot token): this update is posted as one, and becomes the story's
+        # message for later updates.
         status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
                               sleep, clock)
         if status in ("sent", "recovered", "console"):
             posted = store.get_alert(alert.alert_id)
+            how = "posted through a webhook" if by_webhook else "posted late"
             store.mark(parent.alert.alert_id, "console" if status == "console" else "sent",
                        clock(), ts=posted.ts if posted else None,
-                       error=f"posted late: update {alert.alert_id} carries the story")
+                       error=f"{how}: update {alert.alert_id} carries the story")
         return status
     if isinstance(transport, ConsoleTransport) or parent.status == "console":
         if isinstance(transport, ConsoleTransport):

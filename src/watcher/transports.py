@@ -33,6 +33,7 @@ from watcher.models import Alert
 from watcher.slack_format import build_message, format_console, strip_invisible
 
 DEFAULT_TIMEOUT = 10.0
+WEBHOOK_TS = "webhook"  # the "ts" of a message posted through an incoming webhook (it has none)
 HISTORY_PAGE = 200
 LIST_PAGE = 200
 MAX_PAGES = 100  # safety net against a server that keeps returning cursors
@@ -504,7 +505,7 @@ class WebhookTransport:
                                  "message was probably posted, and is not sent again") from None
         body = _redact(str(resp.body or "")[:200], self._url)
         if resp.status_code == 200:
-            return "webhook"
+            return WEBHOOK_TS
         if resp.status_code == 429:
             retry = _retry_after(resp.headers)
             raise TransientError(f"{where}: rate limited (HTTP 429)", retry_after=retry,
