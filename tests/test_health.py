@@ -185,3 +185,39 @@ def test_a_retry_after_of_any_size_waits_the_cap(seconds: str) -> None:
     s = after_failure(current_state(feed, None), r.error_kind or "", r.error or "", r.status,
                       NOW, r.retry_after)
     assert s.retry_at == NOW + RETRY_AFTER_CAP
+
+
+def test_overlapping_runs_report_a_feed_health_change_once(store_url: str) -> None:
+    """Two runs that read the same failing feed state each saw "down" newly; before, both queued
+    an alert (two "feed down" messages), and a run that saved a state read before the other's
+    alert reopened it. Now the change is a compare-and-set, and only the health check sets it."""
+    from watcher.config import parse_config
+    from watcher.demo import shipped_watches_toml
+    from watcher.pipeline import ops_step
+    from watcher.store import Store
+
+    text = (f'[store]\nurl = "{store_url}"\n[ops]\nchannel = "#ops"\nfailures = 2\n'
+            '[[feeds]]\nname = "f"\nurl = "https://a.example/rss"\n' + shipped_watches_toml())
+    cfg = parse_config(text, None, {})
+    store = Store(cfg.store.url)
+    try:
+        failing = replace(current_state(cfg.feeds[0], None), consecutive_failures=3,
+                          last_error="HTTP 500")
+        store.save_feed_states([failing])
+        stale = store.feed_states()
+
+        class StaleStore(Store):  # the other run: it read the states before this one's check
+            def feed_states(self) -> dict[str, FeedState]:
+                return stale
+
+        other = StaleStore(cfg.store.url)
+        first = ops_step(cfg, store, NOW)
+        assert [a.title.split(":")[0] for a in first] == ["Feed f down"]
+        assert ops_step(cfg, other, NOW + timedelta(seconds=1)) == []
+        other.save_feed_states([replace(failing, consecutive_failures=4)])  # its ingest's save
+        assert store.feed_states()["f"].ops_alert == "down"
+        assert store.feed_states()["f"].consecutive_failures == 4
+        assert ops_step(cfg, store, NOW + timedelta(minutes=5)) == []  # still down: no news
+        other.close()
+    finally:
+        store.close()

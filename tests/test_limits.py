@@ -106,3 +106,7 @@ def test_article_fetches_per_run_are_capped(tmp_path: Path) -> None:
         store.close()
         pages = [p for p, _ in srv.requests if p.startswith("/page")]
         assert len(pages) == 2 and summary.full_text.capped == 3
+        # ... and the user is told: the run summary and its JSON say so
+        assert summary.to_dict()["full_text_capped"] == 3
+        assert ("full text: 0 pages used, 2 fell back to the feed's text, 3 not fetched (beyond "
+                "[fetch] max_article_fetches)") in render_summary(summary.to_dict())

@@ -162,6 +162,16 @@ def test_bad_url_and_unreachable_database_give_store_errors_without_password() -
     assert "hunter2" not in redact_url("postgresql://u:hunter2@h/db")
 
 
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    """SQLite's "file is not a database" is neither an OperationalError nor a
+    ProgrammingError: before, every command showed a traceback."""
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"meeting notes, not a database\n" * 200)
+    with pytest.raises(StoreError) as info:
+        Store(f"sqlite:///{path}")
+    assert "file is not a database" in str(info.value) and "[store] url" in str(info.value)
+
+
 def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
     from dataclasses import replace
     from datetime import timedelta
@@ -169,7 +179,8 @@ def test_prune_keeps_the_window_and_pending_alerts(store: Store) -> None:
     old = NOW - timedelta(days=40)
     store.add_articles([(replace(art("old"), published=old, fetched=old), "old", None),
                         (art("new"), "new", None)])
-    store.enqueue([alert("done", "old"), alert("waiting", "old")], old)
+    # (a story's alerts stay while one of them is pending: tests/test_prune_updates.py)
+    store.enqueue([alert("done", "old"), alert("waiting", "other")], old)
     store.mark("done", "sent", old, ts="1.0")
     for day, channel, status in ((45, "#a", "posted"), (44, "#a", "posted"), (43, "#a", "failed"),
                                  (44, "#b", "posted"), (42, "#b", "sending")):
@@ -287,3 +298,31 @@ def test_a_user_that_may_not_create_tables_gets_a_clear_error(store_url: str) ->
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP ROLE {role}")
         admin.dispose()
+
+
+def test_processes_that_open_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """`watcher serve` starts its flows together: on a new SQLite store, all but one failed with
+    "table ... already exists" (the migration's version check was not under a lock)."""
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    go = tmp_path / "go"
+    # each child's migration takes a while (0.5 s more), so that all of them start it before
+    # the first is done: without a lock, every one of them but one then fails
+    child = ("import sys, time, pathlib\nfrom alembic import command\n"
+             "from watcher.store import Store\n"
+             "upgrade = command.upgrade\n"
+             "command.upgrade = lambda *a, **k: (time.sleep(0.5), upgrade(*a, **k))\n"
+             "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.002)\n"
+             "Store(sys.argv[1]).close()\nprint('opened')")
+    procs = [subprocess.Popen([sys.executable, "-c", child, url, str(go)], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(4)]
+    time.sleep(3.0)  # every child imported and waiting
+    go.touch()
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    opened = [p.returncode == 0 and o.strip().endswith("opened")
+              for p, o in zip(procs, outs, strict=True)]
+    assert all(opened), outs

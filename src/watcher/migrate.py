@@ -1,7 +1,7 @@
 """Schema migrations with Alembic: `watcher db upgrade`, also applied whenever the store opens.
 
-Concurrent starts are safe on PostgreSQL: the upgrade holds an advisory lock and re-checks the
-version under it. (SQLite serves one process at a time, by design of the embedded default.)
+Concurrent starts are safe: the upgrade holds a lock (PostgreSQL: an advisory lock; SQLite: the
+database's write lock) and re-checks the version under it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def upgrade(engine: Engine) -> str:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        elif conn.dialect.name == "sqlite":  # the database's write lock, taken now
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         current = MigrationContext.configure(conn).get_current_revision()
         if current != head:
             if current is not None:

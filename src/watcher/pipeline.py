@@ -12,10 +12,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from watcher import health, lifecycle
 from watcher.assess import Assessment, assess
@@ -140,6 +140,7 @@ class RunSummary:
             "deferred": self.delivery.deferred,
             "full_text_fetched": self.full_text.fetched,
             "full_text_fallback": self.full_text.fallback,
+            "full_text_capped": self.full_text.capped,
             "items_capped": self.items_capped,
             "refused": self.refused,
             "dry_run": self.dry_run,
@@ -155,9 +156,12 @@ def render_summary(d: Mapping[str, Any]) -> str:
         f"articles: {d['new_articles']} new ({d.get('new_stories', 0)} new stories), "
         f"{d['duplicates']} duplicates",
     ]
-    if d.get("full_text_fetched") or d.get("full_text_fallback"):
+    if d.get("full_text_fetched") or d.get("full_text_fallback") or d.get("full_text_capped"):
+        capped = d.get("full_text_capped", 0)
         lines.append(f"full text: {d['full_text_fetched']} pages used, "
-                     f"{d['full_text_fallback']} fell back to the feed's text")
+                     f"{d['full_text_fallback']} fell back to the feed's text"
+                     + (f", {capped} not fetched (beyond [fetch] max_article_fetches)"
+                        if capped else ""))
     if d.get("items_capped"):
         lines.append(f"items left out: {d['items_capped']} beyond [fetch] max_items in their feed")
     if d.get("refused"):
@@ -282,35 +286,37 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         # articles), this process loads the story index instead of waiting idle. (A batch
         # without a new article then still loaded it, and saves it below when the saved
         # snapshot was unusable or an hour old, as a run with new articles would.)
-        if acc.index is None:
-            acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
+        _load_index_once(cfg, store, now, acc)
 
     # the workers also derive the articles' story features, the costliest part of grouping,
     # and their death tolls (stored with them, for the stories' updates to come); the generator
-    # is the only holder of the jobs' bodies, and lets each go once parsed
-    parsing = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
-                               max_chars=cfg.fetch.max_article_chars,
-                               story_features=STORY_TUNABLES, tolls=True, meanwhile=load_index)
-    del jobs
-    with closing(parsing) as parsed_feeds:
-        for slot, parsed in zip(pending, parsed_feeds, strict=True):
-            chunk.append((slot, parsed))
-            chunk_items += len(parsed[0].articles)
-            if chunk_items >= INGEST_CHUNK_ARTICLES:
-                _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
-                chunk, chunk_items = [], 0
-        _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
-    # Stored at once, after everything is decided: a run that fails half-way stores nothing, and
-    # the next one parses the same bodies again. The candidates are stored as waiting for
-    # matching until their alerts are queued (`mark_matched_step`): those of an earlier run
-    # that stopped in between are matched now.
-    _earlier_candidates(cfg, store, acc, now)
-    store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates},
-                       tolls=acc.tolls)
-    store.save_feed_states([st for st in new_states if st is not None])
-    if acc.index is not None and (acc.snapshot_lag is None
-                                  or acc.snapshot_lag + len(acc.rows) >= SNAPSHOT_BACKLOG):
-        save_story_index(store, acc.index, now)
+    # is the only holder of the jobs' bodies, and lets each go once parsed. From loading the
+    # story index until its articles are stored, the run holds the ingest lock (`acc.locks`,
+    # see `Store.ingest_lock`): concurrent runs decide stories one after the other.
+    with acc.locks:
+        parsing = iter_parse_feeds(jobs, known, max_items=cfg.fetch.max_items,
+                                   max_chars=cfg.fetch.max_article_chars,
+                                   story_features=STORY_TUNABLES, tolls=True, meanwhile=load_index)
+        del jobs
+        with closing(parsing) as parsed_feeds:
+            for slot, parsed in zip(pending, parsed_feeds, strict=True):
+                chunk.append((slot, parsed))
+                chunk_items += len(parsed[0].articles)
+                if chunk_items >= INGEST_CHUNK_ARTICLES:
+                    _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
+                    chunk, chunk_items = [], 0
+            _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
+        # Stored at once, after everything is decided: a run that fails half-way stores nothing,
+        # and the next one parses the same bodies again. The candidates are stored as waiting
+        # for matching until their alerts are queued (`mark_matched_step`): those of an earlier
+        # run that stopped in between are matched now.
+        _earlier_candidates(cfg, store, acc, now)
+        store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates},
+                           tolls=acc.tolls)
+        store.save_feed_states([st for st in new_states if st is not None])
+        if acc.index is not None and (acc.snapshot_lag is None
+                                      or acc.snapshot_lag + len(acc.rows) >= SNAPSHOT_BACKLOG):
+            save_story_index(store, acc.index, now)
 
     final = [replace(o, new=acc.new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
     return IngestResult(
@@ -323,6 +329,17 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
         full_text=acc.full_text,
         capped=acc.capped,
     )
+
+
+def _load_index_once(cfg: Config, store: Store, now: datetime, acc: _Ingested) -> StoryIndex:
+    """The story index of `acc`, loaded once per run under the ingest lock (taken here, let go
+    when `ingest_step` is done)."""
+    if acc.index is None:
+        if not acc.locked:
+            acc.locks.enter_context(store.ingest_lock())
+            acc.locked = True
+        acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
+    return acc.index
 
 
 def _earlier_candidates(cfg: Config, store: Store, acc: _Ingested, now: datetime) -> None:
@@ -364,6 +381,8 @@ class _Ingested:
     tolls: dict[str, TollRead] = field(default_factory=dict)  # the rows' tolls
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
     index: StoryIndex | None = None  # loaded by the first chunk that needs it
+    locks: ExitStack = field(default_factory=ExitStack)  # the ingest lock, once `index` is loaded
+    locked: bool = False
     # articles the saved snapshot lacked when `index` was loaded (None: no usable snapshot)
     snapshot_lag: int | None = None
     candidates: list[Candidate] = field(default_factory=list)
@@ -453,6 +472,10 @@ def _full_text(
     budget = max(0, cfg.fetch.max_article_fetches - spent.fetched - spent.fallback)
     enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches],
                              replace(cfg.fetch, max_article_fetches=budget))
+    if stats.capped:
+        log.info("full text: %d more articles not fetched this run ([fetch] max_article_fetches "
+                 "= %d); they keep their feed's text", stats.capped,
+                 cfg.fetch.max_article_fetches)
     by_id = {a.id: a for a in enriched}
     total = FullTextStats(fetched=spent.fetched + stats.fetched,
                           fallback=spent.fallback + stats.fallback,
@@ -475,9 +498,7 @@ def _assign_stories(
     article, and its features are derived again)."""
     if not any(d.kind == "new" for d in decisions):
         return decisions
-    if acc.index is None:
-        acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
-    index = acc.index
+    index = _load_index_once(cfg, store, now, acc)
     derived = derived or {}
 
     def features_of(art: Article) -> DocFeatures | None:
@@ -820,7 +841,6 @@ def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
     # latest time decides as its whole history would. Only the others' histories are read.
     quiet = [f for f, t in last.items() if now - t > timedelta(hours=cfg.ops.min_silence_hours)]
     published = store.publish_times(since, quiet) if quiet else {}
-    changed: list[FeedState] = []
     out: list[Alert] = []
     for feed in cfg.feeds:
         state = states.get(feed.name)
@@ -830,7 +850,9 @@ def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
         new_state, event = health.ops_check(state, history, now, cfg.ops)
         if event is None:
             continue
-        changed.append(new_state)
+        # compare-and-set: of overlapping runs that saw the same change, one reports it
+        if not store.set_ops_alert(feed.name, state.ops_alert, new_state.ops_alert):
+            continue
         level = logging.INFO if event.kind == "recovered" else logging.WARNING
         log.log(level, "feed %s %s: %s", event.feed, event.kind, event.message)
         if cfg.ops.channel:
@@ -842,8 +864,6 @@ def ops_step(cfg: Config, store: Store, now: datetime) -> list[Alert]:
                 url=new_state.url, source=event.feed, published=now, excerpt=event.message,
                 matched_terms=(), killed=None, injured=None,
             ))
-    if changed:
-        store.save_feed_states(changed)
     return out
 
 
@@ -888,10 +908,17 @@ def deliver_step(
     # stories first: an update needs its story's message (often queued in the same run)
     rows = [r for r in rows if r.alert.kind == "story"] + [r for r in rows
                                                           if r.alert.kind != "story"]
+    lease = timedelta(seconds=claim_lease)
+    claim = _Claim(owner, lease)
     for row in rows:
-        if not store.claim(row.alert.alert_id, owner, clock(), timedelta(seconds=claim_lease)):
+        if not store.claim(row.alert.alert_id, owner, clock(), lease):
             counts["elsewhere"] += 1  # another run is delivering it right now
             continue
+        # the attempts as they are now, not as listed when this run began: another run may have
+        # tried it meanwhile, and a message it may have posted must be looked up first
+        attempts = store.attempts_of(row.alert.alert_id)
+        if attempts != row.attempts:
+            row = replace(row, attempts=attempts)
         if rules is not None and rules.held(row.alert, clock()):
             store.mark(row.alert.alert_id, "held", clock(), error="quiet hours: in the digest")
             status = "held"
@@ -901,10 +928,10 @@ def deliver_step(
             status = "deferred"
         elif row.alert.kind == "update":
             status = _deliver_follow_up(store, transport, row, max_attempts, min_interval,
-                                        last_post, sleep, clock)
+                                        last_post, sleep, clock, claim=claim)
         else:
             status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                                  sleep, clock)
+                                  sleep, clock, claim=claim)
         counts[status] += 1
         if status == "recovered":
             counts["sent"] += 1
@@ -964,17 +991,31 @@ def refreshed_parent(parent: Alert, follow: Alert) -> Alert:
                    change=f"Latest: {follow.change}" if follow.change else parent.change)
 
 
+class _Claim(NamedTuple):
+    """This delivery run's hold on the alerts it sends (see `Store.claim`)."""
+
+    owner: str
+    lease: timedelta
+
+
 def _deliver_follow_up(
     store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
     last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
+    *, claim: _Claim | None = None,
 ) -> str:
     """An update: a reply in the story's thread, then the parent refreshed in place. Waits while
     the story alert itself is pending."""
     alert = row.alert
     parent = store.get_alert(alert.parent_id or "")
-    if parent is None or parent.status == "failed":
-        why = ("its story alert is not in the outbox" if parent is None
-               else "its story alert failed")
+    if parent is None:
+        # (pruned by an older watcher, which deleted a story's alerts under a pending update):
+        # the update is posted as a message of its own rather than lost
+        log.warning("%s %s for story %s: its story alert is no longer in the outbox; posting "
+                    "it as a message of its own", alert.kind, alert.alert_id, alert.story_id)
+        return _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
+                            sleep, clock, claim=claim)
+    if parent.status == "failed":
+        why = "its story alert failed"
         store.mark(alert.alert_id, "failed", clock(), error=why)
         log.error("%s %s for story %s: %s", alert.kind, alert.alert_id, alert.story_id, why)
         return "failed"
@@ -989,7 +1030,7 @@ def _deliver_follow_up(
         # channel got a bot token): this update is posted as one, and becomes the story's
         # message for later updates.
         status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                              sleep, clock)
+                              sleep, clock, claim=claim)
         if status in ("sent", "recovered", "console"):
             posted = store.get_alert(alert.alert_id)
             how = "posted through a webhook" if by_webhook else "posted late"
@@ -1004,9 +1045,9 @@ def _deliver_follow_up(
         return "console"
     if isinstance(transport, WebhookTransport):  # no threads, no edits: a message of its own
         return _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                            sleep, clock)
+                            sleep, clock, claim=claim)
     status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
-                          sleep, clock, thread_ts=parent.ts)
+                          sleep, clock, thread_ts=parent.ts, claim=claim)
     if status not in ("sent", "recovered") or store.newer_update_sent(parent.alert, row):
         return status  # not posted; or the parent already shows a later state: no roll-back
     try:
@@ -1024,12 +1065,18 @@ def _deliver_follow_up(
 def _deliver_one(
     store: Store, transport: Transport, row: OutboxRow, max_attempts: int, min_interval: float,
     last_post: dict[str, float], sleep: Callable[[float], None], clock: Callable[[], datetime],
-    thread_ts: str | None = None,
+    thread_ts: str | None = None, *, claim: _Claim | None = None,
 ) -> str:
+    """Post one alert, looking it up first when an earlier attempt may have posted it. Between
+    retries the alert stays claimed by this run (`claim`), renewed before each attempt: another
+    run never takes it over while this one waits to retry."""
     alert = row.alert
     console = isinstance(transport, ConsoleTransport)
     maybe_posted = row.attempts > 0  # an earlier attempt may have reached Slack
     for attempt in range(1, max_attempts + 1):
+        if attempt > 1 and claim is not None and not store.claim(
+                alert.alert_id, claim.owner, clock(), claim.lease):
+            return "elsewhere"  # (the lease ran out while waiting, and another run took it)
         try:
             if maybe_posted and isinstance(transport, SlackTransport):
                 ts = _already_posted(transport, row, thread_ts)
@@ -1056,11 +1103,12 @@ def _deliver_one(
             if not exc.maybe_posted and row.attempts == 0 and attempt == 1:
                 maybe_posted = False  # e.g. connection refused: nothing reached Slack
             retry_after = exc.retry_after
-            store.mark(alert.alert_id, "pending", clock(), error=str(exc))
             if attempt >= max_attempts or (retry_after or 0) > MAX_RETRY_AFTER:
+                store.mark(alert.alert_id, "pending", clock(), error=str(exc))
                 log.warning("alert %s to %s still pending after %d attempt(s) (%s); it will be "
                             "retried on the next run", alert.alert_id, alert.channel, attempt, exc)
                 return "pending"
+            store.note_error(alert.alert_id, clock(), str(exc))  # (still claimed: see above)
             delay = retry_after if retry_after is not None else min(2.0 ** attempt, 30.0)
             log.info("alert %s: transient error (%s); retrying in %.1f s", alert.alert_id, exc,
                      delay)

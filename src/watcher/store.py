@@ -11,7 +11,9 @@ import json
 import logging
 import re
 import tempfile
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -43,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DatabaseError,
     IntegrityError,
     NoSuchModuleError,
     OperationalError,
@@ -51,7 +54,15 @@ from sqlalchemy.exc import (
 
 from watcher.models import Alert, Article, CasualtyFigure, FeedState, SourcedFigure, TollRead
 
+try:
+    import fcntl
+except ImportError:  # (not POSIX: SQLite runs go without the ingest lock)
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger("watcher.store")
+
+INGEST_LOCK_TIMEOUT = 600.0  # seconds a run waits for `Store.ingest_lock`
+_INGEST_LOCK_KEY = 7_245_201_338  # the advisory lock id (migrations use ...337)
 _NO_TOLLS: Mapping[str, TollRead] = {}  # (`Store.add_articles`: no toll read yet)
 
 metadata = MetaData()
@@ -318,9 +329,64 @@ class Store:
                     "GRANT CREATE ON SCHEMA public TO that user, or make it the owner), or the "
                     "database holds tables watcher did not make: point [store] url at another"
                 ) from None
+            except DatabaseError as exc:  # e.g. SQLite: "file is not a database"
+                raise StoreError(
+                    f"cannot open database {redact_url(url)}: {_orig(exc)}; check that [store] "
+                    "url or WATCHER_DATABASE_URL names watcher's database"
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def ingest_lock(self, timeout: float = INGEST_LOCK_TIMEOUT) -> Iterator[bool]:
+        """Held by a run from loading the story index until its articles are stored, so that
+        concurrent runs (shards above all) decide stories one after the other, each seeing what
+        the one before stored: two runs that got articles of one event at the same time opened a
+        story each. PostgreSQL: a session advisory lock (let go if the run dies); SQLite: an
+        exclusive lock on the file `<database>-ingest.lock` beside it (let go likewise); an
+        in-memory database needs none. Waits at most `timeout` seconds, then goes on without
+        it (yields False), with a warning: a run stuck holding it must not stop the others."""
+        backend = self.engine.dialect.name
+        if backend == "postgresql":
+            conn = self.engine.connect()
+            got = False
+            try:
+                got = _wait_for(lambda: bool(conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _INGEST_LOCK_KEY}).scalar()),
+                    timeout)
+                conn.commit()
+                _warn_unlocked(got, timeout)
+                yield got
+            finally:
+                try:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"),
+                                     {"k": _INGEST_LOCK_KEY})
+                        conn.commit()
+                finally:
+                    conn.close()
+            return
+        db = self.engine.url.database if backend == "sqlite" else None
+        if not db or db == ":memory:" or fcntl is None:
+            yield True
+            return
+        try:
+            handle = open(f"{Path(db).expanduser()}-ingest.lock", "a+b")  # noqa: SIM115
+        except OSError as exc:
+            log.warning("cannot open the ingest lock beside %s (%s); going on without it", db,
+                        exc.strerror or exc)
+            yield False
+            return
+        with handle:
+            lock = fcntl
+            got = _wait_for(lambda: _try_flock(lock, handle.fileno()), timeout)
+            _warn_unlocked(got, timeout)
+            try:
+                yield got
+            finally:
+                if got:
+                    lock.flock(handle.fileno(), lock.LOCK_UN)
 
     # -- feeds ---
     def feed_states(self) -> dict[str, FeedState]:
@@ -337,6 +403,15 @@ class Store:
             )
             for r in rows
         }
+
+    def set_ops_alert(self, name: str, old: str | None, new: str | None) -> bool:
+        """Move a feed's open feed-health alert from `old` to `new`, if it is still `old`
+        (compare-and-set: of several runs that saw the same change, only one reports it)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(feeds).where(feeds.c.name == name)
+                                   .where(feeds.c.ops_alert.is_not_distinct_from(old))
+                                   .values(ops_alert=new)).rowcount
+        return bool(changed)
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
         """Upsert feed states (update, else insert; an insert that loses a race with another run
@@ -357,10 +432,13 @@ class Store:
             for chunk in _chunks([r["name"] for r in rows], 500):
                 stored.update(conn.execute(select(feeds.c.name).where(feeds.c.name.in_(chunk)))
                               .scalars())
+            # an open feed-health alert is set by `set_ops_alert` alone: an update from a state
+            # read before another run set it must not undo it (the alert would come again)
+            kept = ("name", "ops_alert")
             old = [{f"v_{k}": v for k, v in r.items()} for r in rows if r["name"] in stored]
             if old:
                 conn.execute(update(feeds).where(feeds.c.name == bindparam("v_name"))
-                             .values({k: bindparam(f"v_{k}") for k in rows[0] if k != "name"}),
+                             .values({k: bindparam(f"v_{k}") for k in rows[0] if k not in kept}),
                              old)
             for values in (r for r in rows if r["name"] not in stored):
                 try:
@@ -368,7 +446,7 @@ class Store:
                         conn.execute(insert(feeds).values(**values))
                 except IntegrityError:
                     conn.execute(update(feeds).where(feeds.c.name == values["name"])
-                                 .values(**values))
+                                 .values({k: v for k, v in values.items() if k not in kept}))
 
     # -- articles and stories ---
     def known_ids(self, ids: Sequence[str]) -> set[str]:
@@ -827,7 +905,8 @@ class Store:
         """Delete what is older than `cutoff`: articles published before it, stories not updated
         since, alerts created before it that are done (sent, failed, console, held, folded), and
         digests that ended before it (but each channel's last one, and unfinished ones). Pending
-        alerts are never deleted. Returns the rows deleted per table."""
+        alerts are never deleted, nor the alerts of their stories. Returns the rows deleted per
+        table."""
         c = _naive(cutoff)
         with self.engine.begin() as conn:
             n_articles = conn.execute(
@@ -836,9 +915,13 @@ class Store:
             n_stories = conn.execute(
                 stories.delete().where(stories.c.updated < c).where(stories.c.id.not_in(live))
             ).rowcount
+            # a story's alerts stay while one of its alerts is pending: an update needs its
+            # story's message (to reply to it and refresh it)
+            waiting = select(alerts.c.story_id).where(alerts.c.status == "pending").distinct()
             n_alerts = conn.execute(
                 alerts.delete().where(alerts.c.created < c)
                 .where(alerts.c.status.in_(["sent", "failed", "console", "held", "folded"]))
+                .where(alerts.c.story_id.not_in(waiting))
             ).rowcount
             # each channel keeps its last digest: the next one starts where it ended
             last = (select(digests.c.channel, func.max(digests.c.until).label("until"))
@@ -1043,6 +1126,20 @@ class Store:
             ).rowcount
         return bool(taken)
 
+    def attempts_of(self, alert_id: str) -> int:
+        """How many sends of the alert were tried, as the store has it now (0: unknown alert)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(alerts.c.attempts)
+                                 .where(alerts.c.alert_id == alert_id)).scalar()
+        return int(found or 0)
+
+    def note_error(self, alert_id: str, now: datetime, error: str) -> None:
+        """Record a transient error of an alert that its run will retry: status and claim kept
+        (`mark` lets go of the claim, and another run could then send it meanwhile)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.alert_id == alert_id)
+                         .values(updated=_naive(now), last_error=_storable(error)))
+
     def mark(self, alert_id: str, status: str, now: datetime, *, ts: str | None = None,
              error: str | None = None) -> None:
         """Record a delivery outcome and let go of the claim."""
@@ -1053,6 +1150,33 @@ class Store:
             values["ts"] = ts
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+
+
+def _wait_for(attempt: Callable[[], bool], timeout: float) -> bool:
+    """Call `attempt` until it returns True (backing off from 10 ms to 0.5 s), at most
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while not attempt():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+    return True
+
+
+def _try_flock(lock: Any, fd: int) -> bool:
+    try:
+        lock.flock(fd, lock.LOCK_EX | lock.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _warn_unlocked(got: bool, timeout: float) -> None:
+    if not got:
+        log.warning("another run has held the ingest lock for over %.0f s; storing this run's "
+                    "articles without it (a story may be opened twice)", timeout)
 
 
 def schema_head() -> str:
@@ -1090,7 +1214,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _orig(exc: OperationalError | ProgrammingError) -> str:
+def _orig(exc: DatabaseError) -> str:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
