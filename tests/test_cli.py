@@ -151,6 +151,26 @@ def test_explain_prints_rules_spans_and_casualties(tmp_path: Path) -> None:
     assert "current toll: killed: 17" in out
 
 
+@pytest.mark.parametrize(("content_type", "declared"), [
+    ("text/html; charset=windows-1251", ""),  # the HTTP header says it
+    ("text/html", '<meta charset="windows-1251">'),  # only the page does
+])
+def test_explain_reads_a_page_in_its_charset(content_type: str, declared: str) -> None:
+    """Before, a page was read as UTF-8 whatever it declared: no entity of a Russian page was
+    found (every letter was U+FFFD)."""
+    page = (f"<html><head>{declared}<title>Обстрел у границы</title></head><body><article>"
+            "<p>Азербайджан и Армения обменялись ударами у границы в понедельник, сообщили "
+            "в министерстве обороны в Ереване.</p><p>В Баку заявили, что огонь первой "
+            "открыла армянская сторона, и пообещали ответить.</p></article></body></html>")
+    with FeedServer() as srv:
+        srv.routes["/ru"] = Route(body=page.encode("cp1251"), content_type=content_type)
+        proc = run_cli(["explain", "--config", str(ROOT / "config" / "watcher.toml"),
+                        "--watch", "armenia-azerbaijan", srv.url("/ru")])
+    assert_clean(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert "entity groups found: armenia, azerbaijan" in proc.stdout, proc.stdout
+
+
 def test_explain_unknown_watch_and_missing_file(tmp_path: Path) -> None:
     cfg = str(ROOT / "config" / "watcher.toml")
     proc = run_cli(["explain", "--config", cfg, "--watch", "nope", str(tmp_path)])

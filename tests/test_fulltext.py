@@ -4,7 +4,6 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from watcher import lifecycle
@@ -76,19 +75,3 @@ def test_full_text_feed_uses_page_text_and_falls_back(tmp_path: Path) -> None:
         assert sorted(pages) == ["/missing", "/story"]  # "Markets rally" failed the pre-filter
         assert "Casualties: killed: 17" in out.getvalue()  # the toll is only in the page
         assert "monthly contribution" not in out.getvalue()
-
-
-@pytest.mark.parametrize(("content_type", "expected"), [
-    ("text/html; charset=utf-8", "caf\u00e9"),
-    ("text/html; charset=latin-1", "caf\u00c3\u00a9"),  # as declared, even when wrong
-    # codecs that are no text encoding, or fail on any byte: the page is read as UTF-8
-    ("text/html; charset=idna", "caf\u00e9"),
-    ("text/html; charset=punycode", "caf\u00e9"),
-    ("text/html; charset=undefined", "caf\u00e9"),
-    ("text/html; charset=base64", "caf\u00e9"),
-    ("text/html; charset=no-such-thing", "caf\u00e9"),
-])
-def test_a_page_is_decoded_whatever_charset_it_names(content_type: str, expected: str) -> None:
-    from watcher.fulltext import _charset, _decode
-
-    assert _decode("caf\u00e9".encode(), _charset(content_type)) == expected

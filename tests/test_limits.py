@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from watcher.config import FeedConfig, FetchConfig, parse_config
 from watcher.fetch import fetch_feeds
@@ -110,3 +111,42 @@ def test_article_fetches_per_run_are_capped(tmp_path: Path) -> None:
         assert summary.to_dict()["full_text_capped"] == 3
         assert ("full text: 0 pages used, 2 fell back to the feed's text, 3 not fetched (beyond "
                 "[fetch] max_article_fetches)") in render_summary(summary.to_dict())
+
+
+def test_page_extraction_has_one_deadline_per_run(tmp_path: Path, monkeypatch: Any) -> None:
+    """The run's new articles are handled in chunks, and each chunk extracts its pages; the
+    extraction deadline is the run's, not each chunk's: two feeds of slow pages, one chunk
+    each, cost one deadline (before: one per chunk, and a run of many chunks had none)."""
+    import time
+
+    from watcher import fulltext, pipeline
+    from watcher.demo import shipped_watches_toml
+
+    from .test_fulltext_limits import SLOW_PAGE
+
+    monkeypatch.setattr(pipeline, "INGEST_CHUNK_ARTICLES", 1)  # a chunk per feed
+    monkeypatch.setattr(fulltext, "EXTRACT_TIMEOUT", 30.0)
+    monkeypatch.setattr(fulltext, "EXTRACT_DEADLINE", 3.0)
+    with FeedServer() as srv:
+        feeds = ""
+        for k in range(2):
+            srv.routes[f"/f{k}.xml"] = Route(body=rss_feed([rss_item(
+                ["Armenia reports shelling of Tavush villages",
+                 "Azerbaijan says a drone hit a depot near Lachin"][k],
+                srv.url(f"/page{k}"), f"p{k}",
+                ["<p>Yerevan said artillery fire struck two villages overnight.</p>",
+                 "<p>Baku said the strike destroyed fuel stores on Monday.</p>"][k], NOW)]))
+            srv.routes[f"/page{k}"] = Route(body=SLOW_PAGE, content_type="text/html")
+            feeds += f'[[feeds]]\nname = "f{k}"\nurl = "{srv.url(f"/f{k}.xml")}"\n' \
+                     "full_text = true\n\n"
+        cfg = parse_config(f'[store]\nurl = "sqlite:///{tmp_path}/s.db"\n'
+                           '[fetch]\nallow_networks = ["127.0.0.0/8"]\n' + feeds
+                           + shipped_watches_toml(), None, {})
+        store = Store(cfg.store.url)
+        started = time.monotonic()
+        summary = run_cycle(cfg, store, ConsoleTransport(io.StringIO()), now=NOW)
+        took = time.monotonic() - started
+        store.close()
+    assert summary.new_articles == 2 and summary.full_text.fallback == 2
+    assert [p for p, _ in srv.requests if p.startswith("/page")] == ["/page0", "/page1"]
+    assert took < 5.5, took  # one 3 s deadline; one per chunk made it over 6 s

@@ -17,15 +17,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from watcher import __version__
 from watcher.config import MAX_HOURS, ConfigError
 from watcher.models import SourcedFigure
 from watcher.runtime import SecretError, prefect_env_defaults
 from watcher.store import StoreError
+
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -171,7 +174,106 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        # Prefect's client failing to connect to the configured API (no server there): one line.
+        # Anything else, a flow's own failure included, goes on as before, traceback and all.
+        unreachable = prefect_api_unreachable(exc, args.command)
+        if unreachable is None:
+            raise
+        print(f"watcher: {unreachable}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_CONFIG
+
+
+def _api_url_shown(url: str) -> str:
+    """A URL fit to print: without user name and password, without control characters."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from watcher.health import strip_controls
+
+    try:
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            url = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    except ValueError:
+        return "(a URL that cannot be parsed)"
+    return strip_controls(url)
+
+
+def _origin_of(url: object) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL (str or httpx.URL), or None when it has none."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url))
+        scheme = parts.scheme.lower()
+        port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    except ValueError:
+        return None
+    return (scheme, (parts.hostname or "").lower(), port) if parts.hostname else None
+
+
+def _connect_failure(exc: BaseException) -> httpx.ConnectError | httpx.ConnectTimeout | None:
+    """The `httpx.ConnectError` / `ConnectTimeout` that `exc` is or was directly caused by (a few
+    `raise ... from` links at most), or None. Only explicit causes count: an error merely raised
+    while another was handled is an error of its own."""
+    import httpx
+
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, httpx.ConnectError | httpx.ConnectTimeout):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def prefect_api_unreachable(exc: BaseException, command: str | None = None) -> str | None:
+    """What to tell the user when `exc` is Prefect's client failing to connect to the configured
+    Prefect API (PREFECT_API_URL, from the environment or a Prefect profile: no server answers
+    there), as `httpx.ConnectError` or `ConnectTimeout` itself or as the direct cause of
+    Prefect's "Failed to reach API"; else None. The URL is shown without its user name and
+    password."""
+    if "httpx" not in sys.modules:  # (Prefect's HTTP client: never loaded, never failed)
+        return None
+    failure = _connect_failure(exc)
+    if failure is None:
+        return None
+    api = os.environ.get("PREFECT_API_URL", "").strip()
+    in_env = bool(api)
+    if not api and "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        api = str(PREFECT_API_URL.value() or "").strip()
+    if not api or _origin_of(api) is None:
+        return None  # (Prefect's own temporary server: not the user's to start)
+    try:
+        target = failure.request.url
+    except RuntimeError:  # (no request: not an error of Prefect's client)
+        return None
+    if _origin_of(target) != _origin_of(api):
+        return None  # (another address: not the Prefect API)
+    from urllib.parse import urlsplit
+
+    from watcher.health import strip_controls
+
+    why = strip_controls(str(failure)).strip() or type(failure).__name__
+    try:
+        userinfo = urlsplit(api).netloc.rpartition("@")[0]
+    except ValueError:
+        userinfo = ""
+    if api in why or (userinfo and userinfo in why):
+        why = type(failure).__name__  # (never a password)
+    if command == "serve":
+        hint = "is `prefect server start` running there? (watcher serve needs a running server)"
+    elif in_env:
+        hint = ("is `prefect server start` running, or unset PREFECT_API_URL to use a temporary "
+                "server?")
+    else:
+        hint = ("is `prefect server start` running, or `prefect config unset PREFECT_API_URL` "
+                "to use a temporary server?")
+    return f"cannot reach the Prefect API at {_api_url_shown(api)} ({why}); {hint}"
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -290,16 +392,16 @@ def _read_article(target: str) -> tuple[str, str] | str:
     from watcher.clean import clean_text
     from watcher.config import FeedConfig, FetchConfig
     from watcher.fetch import fetch_feeds
-    from watcher.fulltext import extract_main_text
+    from watcher.fulltext import decode_page, extract_main_text
 
     if target.split(":", 1)[0].strip().lower() in ("http", "https"):  # (urlsplit may raise)
         [res] = fetch_feeds([FeedConfig("explain", target)], {}, FetchConfig())
         if not res.ok or res.body is None:
             return f"cannot fetch {target}: {res.error_kind}: {res.error}"
-        raw = res.body.decode("utf-8", errors="replace")
+        raw = decode_page(res.body, res.headers.get("content-type", ""))
     else:
         try:
-            raw = Path(target).read_text(encoding="utf-8", errors="replace")
+            raw = decode_page(Path(target).read_bytes(), "")  # (a BOM or <meta charset>)
         except OSError as exc:
             return f"cannot read {target}: {exc.strerror or exc}"
     if "<" in raw and "</" in raw:
@@ -394,9 +496,47 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_POLL_EVERY = 365 * 24 * 3600  # --poll-every: at most a year
+
+
+def _serve_usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with serve's options, or None. The cron expression is checked by the
+    schedule class Prefect builds from it (Prefect loaded: call prefect_env_defaults first)."""
+    if args.limit < 1:
+        return f"--limit must be >= 1 (not {args.limit})"
+    if not 10 <= args.poll_every <= MAX_POLL_EVERY:
+        return (f"--poll-every must be from 10 to {MAX_POLL_EVERY:,} seconds (a year), not "
+                f"{args.poll_every}")
+    import pydantic
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=args.digest_cron, timezone="UTC")
+    except pydantic.ValidationError:
+        return (f"--digest-cron {args.digest_cron!r} is not a cron expression Prefect accepts: "
+                "five fields, minute hour day-of-month month day-of-week, e.g. '0 7 * * *' "
+                "(daily at 07:00 UTC)")
+    return None
+
+
+def _prefect_api_down(command: str) -> str | None:
+    """What to tell the user when no Prefect API answers at PREFECT_API_URL, else None (also
+    when it answers with an error: what Prefect then does is left to Prefect)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    return None if problem is None else prefect_api_unreachable(problem, command)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from watcher import runtime
 
+    prefect_env_defaults()
+    problem = _serve_usage_problem(args)  # (before anything is served or printed)
+    if problem is not None:
+        print(f"watcher serve: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     cfg = runtime.load(args.config)
     runtime.open_store(cfg).close()
     if not os.environ.get("PREFECT_API_URL"):
@@ -405,11 +545,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "PREFECT_API_URL=http://127.0.0.1:4200/api\nthen run watcher serve again.",
               file=sys.stderr)
         return EXIT_CONFIG
-    if args.limit < 1 or args.poll_every < 10:
-        print("watcher serve: --limit must be >= 1 and --poll-every >= 10 seconds",
-              file=sys.stderr)
-        return EXIT_CONFIG
-    prefect_env_defaults()
+    down = _prefect_api_down("serve")
+    if down is not None:
+        print(f"watcher: {down}", file=sys.stderr)
+        return EXIT_FAILED
     from prefect import serve
 
     poll = importlib.import_module("watcher.flows.poll_feeds").poll_feeds
@@ -467,6 +606,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     except OperationalError as exc:
         raise StoreError(f"cannot reach {redact_url(cfg.store.url)}: "
                          f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
+    except DatabaseError as exc:  # e.g. SQLite: "file is not a database"
+        raise StoreError(f"cannot open {redact_url(cfg.store.url)}: "
+                         f"{str(exc.orig).splitlines()[0] if exc.orig else exc}; check that "
+                         "[store] url or WATCHER_DATABASE_URL names watcher's database") from None
     finally:
         store.close()
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
@@ -478,7 +621,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from watcher import runtime
-    from watcher.health import health_rows
+    from watcher.health import health_rows, strip_controls
 
     cfg = runtime.load(args.config)
     store = runtime.open_store(cfg)
@@ -488,6 +631,9 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                            store.publish_times(now - timedelta(days=30)), now)
     finally:
         store.close()
+    # stored errors and URLs carry what servers wrote: no escape sequence reaches the terminal
+    # (errors stored by an older watcher were not cleaned when fetched)
+    rows = [{k: strip_controls(v) for k, v in row.items()} for row in rows]
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -522,6 +668,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         else:
             print(f"{r.created:%Y-%m-%d %H:%M} {r.status:<8} {r.alert.watch:<20} "
                   f"{r.alert.severity:<9} {r.alert.channel:<20} {r.alert.title[:70]}")
+    if not rows and not args.json:  # (--json: no line, as for any other number of alerts)
+        print("no alerts")
     return EXIT_OK
 
 

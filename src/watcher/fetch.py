@@ -18,6 +18,10 @@ Only a URL written by the operator (a configured feed, a command-line argument) 
 written. Every redirect target, a feed's moved URL and every article link goes through
 `watcher.netguard`: refused unless the address connected to is public or in `[fetch]
 allow_networks` (`error_kind` "refused", logged once per host per run).
+
+An error message never carries a control character: what a server wrote (a reason phrase, a
+host name in a redirect) goes to logs, terminals and the store, where an escape sequence could
+rewrite what an operator sees.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import yarl
 
 from watcher.config import FeedConfig, FetchConfig
 from watcher.decoding import BodyDecoder, TooLarge, Undecodable
+from watcher.health import strip_controls
 from watcher.models import FeedState, FetchResult
 from watcher.netguard import (
     AddressPolicy,
@@ -218,7 +223,7 @@ def _describe(exc: BaseException) -> str:
         reason = getattr(exc, "description", None)
         return f"{type(exc).__name__}: invalid URL{f' ({reason})' if reason else ''}"
     if isinstance(exc, aiohttp.ClientResponseError):
-        message = exc.message or ""
+        message = strip_controls(exc.message or "")
         return f"{type(exc).__name__}: {exc.status}, {message[:200]}"
     return f"{type(exc).__name__}: {_short(exc)}"
 
@@ -269,6 +274,8 @@ async def fetch_one(
     """
     url = effective_url(feed, state)
     headers: dict[str, str] = {}
+    # the stored validators are those of the state's URL (see watcher.health.after_fetch): sent
+    # to that URL only, never to a redirect's target
     if state is not None and state.url == url:
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -279,6 +286,8 @@ async def fetch_one(
     all_permanent = True
 
     def result(**kw: Any) -> FetchResult:
+        if kw.get("error"):
+            kw["error"] = strip_controls(kw["error"])
         return FetchResult(feed=feed.name, url=url, elapsed=time.monotonic() - started,
                            permanent_url=moved if all_permanent else None, **kw)
 
@@ -315,7 +324,7 @@ async def fetch_one(
                     if status >= 400:
                         wait = (_retry_after(got.get("retry-after"), time.time())
                                 if status in (429, 503) else None)
-                        reason = _text(resp.reason or "")
+                        reason = strip_controls(_text(resp.reason or ""))
                         done = result(
                             status=status, headers=resp_headers, error_kind="http",
                             error=f"HTTP {status} {reason}".strip(), retry_after=wait,
@@ -362,7 +371,7 @@ def effective_url(feed: FeedConfig, state: FeedState | None) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = strip_controls(str(exc)) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 

@@ -3,11 +3,14 @@
 Pure functions. Rules: 301/308 chains move the feed (`url` updated, the configured URL kept in
 `config_url`); 302/307 do not. HTTP 410 disables the feed until its configured URL changes.
 429/503 with Retry-After skip the feed until then. Consecutive failures back off exponentially,
-capped. A changed configured URL starts the feed afresh.
+capped. A changed configured URL starts the feed afresh. The stored ETag / Last-Modified are
+always those of `url`, the URL fetched first: a body that came from elsewhere (after a temporary
+redirect) leaves none, since its validators belong to another URL.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -18,6 +21,16 @@ from watcher.models import FeedState, FetchResult
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 RETRY_AFTER_CAP = timedelta(days=1)
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without C0 / C1 control characters and DEL (a terminal would obey an escape
+    sequence from a server); tab, CR and LF become spaces."""
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
 
 
 def current_state(feed: FeedConfig, stored: FeedState | None) -> FeedState:
@@ -75,8 +88,13 @@ def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSta
     if result.permanent_url and result.permanent_url != state.url:
         new = replace(new, url=result.permanent_url)
     if result.body is not None:
-        new = replace(new, etag=result.headers.get("etag"),
-                      last_modified=result.headers.get("last-modified"))
+        if result.url == new.url:
+            new = replace(new, etag=result.headers.get("etag"),
+                          last_modified=result.headers.get("last-modified"))
+        else:
+            # the body came from another URL (a temporary redirect): its validators belong to
+            # that URL, and the state can keep validators for `url` only (fetch sends them there)
+            new = replace(new, etag=None, last_modified=None)
     return new
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from watcher import health, lifecycle
+from watcher import fulltext, health, lifecycle
 from watcher.assess import Assessment, assess
 from watcher.clean import excerpt
 from watcher.config import Config
@@ -393,6 +393,7 @@ class _Ingested:
     seen: int = 0
     capped: int = 0
     full_text: FullTextStats = field(default_factory=FullTextStats)
+    full_text_deadline: float | None = None  # (time.monotonic()) set by the first chunk
 
 
 def _ingest_chunk(
@@ -435,7 +436,10 @@ def _ingest_chunk(
     known_urls.update({url: KnownItem(k.id, k.story_id) for url, k in store.by_canonical_url(
         [u for u in urls if u not in known_urls]).items()})
     decisions = classify(parsed_articles, known_ids, known_urls)
-    decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
+    if acc.full_text_deadline is None:  # (one bound on page extraction for the whole run)
+        acc.full_text_deadline = time.monotonic() + fulltext.EXTRACT_DEADLINE
+    decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text,
+                                          deadline=acc.full_text_deadline)
     decisions = _assign_stories(cfg, store, decisions, now, acc, derived)
     none_read = (lifecycle.toll_rules(), None, None)  # most articles': held once, not per row
     for d in decisions:
@@ -460,9 +464,11 @@ def _ingest_chunk(
 
 def _full_text(
     cfg: Config, decisions: list[Decision], spent: FullTextStats | None = None,
+    deadline: float | None = None,
 ) -> tuple[list[Decision], FullTextStats]:
     """Fetch page text for new items of full_text feeds, before stories and matching see them.
-    `spent`: what earlier chunks of this run fetched; `[fetch] max_article_fetches` is per run.
+    `spent`: what earlier chunks of this run fetched; `[fetch] max_article_fetches` is per run,
+    as is `deadline` (a `time.monotonic()` value), the bound on page extraction.
     Returns the decisions and the run's stats so far."""
     spent = spent or FullTextStats()
     feeds = {f.name for f in cfg.feeds if f.full_text}
@@ -471,7 +477,7 @@ def _full_text(
         return decisions, spent
     budget = max(0, cfg.fetch.max_article_fetches - spent.fetched - spent.fallback)
     enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches],
-                             replace(cfg.fetch, max_article_fetches=budget))
+                             replace(cfg.fetch, max_article_fetches=budget), deadline=deadline)
     if stats.capped:
         log.info("full text: %d more articles not fetched this run ([fetch] max_article_fetches "
                  "= %d); they keep their feed's text", stats.capped,
