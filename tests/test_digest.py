@@ -34,3 +34,11 @@ def test_digest_is_bounded() -> None:
     [d] = build_digests(alerts, [WATCH], NOW - timedelta(days=1), NOW)
     assert len(d.blocks) <= 50 and all(len(b["text"]["text"]) <= 3000 for b in d.blocks)
     assert "and 160 more" in json.dumps(d.blocks)
+
+
+def test_a_title_with_nothing_to_show_gets_a_link_label() -> None:
+    """A title of format characters alone (U+0600) is emptied by `fit`: the line read
+    `<url|>`, a link Slack shows as its bare URL, or refuses."""
+    [d] = build_digests([alert("a", "warning", "\u0600")], [WATCH], NOW - timedelta(days=1), NOW)
+    body = json.dumps(d.blocks)
+    assert "|>" not in body and "<https://n.example/a|(untitled)>" in body

@@ -69,7 +69,7 @@ def build_digests(
         lines = []
         for a in items[:MAX_ITEMS]:
             url = safe_url(a.url)
-            title = fit(a.title, 200)
+            title = fit(a.title, 200) or "(untitled)"  # (never an empty link label)
             link = f"<{url}|{title}>" if url else title
             lines.append(f"• [{escape(a.severity)}] {link} ({fit(a.source, 60)}, "
                          f"{a.sources_count} source{'s' if a.sources_count != 1 else ''})")

@@ -1030,23 +1030,24 @@ def _deliver_follow_up(
         return "pending"
     by_webhook = parent.ts == WEBHOOK_TS and not isinstance(
         transport, (WebhookTransport, ConsoleTransport))
-    if parent.status in ("held", "folded") or by_webhook:
-        # The story has no message of its own (it went to the digest or into a burst message),
-        # or none a bot can reply to or edit (posted through an incoming webhook before the
-        # channel got a bot token): this update is posted as one, and becomes the story's
-        # message for later updates.
+    on_console = parent.status == "console" and not isinstance(transport, ConsoleTransport)
+    if parent.status in ("held", "folded") or by_webhook or on_console:
+        # The story has no message of its own (it went to the digest or into a burst message,
+        # or only to the console before Slack was set up), or none a bot can reply to or edit
+        # (posted through an incoming webhook before the channel got a bot token): this update
+        # is posted as one, and becomes the story's message for later updates.
         status = _deliver_one(store, transport, row, max_attempts, min_interval, last_post,
                               sleep, clock, claim=claim)
         if status in ("sent", "recovered", "console"):
             posted = store.get_alert(alert.alert_id)
-            how = "posted through a webhook" if by_webhook else "posted late"
+            how = ("posted through a webhook" if by_webhook else
+                   "shown on the console" if on_console else "posted late")
             store.mark(parent.alert.alert_id, "console" if status == "console" else "sent",
                        clock(), ts=posted.ts if posted else None,
                        error=f"{how}: update {alert.alert_id} carries the story")
         return status
-    if isinstance(transport, ConsoleTransport) or parent.status == "console":
-        if isinstance(transport, ConsoleTransport):
-            transport.post(alert)
+    if isinstance(transport, ConsoleTransport):
+        transport.post(alert)
         store.mark(alert.alert_id, "console", clock(), ts="console")
         return "console"
     if isinstance(transport, WebhookTransport):  # no threads, no edits: a message of its own
