@@ -227,3 +227,50 @@ def test_a_story_whose_alert_was_pruned_starts_over(
     assert second.alerts == 1 and second.delivery.sent == 1
     _first, again = messages(slack)
     assert "thread_ts" not in again and "killed: 25" in text_of(again)
+
+
+def test_messages_show_the_toll_the_story_stands_at(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """A rise below the update threshold ("new source" reply), and a higher toll reported by an
+    earlier article that did not alert: the messages showed an older toll than `watcher tolls`
+    (17 beside "18 per c"; a parent with 17 while its story had reported 25)."""
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))  # killed 17
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(18, "c1", "https://c.example/1", 20)]))
+    run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    parent, reply = messages(slack)
+    assert "new source: c (2 sources)" in text_of(reply)
+    assert "killed: 18" in text_of(reply) and "killed: 17" not in text_of(reply)
+    assert "have now killed 18 people" in text_of(reply)  # its evidence, from c's article
+    assert "killed: 18" in text_of(parent)  # refreshed in place
+
+
+def test_a_story_alert_shows_a_higher_toll_its_story_reported_before(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    feeds, slack, store = env
+    calm = rss_item(  # names both sides and a toll, but nothing that escalates: no alert
+        "Armenia and Azerbaijan agree border ceasefire as toll climbs", "https://a.example/1",
+        "a1", story_html([
+            "Armenian and Azerbaijani officials in Yerevan and Baku agreed a ceasefire on "
+            "Wednesday after a week of clashes along the shared border.",
+            "The clashes, which each side blames on the other, have so far killed 25 people, "
+            "the two defence ministries said in separate statements.",
+        ]), NOW - timedelta(minutes=90))
+    feeds.routes["/a.xml"] = R(body=rss_feed([calm]))
+    feeds.routes["/b.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "b": feeds.url("/b.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    assert run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep).alerts == 0
+    feeds.routes["/b.xml"] = R(body=rss_feed([story(60, "b1", "https://b.example/1")]))  # 17
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.alerts == 1 and second.new_stories == 0
+    [parent] = messages(slack)
+    shown = text_of(parent)
+    assert "killed: 25" in shown and "have so far killed 25 people" in shown
+    assert "25 per a" in shown and "17 per b" in shown

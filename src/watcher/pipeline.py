@@ -673,9 +673,31 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
             )
             history[key] = [parent]
             out.append(parent)
+    out = _with_story_tolls(store, out)
     if follow_ups:
         out.extend(_story_updates(cfg, store, compiled, follow_ups, history, sources))
     return out + _escalation_copies(cfg, out)
+
+
+def _with_story_tolls(store: Store, parents: list[Alert]) -> list[Alert]:
+    """New story alerts with their story's current toll where an earlier article of the story
+    (one that did not alert) reported a higher one than the alerting article, and the tolls by
+    source where sources disagree: the message shows what `watcher tolls` shows."""
+    if not parents:
+        return parents
+    tolls = _story_tolls(store, list({a.story_id for a in parents}))
+    out = []
+    for alert in parents:
+        series = tolls.series.get(alert.story_id, [])
+        top = lifecycle.current_toll(series)
+        if top is not None and (alert.killed is None or top.count > alert.killed.count):
+            aid = tolls.ids.get(top)
+            reported = store.articles_by_id([aid]).get(aid) if aid is not None else None
+            found = lifecycle.toll_of(reported) if reported is not None else None
+            if found is not None:
+                alert = replace(alert, killed=found[1])  # (with its evidence)
+        out.append(replace(alert, reports=lifecycle.by_source(series)) if series else alert)
+    return out
 
 
 def _escalation_copies(cfg: Config, alerts: Sequence[Alert]) -> list[Alert]:
@@ -748,6 +770,13 @@ def _story_updates(
                                   min_increase=watch.toll_update_min,
                                   min_percent=watch.toll_update_percent)
         n_sources = max(1, sources.get(story_id, 1))
+        top = lifecycle.current_toll(series)
+        shown = _latest_killed(alerts)  # the toll the story's messages announced
+        if top is not None and (shown is None or top.count > shown.count):
+            # a higher toll below the update threshold: not news, but shown as it stands (as
+            # `watcher tolls` shows it), with the sentence that reports it
+            found = lifecycle.toll_of(reported) if (reported := source_article(top)) else None
+            shown = found[1] if found is not None else shown
         if change is not None:
             severity = names[change.severity_rank] if change.severity_rank >= 0 else \
                 parent.severity
@@ -767,7 +796,7 @@ def _story_updates(
                 score=round(max(parent.score, verdict.match.score), 2), title=art.title,
                 url=art.url, source=art.feed, published=art.published,
                 excerpt=excerpt(art.text, 300), matched_terms=verdict.matched_terms(),
-                killed=killed or _latest_killed(alerts), injured=None,
+                killed=killed or shown, injured=None,
                 sources_count=n_sources, reports=lifecycle.by_source(series),
             ))
         elif n_sources > state.sources:  # another outlet reports the story: a reply, no ping
@@ -780,7 +809,7 @@ def _story_updates(
                 parent.severity, title=newest.title, url=newest.url, source=newest.feed,
                 published=newest.published, excerpt=excerpt(newest.text, 300),
                 matched_terms=v.matched_terms(), score=parent.score,
-                killed=_latest_killed(alerts), injured=None, sources_count=n_sources,
+                killed=shown, injured=None, sources_count=n_sources,
                 reports=lifecycle.by_source(series), broadcast=False,
             ))
     return out
