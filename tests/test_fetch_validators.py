@@ -1,5 +1,6 @@
 """ETag / Last-Modified go only to the URL that produced them. A feed behind a temporary redirect
-stored the target's validators under the redirector's URL and sent them there on every poll."""
+stored the target's validators under the redirector's URL and sent them there on every poll;
+now they are kept with the target's URL and sent to it after the redirect: a 304 again."""
 
 from __future__ import annotations
 
@@ -51,9 +52,12 @@ def test_validators_never_go_to_a_temporary_redirector(code: int, tmp_path: Path
     for path, headers in srv.requests:
         if path == "/tmp":
             assert "if-none-match" not in headers and "if-modified-since" not in headers, headers
-    # nor are /real.xml's validators kept as if they were the configured URL's
+    # /real.xml's validators are kept as its own, and it gets them after the redirect
     moved = states["redirected"]
-    assert moved.url == srv.url("/tmp") and moved.etag is None and moved.last_modified is None
-    # a feed fetched without a redirect still gets its conditional GET
+    assert moved.url == srv.url("/tmp") and moved.validators_url == srv.url("/real.xml")
+    assert moved.last_modified == LAST_MODIFIED and moved.etag
+    real = [h for p, h in srv.requests if p == "/real.xml"]
+    assert len(real) == 3 and "if-none-match" not in real[0]
+    assert all(h.get("if-none-match") == moved.etag for h in real[1:])
     assert [o["direct"] for o in outcomes] == ["ok", "not_modified", "not_modified"]
-    assert [o["redirected"] for o in outcomes] == ["ok", "unchanged", "unchanged"]
+    assert [o["redirected"] for o in outcomes] == ["ok", "not_modified", "not_modified"]

@@ -28,14 +28,19 @@ def test_a_permanent_move_keeps_the_new_urls_validators() -> None:
     assert s.url == new and s.etag == '"t1"'
 
 
-def test_a_body_after_a_temporary_redirect_leaves_no_validators() -> None:
-    """Another URL's validators are not the feed's: kept, they went to the feed's URL (and
-    earlier ones, the redirect target's, stored before this was fixed, are dropped)."""
+def test_a_body_after_a_temporary_redirect_keeps_its_validators_with_its_url() -> None:
+    """Another URL's validators are not the feed's URL's: they are kept with the URL they came
+    from (`validators_url`), which fetch sends them to alone; a body from the feed's own URL
+    again makes them the feed's URL's."""
     earlier = replace(current_state(FEED, None), etag='"t0"', last_modified="x")
     r = FetchResult(feed="f", url="https://cdn.example/rss", status=200, body=b"x",
                     headers=VALIDATORS)
     s = after_fetch(earlier, r, NOW)
-    assert s.url == FEED.url and s.etag is None and s.last_modified is None
+    assert s.url == FEED.url and s.validators_url == "https://cdn.example/rss"
+    assert (s.etag, s.last_modified) == ('"t1"', VALIDATORS["last-modified"])
+    back = after_fetch(s, FetchResult(feed="f", url=FEED.url, status=200, body=b"y",
+                                      headers={}), NOW)
+    assert back.validators_url is None and back.etag is None
 
 
 def test_a_304_keeps_the_validators_that_earned_it() -> None:

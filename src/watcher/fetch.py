@@ -273,14 +273,17 @@ async def fetch_one(
     on this side when it can).
     """
     url = effective_url(feed, state)
-    headers: dict[str, str] = {}
-    # the stored validators are those of the state's URL (see watcher.health.after_fetch): sent
-    # to that URL only, never to a redirect's target
+    # the stored validators are those of the URL the last body came from (the state's URL, or
+    # the target of a temporary redirect: see watcher.health.after_fetch): sent to it alone
+    validators: dict[str, str] = {}
+    home: str | None = None
     if state is not None and state.url == url:
+        home = state.validators_url or state.url
         if state.etag:
-            headers["If-None-Match"] = state.etag
+            validators["If-None-Match"] = state.etag
         if state.last_modified:
-            headers["If-Modified-Since"] = state.last_modified
+            validators["If-Modified-Since"] = state.last_modified
+    headers = dict(validators) if home == url else {}
     started = time.monotonic()
     moved: str | None = None
     all_permanent = True
@@ -314,7 +317,7 @@ async def fetch_one(
                         else:
                             all_permanent = False
                         url = target
-                        headers = {}  # validators belong to the old URL
+                        headers = dict(validators) if target == home else {}
                         continue
                     resp_headers = {k: v for k, v in got.items() if k not in _TRANSFER_HEADERS}
                     if status == 304:

@@ -4,8 +4,8 @@ Pure functions. Rules: 301/308 chains move the feed (`url` updated, the configur
 `config_url`); 302/307 do not. HTTP 410 disables the feed until its configured URL changes.
 429/503 with Retry-After skip the feed until then. Consecutive failures back off exponentially,
 capped. A changed configured URL starts the feed afresh. The stored ETag / Last-Modified are
-always those of `url`, the URL fetched first: a body that came from elsewhere (after a temporary
-redirect) leaves none, since its validators belong to another URL.
+those of the URL the last body came from: `url`, or after a temporary redirect the URL it led
+to (`validators_url`), and are sent to that URL alone.
 """
 
 from __future__ import annotations
@@ -88,13 +88,11 @@ def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSta
     if result.permanent_url and result.permanent_url != state.url:
         new = replace(new, url=result.permanent_url)
     if result.body is not None:
-        if result.url == new.url:
-            new = replace(new, etag=result.headers.get("etag"),
-                          last_modified=result.headers.get("last-modified"))
-        else:
-            # the body came from another URL (a temporary redirect): its validators belong to
-            # that URL, and the state can keep validators for `url` only (fetch sends them there)
-            new = replace(new, etag=None, last_modified=None)
+        # the validators of the URL the body came from (after a temporary redirect, another
+        # URL than `url`: fetch sends them to that URL alone)
+        new = replace(new, etag=result.headers.get("etag"),
+                      last_modified=result.headers.get("last-modified"),
+                      validators_url=None if result.url == new.url else result.url)
     return new
 
 

@@ -63,6 +63,8 @@ class FeedState:
     retry_at: datetime | None = None  # skipped until then (Retry-After, back-off)
     disabled: str | None = None  # why the feed is no longer fetched (HTTP 410)
     ops_alert: str | None = None  # an open feed-health alert: "down" or "silent"
+    # the URL `etag` / `last_modified` came from, when not `url` (a temporary redirect's target)
+    validators_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

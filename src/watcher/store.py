@@ -84,6 +84,7 @@ feeds = Table(
     Column("retry_at", DateTime),
     Column("disabled", Text),
     Column("ops_alert", String(20)),
+    Column("validators_url", Text),
 )
 
 articles = Table(
@@ -397,6 +398,7 @@ class Store:
                 name=r["name"], url=r["url"], config_url=r["config_url"], etag=r["etag"],
                 last_modified=r["last_modified"], retry_at=_aware(r["retry_at"]),
                 disabled=r["disabled"], ops_alert=r["ops_alert"],
+                validators_url=r["validators_url"],
                 body_hash=r["body_hash"], first_polled=_aware(r["first_polled"]),
                 last_success=_aware(r["last_success"]), last_error=r["last_error"],
                 last_status=r["last_status"], consecutive_failures=r["consecutive_failures"] or 0,
