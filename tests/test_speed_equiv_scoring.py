@@ -24,7 +24,7 @@ import pytest
 
 from watcher import casualties, match
 from watcher.config import load_config
-from watcher.models import Severity, Term, Watch
+from watcher.models import CasualtyReport, Severity, Term, Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -219,13 +219,47 @@ def test_fold_is_unchanged(old_match: types.ModuleType) -> None:
         assert match.fold(joined) == old_match.fold(joined)
 
 
+# Deliberate changes of judgement made since the baseline, too large to patch into its source:
+# a figure may differ from the baseline's only in being current or not, and only as one of these
+# explains (each has its own tests, in tests/test_casualties_war_and_guesses.py):
+# - a war's or a long conflict's whole toll is background ("war-long" / "long-run aggregate");
+# - a toll under a modal ("may have been killed") is "hypothetical";
+# - "Tuesday" and "Thursday" mid-sentence are read as days (they were dropped as if names, so a
+#   year elsewhere in the text made the figure historical, as no other weekday did).
+_NEW_REASONS = ("hypothetical", "war-long aggregate", "long-run aggregate")
+_DAYS_READ = re.compile(r"\b(?:Tuesday|Thursday)\b")
+
+
+def _explained(new: CasualtyReport, old: CasualtyReport, text: str) -> bool:
+    """`new` differs from `old` (the baseline's report) only as the changes above explain."""
+    if len(new.figures) != len(old.figures):  # (the report's toll follows from its figures)
+        return False
+    for a, b in zip(new.figures, old.figures, strict=True):
+        if (a.kind, a.count, a.count_high, a.qualifier, a.span, a.text) != (
+                b.kind, b.count, b.count_high, b.qualifier, b.span, b.text):
+            return False
+        if (a.current, a.reason) == (b.current, b.reason):
+            continue
+        if not a.current and a.reason.startswith(_NEW_REASONS):
+            continue
+        if a.current and not b.current and _DAYS_READ.search(text):
+            continue
+        return False
+    return True
+
+
 def test_extract_casualties_is_unchanged(old_casualties: types.ModuleType) -> None:
+    explained = 0
     for title, text in _inputs():
         for joined in (f"{title}\n{text}", text):
             new = casualties.extract_casualties(joined)
             old = old_casualties.extract_casualties(joined)
+            if new != old and _explained(new, old, joined):
+                explained += 1
+                continue
             assert new == old, joined
             assert repr(new) == repr(old), joined
+    assert explained < 200  # (89 of 20,180 inputs when the changes were made)
 
 
 # --- the cheap pre-checks of watcher.match agree with the regexes they guard -------------

@@ -289,6 +289,28 @@ _WAR_MODIFIERS = _words(
     "military troop troops soldier soldiers army combat war war's conflict u.s. us coalition "
     "nato allied"
 )
+# Heads of a noun phrase naming a war or conflict as a whole: what it killed, cost or claimed is a
+# war-long aggregate ("the conflict has killed 30,000 people", "a war that cost 30,000 lives"),
+# unlike what an episode of it did ("the clashes have killed 17", "fighting that has killed 17
+# since Tuesday"). Not "dispute" or "feud": "a land dispute left two men dead" is an incident
+# (only a long-run one is background: "the decades-long dispute").
+_WAR_NOUNS = _words(
+    "war wars war's conflict conflicts conflict's insurgency uprising intifada rebellion civil-war"
+)
+# Modifiers that make any episode a long-run one ("the decades-long dispute"), and the spans of
+# "years of fighting".
+_LONG_RUN_MODIFIERS = _words(
+    "decades-long decades-old decade-long decade-old years-long years-old long-running "
+    "century-old generations-old"
+)
+_LONG_RUN_SPANS = _words("decades years generations centuries")
+# Prepositions inside a subject ("the conflict over Karabakh", "fighting since 1992").
+_SUBJECT_PREPS = _words("over in between with against of on along across for since from")
+_SUBJECT_DETS = _words("a an the this these those its their his her")
+# Between a subject and its verb: "has so far killed", "which has already claimed".
+_SUBJECT_SKIP = _words("so far already now alone also reportedly")
+# Verbs whose subject did what their object counts: "left 30,000 dead", "caused 30,000 deaths".
+_RESULT_VERBS = _words("left leave leaves leaving caused cause causes causing")
 _SPEECH_VERBS = _words(
     "said says say told reported announced added stated according quoted confirmed"
 )
@@ -1028,8 +1050,10 @@ def _sentence_info(doc: _Doc, s: int) -> _SentInfo:
             if prev.isalnum() or (kind == "year" and prev in ",.$#-"):
                 continue  # not at a word start
             if kind == "recent" and sent[a] == "T" and sent[a + 1:a + 2].islower() and a > 0 \
+                    and not lsent.startswith(("tuesday", "thursday"), a) \
                     and not doc.title_case(s):
-                continue  # "... Today" inside a title such as "Gulf Today": a name
+                continue  # "... Today" inside a title such as "Gulf Today": a name (a weekday
+                # is capitalised anyway)
             if kind == "rate" and lsent[a] in "ae":
                 before = lsent[max(0, a - 12):a].split()
                 if before and before[-1] in _NOT_RATE_BEFORE:
@@ -1666,13 +1690,107 @@ def _irrealis(doc: _Doc, t: int, lo: int) -> str:
         return "threat or intention, not an actual casualty"
     if prev in _MODALS and low[t] in _BASE_FORMS:
         return "hypothetical or threat"
-    if prev == "have" and k - 1 >= lo and low[k - 1] in ("could", "would", "should", "might"):
+    if prev == "have" and k - 1 >= lo and low[k - 1] in _MODALS:
+        # "could have killed", "may have killed", "must have killed": a guess, not a count
         return "hypothetical"
     if prev == "at" and k - 1 >= lo and low[k - 1] in ("aimed", "aim", "attempt", "attempts"):
         return "attempt, not an actual casualty"
     if prev in ("not", "never", "n't"):
         return "negated"
     return ""
+
+
+def _war_head(doc: _Doc, a: int, b: int) -> str:
+    """Whether the noun phrase low[a:b] (its head before any preposition) names a war or
+    conflict as a whole ("the Karabakh conflict", "World War II") or a long-run episode ("the
+    decades-long dispute", "years of fighting"): the reason, or ""."""
+    low = doc.low
+    head = a
+    while head < b and low[head] not in _SUBJECT_PREPS:
+        head += 1
+    if head == a:
+        return ""
+    words = low[a:head]
+    last = words[-1]
+    if last in _WAR_NOUNS or (last in ("i", "ii", "one", "two") and len(words) > 1
+                              and words[-2] in _WAR_NOUNS):
+        return "war-long aggregate (the war or conflict as a whole)"
+    if not _LONG_RUN_MODIFIERS.isdisjoint(words) or (
+            last in _LONG_RUN_SPANS and head < b and low[head] == "of"):
+        return "long-run aggregate (a years-long episode)"
+    return ""
+
+
+def _war_subject(doc: _Doc, v: int, lo: int) -> str:
+    """Whether the subject of the verb at token v is a war or conflict as a whole (see
+    _war_head): "The conflict over Karabakh has killed", "a war that cost", "the decades-long
+    dispute, which has claimed". The reason, or ""."""
+    low = doc.low
+    k = v - 1
+    while k >= lo and (low[k] in _AUX or low[k] in _MODALS or low[k] in _SUBJECT_SKIP
+                       or (low[k].endswith("ly") and len(low[k]) > 3 and low[k] != "family"
+                           and doc.raw[k][0].islower())):  # an adverb, not "Italy"
+        k -= 1
+    relative = k >= lo and low[k] in ("that", "which")
+    if relative:
+        k -= 1
+        if k >= lo and low[k] == ",":
+            k -= 1
+    elif k >= lo and low[k] == ",":
+        # "The war, now in its third year, has claimed": step over the parenthesis
+        j = k - 1
+        while j >= lo and k - j < 12 and low[j] not in (",", ";", ":", "(", ")"):
+            j -= 1
+        if j >= lo and low[j] == ",":
+            k = j - 1
+    end = k + 1  # the subject phrase is low[start:end]
+    start = end
+    while start > lo and end - start < 10:
+        w = low[start - 1]
+        if w in _SUBJECT_PREPS or w in _SUBJECT_DETS or (
+                w[0].isalnum() and w not in _FUNCTION and w not in _TRIGGER_WORDS):
+            start -= 1
+        else:
+            break
+    indefinite = start < end and low[start] in ("a", "an")
+    while start < end and low[start] in _SUBJECT_DETS:
+        start += 1
+    if start >= end:
+        return ""
+    if relative:
+        # "the worst fighting since a war that cost ...": the nearest noun phrase
+        near = end
+        while near > start and low[near - 1] not in _SUBJECT_PREPS \
+                and low[near - 1] not in _SUBJECT_DETS:
+            near -= 1
+        got = _war_head(doc, near, end)
+        if got:
+            return got
+    if low[start] in _SUBJECT_PREPS or indefinite:
+        # a phrase before the subject ("In the region the ..."): not read; "a turf war left
+        # three dead": an incident (a war as a whole is "the war", or "a war that ...")
+        return ""
+    return _war_head(doc, start, end)
+
+
+_RECENT_RE = next(rx for kind, _, rx in _MARKER_PATTERNS if kind == "recent")
+
+
+def _recent_after(doc: _Doc, s: int, char: int) -> bool:
+    """Whether a recent time expression ("on Tuesday", "since Sunday", not "so far") follows
+    offset `char` in its clause: "the war has killed 12 civilians since Tuesday" is the toll of
+    the present episode."""
+    info = doc.info(s)
+    if not info.has_recent:
+        return False
+    text = doc.text
+    for a, _, kind, matched in info.markers:
+        if kind != "recent" or a < char or "," in text[char:a] or ";" in text[char:a]:
+            continue
+        for m in _RECENT_RE.finditer(_str_lower(matched)):
+            if not m.group().startswith("so"):
+                return True
+    return False
 
 
 def _aux_start(doc: _Doc, t: int, lo: int) -> tuple[int, bool, bool, bool]:
@@ -1825,7 +1943,8 @@ class _Extractor:
             if w in _DEATH_NOUNS:
                 items = _subject_enum(doc, t - 1, lo)
                 if items:
-                    self.add("killed", items, t, items[-1].lo, t + 1)
+                    self.add("killed", items, t, items[-1].lo, t + 1,
+                             reason=self.result_of(items, lo, t + 1))
                 continue
             if w == "lives":
                 self.lives(t, lo, hi)
@@ -1858,6 +1977,24 @@ class _Extractor:
         return self.cands
 
     # -- frames ---
+
+    def war_long(self, v: int, lo: int, hi: int) -> str:
+        """Why the figure of the verb at v (its phrase ending before token hi) is a war-long
+        aggregate: its subject is a war or conflict as a whole ("the conflict has killed 30,000
+        people"), unless a recent time follows in the clause ("... 12 civilians since
+        Tuesday"). "" when it is not."""
+        doc = self.doc
+        reason = _war_subject(doc, v, lo)
+        if reason and _recent_after(doc, doc.sent_of[v], doc.end[hi - 1]):
+            return ""
+        return reason
+
+    def result_of(self, items: list[_Item], lo: int, hi: int) -> str:
+        """war_long for the subject of "left 30,000 dead", "caused 30,000 deaths"."""
+        v = items[-1].lo - 1
+        if v >= lo and self.doc.low[v] in _RESULT_VERBS:
+            return self.war_long(v, lo, hi)
+        return ""
 
     def background(self, t: int, lo: int) -> str:
         doc = self.doc
@@ -1893,12 +2030,13 @@ class _Extractor:
                 toll = (t >= 1 and doc.low[t - 1] in ("has", "have")) or (
                     t >= 2 and doc.low[t - 2] in ("has", "have") and doc.low[t - 1] in (
                         "already", "so", "now"))
-                reason = irr or self.background(t, lo)
+                reason = irr or self.background(t, lo) or self.war_long(t, lo, items[-1].hi)
                 self.add(kind, items, t, t, items[-1].hi, toll=toll, reason=reason)
                 return True
             if quiet:
                 return False
-        if passive and not irr:
+        if passive and (not irr or irr == "hypothetical"):
+            # ("may have died": participle finds the modal and keeps the figure as hypothetical)
             return self.participle(t, t_end, kind, lo, hi,
                                    ambiguous=doc.low[t] in _AMBIGUOUS or t_end - t > 1)
         return False
@@ -1910,6 +2048,13 @@ class _Extractor:
         a, had_aux, singular, negated = _aux_start(doc, t, lo)
         if negated:
             return False
+        # "up to 200 may have been killed", "200 could have died", "two must be dead": a modal
+        # among the auxiliaries (_aux_start stops at most of them: step over it) makes a guess
+        hypothetical = ""
+        if a < t and a - 1 >= lo and low[a - 1] in _MODALS:
+            a -= 1
+        if a < t and not _MODALS.isdisjoint(low[a:t]):
+            hypothetical = "hypothetical"
         if kind == "missing":
             while a - 1 >= lo and low[a - 1] in ("still", "remain", "remained", "remains",
                                                  "are", "were", "reported", "listed"):
@@ -1921,14 +2066,17 @@ class _Extractor:
         items = _subject_enum(doc, _skip_subset(doc, a - 1, lo), lo)
         if items:
             extra = self.along_with(t_end, hi)
-            self.add(kind, items + extra, t, items[-1].lo, t_end, reason=self.background(t, lo))
+            reason = (hypothetical or self.background(t, lo)
+                      or self.result_of(items, lo, t_end))
+            self.add(kind, items + extra, t, items[-1].lo, t_end, reason=reason)
             return True
         # "one of the two hostages ... died" (a finite verb: not a reduced relative such as
         # "hostages injured in the raid")
         finite = had_aux or low[t] in ("died", "dies", "die", "perished")
         part = self.partitive(a - 1, lo) if finite else None
         if part is not None:
-            self.add(kind, [part], t, part.lo, t_end, reason=self.background(t, lo))
+            self.add(kind, [part], t, part.lo, t_end,
+                     reason=hypothetical or self.background(t, lo))
             return True
         if singular and a - 1 >= lo:
             subj = low[a - 1]
@@ -1940,7 +2088,8 @@ class _Extractor:
             if subj in _NONPERSON:
                 return False
             extra = self.along_with(t_end, hi)
-            self.add(kind, self.one() + extra, t, a - 1, t_end, reason=self.background(t, lo))
+            self.add(kind, self.one() + extra, t, a - 1, t_end,
+                     reason=hypothetical or self.background(t, lo))
             return True
         return False
 
@@ -2004,8 +2153,8 @@ class _Extractor:
             items = _object_enum(doc, t + 2, hi)
             if items:
                 toll = t >= 3 and low[t - 3] in ("has", "have", "already", "far")
-                self.add("killed", items, t, t - 2, items[-1].hi, toll=toll,
-                         reason=self.background(t, lo))
+                reason = self.background(t, lo) or self.war_long(t - 2, lo, items[-1].hi)
+                self.add("killed", items, t, t - 2, items[-1].hi, toll=toll, reason=reason)
             return
         if t >= 2 and low[t - 1] == "their" and low[t - 2] in ("lost", "losing", "lose"):
             a, _, _, _ = _aux_start(doc, t - 2, lo)
@@ -2019,7 +2168,8 @@ class _Extractor:
                 v = s - 1
                 toll = it.total_hint or (v >= 1 and low[v - 1] in ("has", "have", "already",
                                                                     "far"))
-                self.add("killed", [it], t, v, t + 1, toll=toll, reason=self.background(v, lo))
+                reason = self.background(v, lo) or self.war_long(v, lo, t + 1)
+                self.add("killed", [it], t, v, t + 1, toll=toll, reason=reason)
                 return
 
     def toll(self, t: int, lo: int, hi: int) -> None:
@@ -2044,6 +2194,12 @@ class _Extractor:
             w = low[k]
             if w in (";", ":"):
                 return
+            if w in _WAR_NOUNS and not reason and k + 1 < hi and (
+                    low[k + 1] in _SUBJECT_PREPS or low[k + 1] in _TOLL_CONNECTORS
+                    or not _is_noun(low[k + 1])):
+                # "the death toll in the conflict has passed 30,000" (not "in the conflict
+                # zone"), unless an event is named ("the toll from the raid")
+                reason = "war-long aggregate toll"
             if w in ("attack", "blast", "bombing", "ambush", "crash", "explosion", "quake",
                      "earthquake", "storm", "fire", "typhoon", "hurricane", "flood", "floods",
                      "raid", "offensive", "operation", "clashes", "strike", "strikes"):
