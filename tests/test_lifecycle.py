@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,6 +44,11 @@ def state(rank: int = 0, toll: int | None = None, sources: int = 1) -> Announced
     # both at once
     (state(0, 3), "critical", [fig(30, "x")], ("severity", "toll"),
      "severity warning → critical; killed 30 (was 3, +27), per x", True),
+    # the count as its source put it (before: "killed 200", for a source's "up to 200")
+    (state(1, 17), None, [fig(17), replace(fig(200, "c"), qualifier="up_to")], ("toll",),
+     "killed up to 200 (was 17, +183), per c", False),
+    (state(0, None), None, [replace(fig(4, "oc"), qualifier="at_least")], ("first_deaths",),
+     "killed at least 4, per oc", False),
 ])
 def test_change(st: Announced, severity: str | None, series: list[SourcedFigure],
                 reasons: tuple[str, ...] | None, line: str | None, broadcast: bool) -> None:

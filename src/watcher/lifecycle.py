@@ -25,7 +25,7 @@ from pathlib import Path
 
 from watcher import casualties
 from watcher.casualties import extract_casualties
-from watcher.models import Alert, Article, CasualtyFigure, SourcedFigure, TollRead
+from watcher.models import QUALIFIER_WORDS, Alert, Article, CasualtyFigure, SourcedFigure, TollRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,11 @@ def announced(story_alerts: Sequence[Alert], severities: Sequence[str]) -> Annou
     return Announced(parent.alert_id, rank, max(tolls) if tolls else None, sources)
 
 
+def _count(figure: SourcedFigure) -> str:
+    """The count as its source put it: "up to 200", "at least 17", "25"."""
+    return f"{QUALIFIER_WORDS.get(figure.qualifier or '', '')}{figure.count}"
+
+
 def _rank(severity: str, severities: Sequence[str]) -> int:
     try:
         return list(severities).index(severity)
@@ -157,12 +162,13 @@ def change(
     if toll is not None:
         if not state.toll:
             reasons.append("first_deaths")
-            parts.append(f"killed {toll.count}, per {toll.source}")
+            parts.append(f"killed {_count(toll)}, per {toll.source}")
         else:
             rise = toll.count - state.toll
             if rise > 0 and (rise >= min_increase or rise * 100.0 >= min_percent * state.toll):
                 reasons.append("toll")
-                parts.append(f"killed {toll.count} (was {state.toll}, +{rise}), per {toll.source}")
+                parts.append(f"killed {_count(toll)} (was {state.toll}, +{rise}), per "
+                             f"{toll.source}")
     if not reasons:
         return None
     shown = toll if toll is not None and (not state.toll or toll.count > state.toll) else None

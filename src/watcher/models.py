@@ -9,6 +9,11 @@ from typing import Any, Literal, TypeVar
 
 CasualtyKind = Literal["killed", "injured", "missing"]
 Qualifier = Literal["exact", "at_least", "more_than", "about", "nearly", "up_to", "range", "vague"]
+# how a count with its qualifier reads ("up to 200"): the words before the number
+QUALIFIER_WORDS: dict[str, str] = {
+    "exact": "", "at_least": "at least ", "more_than": "more than ", "about": "about ",
+    "nearly": "nearly ", "up_to": "up to ",
+}
 # An article's death toll as stored with it: the version of the casualty rules that read it
 # (`lifecycle.toll_rules`), and the count and qualifier they found (None, None: it states none).
 TollRead = tuple[str, int | None, str | None]

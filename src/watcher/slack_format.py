@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from watcher.models import Alert, CasualtyFigure
+from watcher.models import QUALIFIER_WORDS, Alert, CasualtyFigure
 
 Block = dict[str, Any]
 
@@ -79,14 +79,7 @@ _MRKDWN_LOOKALIKES = {"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"
 _PLAIN_TABLE = str.maketrans(_SLACK_ESCAPES)
 _MRKDWN_TABLE = str.maketrans({**_SLACK_ESCAPES, **_MRKDWN_LOOKALIKES})
 
-_QUALIFIER_WORDS: dict[str, str] = {
-    "exact": "",
-    "at_least": "at least ",
-    "more_than": "more than ",
-    "about": "about ",
-    "nearly": "nearly ",
-    "up_to": "up to ",
-}
+_QUALIFIER_WORDS = QUALIFIER_WORDS
 _SEVERITY_EMOJI = {
     "critical": ":rotating_light:",
     "warning": ":warning:",
