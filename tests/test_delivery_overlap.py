@@ -96,3 +96,33 @@ def test_an_alert_stays_claimed_while_its_run_waits_to_retry(
     assert report_a.sent == 1 and _posted(slack, "a2") == 1
     row = store.get_alert("a2")
     assert row is not None and row.status == "sent" and row.attempts == 2
+
+
+def test_a_run_that_claims_an_alert_again_after_its_lease_ran_out_looks_it_up(
+    store_url: str, slack: FakeSlack,
+) -> None:
+    """Run A waits out a Retry-After longer than its claim's lease (nothing reached Slack); run
+    B takes the alert meanwhile, posts it and loses the answer. When A claims it again, B's
+    attempt must make A look it up: before, A posted it blind, a second time."""
+    from datetime import timedelta
+
+    from .fakeslack import rate_limited
+
+    store = Store(store_url)
+    store.enqueue([_alert("a3")], NOW)
+    now = [NOW]
+
+    def clock() -> datetime:
+        return now[0]
+
+    def sleep_a(seconds: float) -> None:  # A's lease runs out while it waits; B runs then
+        now[0] += timedelta(seconds=seconds + 1)
+        slack.inject("chat.postMessage", lost_response())
+        during.append(_deliver(Store(store_url), slack, max_attempts=1, clock=clock,
+                               claim_lease=60.0))
+
+    during: list[DeliveryReport] = []
+    slack.inject("chat.postMessage", rate_limited(retry_after=90))
+    report_a = _deliver(store, slack, sleep=sleep_a, clock=clock, claim_lease=60.0)
+    assert during and during[0].pending == 1  # B posted it, and lost Slack's answer
+    assert report_a.recovered == 1 and _posted(slack, "a3") == 1

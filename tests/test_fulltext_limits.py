@@ -141,20 +141,31 @@ def test_no_worker_is_started_without_a_page(worker_pids: list[int]) -> None:
     assert worker_pids == []
 
 
-def test_a_callers_deadline_bounds_extraction_too(
+def test_a_callers_budget_bounds_extraction_too(
     monkeypatch: pytest.MonkeyPatch, worker_pids: list[int],
 ) -> None:
+    """`budget`: the seconds of extraction a caller's run has left. Its clock runs while pages
+    are extracted, not while they are fetched: a slow download costs the others nothing."""
     monkeypatch.setattr(fulltext, "EXTRACT_TIMEOUT", 30.0)
     with FeedServer() as srv:
         srv.routes["/slow"] = Route(body=SLOW_PAGE, content_type="text/html")
-        started = time.monotonic()
-        out, stats = enrich([article(srv, "/slow")], watches(), CFG,
-                            deadline=time.monotonic() + 1.5)
-        elapsed = time.monotonic() - started
-    assert elapsed < 3.5 and stats.fallback == 1 and out[0].text == TEASER
-    assert_gone(worker_pids)
-    with FeedServer() as srv:  # a deadline already passed: no worker is started
         srv.routes["/story"] = Route(body=normal_page(), content_type="text/html")
-        out, stats = enrich([article(srv, "/story")], watches(), CFG, deadline=time.monotonic())
+        srv.routes["/late"] = Route(body=normal_page(BORDER_PARAGRAPHS[::-1]),
+                                    content_type="text/html", delay=2.0)
+        started = time.monotonic()
+        out, stats = enrich([article(srv, "/slow")], watches(), CFG, budget=1.5)
+        elapsed = time.monotonic() - started
+        assert elapsed < 3.5 and stats.fallback == 1 and out[0].text == TEASER
+        assert 1.4 < stats.extract_seconds < 3.0
+        assert_gone(worker_pids)
+        # a page that took 2 s to arrive, beside a quick one: both extracted within 1.5 s
+        out, stats = enrich([article(srv, "/story"), article(srv, "/late")], watches(), CFG,
+                            budget=1.5)
+        assert stats.fetched == 2 and stats.fallback == 0, stats
+    started_before = len(worker_pids)
+    with FeedServer() as srv:  # no time left: no page is fetched, no worker is started
+        srv.routes["/story"] = Route(body=normal_page(), content_type="text/html")
+        out, stats = enrich([article(srv, "/story")], watches(), CFG, budget=0.0)
+        assert srv.requests == []
     assert stats.fallback == 1 and out[0].text == TEASER
-    assert len(worker_pids) == 1
+    assert len(worker_pids) == started_before

@@ -112,12 +112,15 @@ def test_update_waits_for_its_story_alert(
 ) -> None:
     feeds, slack, store = env
     feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
-    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
     cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
-    # Slack unreachable: the story alert and its update (same run) both stay pending
+    # Slack unreachable: the story alert, then (next run) its update, both stay pending. (Both
+    # in one run make one message: see test_a_story_and_its_higher_toll_in_one_run_...)
     down = SlackTransport(slack.token, base_url="http://127.0.0.1:9/api/", timeout=0.5)
     first = run_cycle(cfg, store, down, now=NOW, sleep=no_sleep)
-    assert first.alerts == 2 and first.delivery.pending == 2
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    second = run_cycle(cfg, store, down, now=NOW, sleep=no_sleep)
+    assert first.alerts == 1 and second.alerts == 1 and second.delivery.pending == 2
     assert sorted(r.alert.kind for r in store.pending()) == ["story", "update"]
     # the story alert goes first, then its update into the thread
     transport = SlackTransport(slack.token, base_url=slack.url)
@@ -274,3 +277,19 @@ def test_a_story_alert_shows_a_higher_toll_its_story_reported_before(
     shown = text_of(parent)
     assert "killed: 25" in shown and "have so far killed 25 people" in shown
     assert "25 per a" in shown and "17 per b" in shown
+
+
+def test_a_story_and_its_higher_toll_in_one_run_make_one_message(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """The story's first report (17) and another outlet's (25) arrive in the same run: one
+    message, at 25; no update "25 (was 17)" about a 17 the channel never saw."""
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))  # killed 17
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(25, "c1", "https://c.example/1", 20)]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    summary = run_cycle(cfg, store, SlackTransport(slack.token, base_url=slack.url), now=NOW,
+                        sleep=no_sleep)
+    assert summary.new_stories == 1
+    [parent] = messages(slack)
+    assert "killed: 25" in text_of(parent) and "was 17" not in text_of(parent)

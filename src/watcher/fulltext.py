@@ -69,6 +69,7 @@ class FullTextStats:
     fallback: int = 0  # pages that failed to fetch or extract: the feed text was kept
     capped: int = 0  # candidates left out by [fetch] max_article_fetches
     refused: int = 0  # links refused by the address guard (counted in `fallback` too)
+    extract_seconds: float = 0.0  # wall time spent extracting pages (the run's budget)
 
 
 def extract_main_text(html: str, url: str | None = None, max_chars: int = MAX_TEXT) -> str | None:
@@ -100,19 +101,24 @@ def wants_full_text(article: Article, watches: Sequence[CompiledWatch]) -> bool:
 
 def enrich(
     articles: Sequence[Article], watches: Sequence[CompiledWatch], cfg: FetchConfig,
-    *, deadline: float | None = None,
+    *, budget: float | None = None,
 ) -> tuple[list[Article], FullTextStats]:
     """Replace the text of promising articles with their page's main text, where that works.
 
     Pages are fetched with `cfg` (their size capped at `MAX_PAGE_BYTES`) and extracted in worker
     processes within `EXTRACT_TIMEOUT` seconds each and `EXTRACT_DEADLINE` seconds in all, or
-    by `deadline` (a `time.monotonic()` value: a caller's bound over several calls) if that is
-    sooner; the workers are gone when this returns."""
+    within `budget` seconds if fewer (what a caller's run has left: the clock runs while pages
+    are extracted, not while they are fetched; none left, no page is fetched); the workers are
+    gone when this returns. The stats say how long extraction took (`extract_seconds`)."""
     wanted = [a for a in articles if a.url and wants_full_text(a, watches)]
     capped = max(0, len(wanted) - cfg.max_article_fetches)
     wanted = wanted[: cfg.max_article_fetches]
     if not wanted:
         return list(articles), FullTextStats(capped=capped)
+    if budget is not None and budget <= 0:
+        log.info("full text: no extraction time left in this run; %d articles keep their "
+                 "feed's text", len(wanted))
+        return list(articles), FullTextStats(fallback=len(wanted), capped=capped)
     page_cfg = replace(cfg, max_bytes=min(cfg.max_bytes, MAX_PAGE_BYTES))
     results = fetch_feeds([FeedConfig(a.id, a.url) for a in wanted], {}, page_cfg, trusted=False)
     # (the bodies go to the workers undecoded: decoding is part of a page's time)
@@ -123,7 +129,10 @@ def enrich(
             pages[k] = len(jobs)
             jobs.append((res.body, res.headers.get("content-type", ""), res.url,
                          cfg.max_article_chars))
-    extracted = _extract_pages(jobs, deadline) if jobs else []
+    started = time.monotonic()
+    extracted = (_extract_pages(jobs, None if budget is None else started + budget)
+                 if jobs else [])
+    spent = time.monotonic() - started if jobs else 0.0
     by_id: dict[str, str] = {}
     fallback = 0
     for k, (article, res) in enumerate(zip(wanted, results, strict=True)):
@@ -142,7 +151,7 @@ def enrich(
     out = [replace(a, text=by_id[a.id]) if a.id in by_id else a for a in articles]
     refused = sum(1 for r in results if r.error_kind == "refused")
     return out, FullTextStats(fetched=len(by_id), fallback=fallback, capped=capped,
-                              refused=refused)
+                              refused=refused, extract_seconds=spent)
 
 
 def _mostly_undecodable(text: str) -> bool:

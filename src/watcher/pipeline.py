@@ -393,7 +393,6 @@ class _Ingested:
     seen: int = 0
     capped: int = 0
     full_text: FullTextStats = field(default_factory=FullTextStats)
-    full_text_deadline: float | None = None  # (time.monotonic()) set by the first chunk
 
 
 def _ingest_chunk(
@@ -436,10 +435,7 @@ def _ingest_chunk(
     known_urls.update({url: KnownItem(k.id, k.story_id) for url, k in store.by_canonical_url(
         [u for u in urls if u not in known_urls]).items()})
     decisions = classify(parsed_articles, known_ids, known_urls)
-    if acc.full_text_deadline is None:  # (one bound on page extraction for the whole run)
-        acc.full_text_deadline = time.monotonic() + fulltext.EXTRACT_DEADLINE
-    decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text,
-                                          deadline=acc.full_text_deadline)
+    decisions, acc.full_text = _full_text(cfg, decisions, acc.full_text)
     decisions = _assign_stories(cfg, store, decisions, now, acc, derived)
     none_read = (lifecycle.toll_rules(), None, None)  # most articles': held once, not per row
     for d in decisions:
@@ -464,12 +460,11 @@ def _ingest_chunk(
 
 def _full_text(
     cfg: Config, decisions: list[Decision], spent: FullTextStats | None = None,
-    deadline: float | None = None,
 ) -> tuple[list[Decision], FullTextStats]:
     """Fetch page text for new items of full_text feeds, before stories and matching see them.
-    `spent`: what earlier chunks of this run fetched; `[fetch] max_article_fetches` is per run,
-    as is `deadline` (a `time.monotonic()` value), the bound on page extraction.
-    Returns the decisions and the run's stats so far."""
+    `spent`: what earlier chunks of this run fetched and how long they extracted; `[fetch]
+    max_article_fetches` is per run, as is `fulltext.EXTRACT_DEADLINE`, the time page
+    extraction may take. Returns the decisions and the run's stats so far."""
     spent = spent or FullTextStats()
     feeds = {f.name for f in cfg.feeds if f.full_text}
     todo = [d.article for d in decisions if d.kind == "new" and d.article.feed in feeds]
@@ -477,7 +472,8 @@ def _full_text(
         return decisions, spent
     budget = max(0, cfg.fetch.max_article_fetches - spent.fetched - spent.fallback)
     enriched, stats = enrich(todo, [compile_watch(w) for w in cfg.watches],
-                             replace(cfg.fetch, max_article_fetches=budget), deadline=deadline)
+                             replace(cfg.fetch, max_article_fetches=budget),
+                             budget=fulltext.EXTRACT_DEADLINE - spent.extract_seconds)
     if stats.capped:
         log.info("full text: %d more articles not fetched this run ([fetch] max_article_fetches "
                  "= %d); they keep their feed's text", stats.capped,
@@ -486,7 +482,8 @@ def _full_text(
     total = FullTextStats(fetched=spent.fetched + stats.fetched,
                           fallback=spent.fallback + stats.fallback,
                           capped=spent.capped + stats.capped,
-                          refused=spent.refused + stats.refused)
+                          refused=spent.refused + stats.refused,
+                          extract_seconds=spent.extract_seconds + stats.extract_seconds)
     return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], total
 
 
@@ -673,7 +670,9 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
             )
             history[key] = [parent]
             out.append(parent)
+    # (as announced: a follow-up of this very run compares its toll with the parent's)
     out = _with_story_tolls(store, out)
+    history.update({(a.watch, a.story_id): [a] for a in out})
     if follow_ups:
         out.extend(_story_updates(cfg, store, compiled, follow_ups, history, sources))
     return out + _escalation_copies(cfg, out)
@@ -1109,10 +1108,13 @@ def _deliver_one(
     alert = row.alert
     console = isinstance(transport, ConsoleTransport)
     maybe_posted = row.attempts > 0  # an earlier attempt may have reached Slack
+    tried = row.attempts  # the attempts recorded, as this run last knew them
     for attempt in range(1, max_attempts + 1):
-        if attempt > 1 and claim is not None and not store.claim(
-                alert.alert_id, claim.owner, clock(), claim.lease):
-            return "elsewhere"  # (the lease ran out while waiting, and another run took it)
+        if attempt > 1 and claim is not None:
+            if not store.claim(alert.alert_id, claim.owner, clock(), claim.lease):
+                return "elsewhere"  # (the lease ran out while waiting, and another run took it)
+            if store.attempts_of(alert.alert_id) > tried:  # (and another run tried it meanwhile)
+                maybe_posted = True
         try:
             if maybe_posted and isinstance(transport, SlackTransport):
                 ts = _already_posted(transport, row, thread_ts)
@@ -1124,7 +1126,7 @@ def _deliver_one(
             wait = min_interval - (time.monotonic() - last_post.get(alert.channel, -1e9))
             if wait > 0 and not console:
                 sleep(wait)
-            store.mark_attempt(alert.alert_id, clock())
+            tried = store.mark_attempt(alert.alert_id, clock())
             maybe_posted = True
             ts = transport.post(alert, thread_ts=thread_ts)
             last_post[alert.channel] = time.monotonic()
