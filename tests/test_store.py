@@ -326,3 +326,20 @@ def test_processes_that_open_a_new_sqlite_store_at_once_all_succeed(tmp_path: Pa
     opened = [p.returncode == 0 and o.strip().endswith("opened")
               for p, o in zip(procs, outs, strict=True)]
     assert all(opened), outs
+
+
+def test_db_current_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    """A mistyped path: `db current` created an empty database (and its directories)."""
+    from .test_cli import run_cli
+
+    db = tmp_path / "typo" / "watcher.db"
+    config = tmp_path / "w.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{db}"\n[[feeds]]\nname = "f"\n'
+                      'url = "https://a.example/rss"\n')
+    proc = run_cli(["db", "current", "--config", str(config)])
+    assert proc.returncode == 0 and "no database file yet" in proc.stdout, proc
+    assert not db.parent.exists()
+    upgraded = run_cli(["db", "upgrade", "--config", str(config)])
+    assert upgraded.returncode == 0 and db.exists(), upgraded
+    proc = run_cli(["db", "current", "--config", str(config)])
+    assert proc.returncode == 0 and "no database file yet" not in proc.stdout

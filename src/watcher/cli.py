@@ -589,6 +589,11 @@ def cmd_db(args: argparse.Namespace) -> int:
     from watcher.store import Store, redact_url
 
     cfg = runtime.load(args.config)
+    missing = _missing_sqlite_file(cfg.store.url)
+    if args.action == "current" and missing is not None:  # (connecting would create it)
+        print(f"{redact_url(cfg.store.url)}: no database file yet ({missing}; the first run "
+              f"or `watcher db upgrade` creates it), newest revision {migrate.head_revision()}")
+        return EXIT_OK
     store = Store(cfg.store.url, create=False)
     try:
         before = migrate.current_revision(store.engine)
@@ -615,6 +620,22 @@ def cmd_db(args: argparse.Namespace) -> int:
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     print(f"{redact_url(cfg.store.url)}: {change} revision {after}")
     return EXIT_OK
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet, else None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # (Store says what is wrong with it)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return None
+    path = Path(db).expanduser()
+    return None if path.exists() else str(path)
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
