@@ -293,3 +293,39 @@ def test_a_story_and_its_higher_toll_in_one_run_make_one_message(
     assert summary.new_stories == 1
     [parent] = messages(slack)
     assert "killed: 25" in text_of(parent) and "was 17" not in text_of(parent)
+
+
+def test_the_new_source_reply_names_the_feeds_not_counted_before(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """d carries a copy of c's article (a duplicate: counted as a source, no reply of its own);
+    the next reply, for a's new article, said "new source: a", the story's first feed."""
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(120)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    feeds.routes["/d.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {f: feeds.url(f"/{f}.xml") for f in "acd"})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+
+    def run(minutes: int) -> None:
+        run_cycle(cfg, store, transport, now=NOW + timedelta(minutes=minutes), sleep=no_sleep)
+
+    run(0)
+    feeds.routes["/c.xml"] = R(body=rss_feed([follow_up(17, "c1", "https://c.example/1", 90)]))
+    run(1)
+    feeds.routes["/d.xml"] = R(body=rss_feed([follow_up(17, "d1",
+                                                        "https://c.example/1?utm_source=d", 80)]))
+    run(2)
+    other = rss_item("Armenia and Azerbaijan trade blame as border shelling goes on",
+                     "https://a.example/2", "a2", story_html([
+                         "Artillery exchanges continued along the Armenia-Azerbaijan frontier, "
+                         "with Baku accusing Yerevan of breaking a truce.",
+                         "The Kremlin repeated that it stands ready to mediate."]),
+                     NOW - timedelta(minutes=10))
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(120), other]))
+    run(3)
+    changes = [m["metadata"]["event_payload"].get("change", "") for m in messages(slack)]
+    replies = [text_of(m) for m in messages(slack) if m.get("thread_ts")]
+    assert any("new source: c (2 sources)" in r for r in replies), changes
+    assert any("new source: d (3 sources)" in r for r in replies), changes
+    assert not any("new source: a" in r for r in replies)

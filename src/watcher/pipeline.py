@@ -800,10 +800,16 @@ def _story_updates(
             ))
         elif n_sources > state.sources:  # another outlet reports the story: a reply, no ping
             v, newest = max(verdicts, key=lambda va: va[1].published)
+            # the feeds not counted when the story's messages last gave a count: those that
+            # came after the first `state.sources` (a copy under a known URL counts, and may
+            # have come from a feed that had no article of its own to alert on)
+            new_feeds = store.story_feeds([story_id]).get(story_id, [])[state.sources:]
+            named = _names_within(new_feeds) if new_feeds else newest.feed
             out.append(replace(
                 parent, alert_id=alert_id_for(watch_name, f"{story_id}\0sources\0{n_sources}"),
                 kind="update", parent_id=parent.alert_id,
-                change=f"new source: {newest.feed} ({n_sources} sources)",
+                change=f"new source{'s' if len(new_feeds) > 1 else ''}: {named} "
+                       f"({n_sources} sources)",
                 severity=names[state.severity_rank] if state.severity_rank >= 0 else
                 parent.severity, title=newest.title, url=newest.url, source=newest.feed,
                 published=newest.published, excerpt=excerpt(newest.text, 300),

@@ -587,6 +587,23 @@ class Store:
                 out.update({r[0]: int(r[1]) for r in rows})
         return out
 
+    def story_feeds(self, story_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The feeds reporting each story, in the order they first did (their first article's
+        fetch time, then name)."""
+        first = func.min(articles.c.fetched)
+        out: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(story_ids), 500):
+                rows = conn.execute(
+                    select(articles.c.story_id, articles.c.feed, first)
+                    .where(articles.c.story_id.in_(chunk))
+                    .group_by(articles.c.story_id, articles.c.feed)
+                    .order_by(articles.c.story_id, first, articles.c.feed)
+                ).all()
+                for story, feed, _ in rows:
+                    out.setdefault(story, []).append(feed)
+        return out
+
     def articles_since(self, since: datetime) -> list[Article]:
         """Stored articles published since `since`, oldest first (one per story: duplicates of
         an article under other URLs are left out)."""
