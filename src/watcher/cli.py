@@ -586,7 +586,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from watcher import migrate, runtime
-    from watcher.store import Store, redact_url
+    from watcher.store import Store, newer_schema_error, not_a_database_error, redact_url
 
     cfg = runtime.load(args.config)
     missing = _missing_sqlite_file(cfg.store.url)
@@ -603,18 +603,12 @@ def cmd_db(args: argparse.Namespace) -> int:
             return EXIT_OK
         after = migrate.upgrade(store.engine)
     except migrate.UnknownRevision as exc:
-        raise StoreError(
-            f"database {redact_url(cfg.store.url)} has schema revision {exc.revision!r}, which "
-            f"this version of watcher does not know (its newest is {exc.head!r}): a newer "
-            "watcher wrote it. Upgrade watcher, or point [store] url at another database"
-        ) from None
+        raise newer_schema_error(cfg.store.url, exc.revision, exc.head) from None
     except OperationalError as exc:
         raise StoreError(f"cannot reach {redact_url(cfg.store.url)}: "
                          f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
     except DatabaseError as exc:  # e.g. SQLite: "file is not a database"
-        raise StoreError(f"cannot open {redact_url(cfg.store.url)}: "
-                         f"{str(exc.orig).splitlines()[0] if exc.orig else exc}; check that "
-                         "[store] url or WATCHER_DATABASE_URL names watcher's database") from None
+        raise not_a_database_error(cfg.store.url, exc) from None
     finally:
         store.close()
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"

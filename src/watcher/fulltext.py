@@ -25,7 +25,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -70,6 +70,10 @@ class FullTextStats:
     capped: int = 0  # candidates left out by [fetch] max_article_fetches
     refused: int = 0  # links refused by the address guard (counted in `fallback` too)
     extract_seconds: float = 0.0  # wall time spent extracting pages (the run's budget)
+
+    def __add__(self, other: FullTextStats) -> FullTextStats:
+        return FullTextStats(*(a + b for a, b in zip(astuple(self), astuple(other),
+                                                      strict=True)))
 
 
 def extract_main_text(html: str, url: str | None = None, max_chars: int = MAX_TEXT) -> str | None:
@@ -158,7 +162,7 @@ def _mostly_undecodable(text: str) -> bool:
     return text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text)
 
 
-# --- decoding ----------------------------------------------------------------------------------
+# --- decoding ---
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"),
          (codecs.BOM_UTF16_LE, "utf-16-le"))
@@ -246,7 +250,7 @@ def decode_page(body: bytes, content_type: str) -> str:
     return body.decode(name, errors="replace")
 
 
-# --- extraction in worker processes ------------------------------------------------------------
+# --- extraction in worker processes ---
 
 # A page to extract: (body, Content-Type header, URL, max_chars).
 _Job = tuple[bytes, str, str | None, int]

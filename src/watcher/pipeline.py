@@ -335,9 +335,7 @@ def _load_index_once(cfg: Config, store: Store, now: datetime, acc: _Ingested) -
     """The story index of `acc`, loaded once per run under the ingest lock (taken here, let go
     when `ingest_step` is done)."""
     if acc.index is None:
-        if not acc.locked:
-            acc.locks.enter_context(store.ingest_lock())
-            acc.locked = True
+        acc.locks.enter_context(store.ingest_lock())
         acc.index, acc.snapshot_lag = _load_index(cfg, store, now)
     return acc.index
 
@@ -382,7 +380,6 @@ class _Ingested:
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
     index: StoryIndex | None = None  # loaded by the first chunk that needs it
     locks: ExitStack = field(default_factory=ExitStack)  # the ingest lock, once `index` is loaded
-    locked: bool = False
     # articles the saved snapshot lacked when `index` was loaded (None: no usable snapshot)
     snapshot_lag: int | None = None
     candidates: list[Candidate] = field(default_factory=list)
@@ -479,12 +476,8 @@ def _full_text(
                  "= %d); they keep their feed's text", stats.capped,
                  cfg.fetch.max_article_fetches)
     by_id = {a.id: a for a in enriched}
-    total = FullTextStats(fetched=spent.fetched + stats.fetched,
-                          fallback=spent.fallback + stats.fallback,
-                          capped=spent.capped + stats.capped,
-                          refused=spent.refused + stats.refused,
-                          extract_seconds=spent.extract_seconds + stats.extract_seconds)
-    return [replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions], total
+    return ([replace(d, article=by_id.get(d.article.id, d.article)) for d in decisions],
+            spent + stats)
 
 
 def _assign_stories(
@@ -690,11 +683,9 @@ def _with_story_tolls(store: Store, parents: list[Alert]) -> list[Alert]:
         series = tolls.series.get(alert.story_id, [])
         top = lifecycle.current_toll(series)
         if top is not None and (alert.killed is None or top.count > alert.killed.count):
-            aid = tolls.ids.get(top)
-            reported = store.articles_by_id([aid]).get(aid) if aid is not None else None
-            found = lifecycle.toll_of(reported) if reported is not None else None
-            if found is not None:
-                alert = replace(alert, killed=found[1])  # (with its evidence)
+            killed = tolls.report(store, top)[1]
+            if killed is not None:
+                alert = replace(alert, killed=killed)
         out.append(replace(alert, reports=lifecycle.by_source(series)) if series else alert)
     return out
 
@@ -740,14 +731,6 @@ def _story_updates(
     """Updates for stories that already have a story alert (see `match_step`)."""
     watches = {w.name: (w, cw) for w, cw in compiled}
     series_of = _story_tolls(store, list({story for _, story in follow_ups}))
-    full: dict[str, Article | None] = {}  # id -> the stored article, read when a toll is the news
-
-    def source_article(figure: SourcedFigure) -> Article | None:
-        aid = series_of.ids.get(figure)
-        if aid is not None and aid not in full:
-            full[aid] = store.articles_by_id([aid]).get(aid)
-        return full.get(aid) if aid is not None else None
-
     out: list[Alert] = []
     # One look per (watch, story) and run, at the story as it now stands: its new articles'
     # highest severity and every toll its articles reported.
@@ -771,21 +754,18 @@ def _story_updates(
         n_sources = max(1, sources.get(story_id, 1))
         top = lifecycle.current_toll(series)
         shown = _latest_killed(alerts)  # the toll the story's messages announced
+        reported: Article | None = None
         if top is not None and (shown is None or top.count > shown.count):
-            # a higher toll below the update threshold: not news, but shown as it stands (as
-            # `watcher tolls` shows it), with the sentence that reports it
-            found = lifecycle.toll_of(reported) if (reported := source_article(top)) else None
-            shown = found[1] if found is not None else shown
+            # a higher toll (news when `change` says so; else below the update threshold, and
+            # shown as it stands, as `watcher tolls` shows it), with the sentence reporting it
+            reported, killed = series_of.report(store, top)
+            shown = killed or shown
         if change is not None:
             severity = names[change.severity_rank] if change.severity_rank >= 0 else \
                 parent.severity
-            killed = None
-            if change.toll is not None:
-                reported = source_article(change.toll)
-                found = lifecycle.toll_of(reported) if reported is not None else None
-                killed = found[1] if found is not None else None  # with its evidence
-                if "severity" not in change.reasons and reported is not None:
-                    art = reported  # the report of the new toll is the news
+            # (`change.toll`, a rise, is `top`)
+            if change.toll is not None and "severity" not in change.reasons and reported:
+                art = reported  # the report of the new toll is the news
             out.append(replace(
                 parent,
                 alert_id=alert_id_for(watch_name, f"{story_id}\0update\0{severity}\0"
@@ -795,7 +775,7 @@ def _story_updates(
                 score=round(max(parent.score, verdict.match.score), 2), title=art.title,
                 url=art.url, source=art.feed, published=art.published,
                 excerpt=excerpt(art.text, 300), matched_terms=verdict.matched_terms(),
-                killed=killed or shown, injured=None,
+                killed=shown, injured=None,
                 sources_count=n_sources, reports=lifecycle.by_source(series),
             ))
         elif n_sources > state.sources:  # another outlet reports the story: a reply, no ping
@@ -804,7 +784,7 @@ def _story_updates(
             # came after the first `state.sources` (a copy under a known URL counts, and may
             # have come from a feed that had no article of its own to alert on)
             new_feeds = store.story_feeds([story_id]).get(story_id, [])[state.sources:]
-            named = _names_within(new_feeds) if new_feeds else newest.feed
+            named = _names_within(new_feeds, noun="feeds") if new_feeds else newest.feed
             out.append(replace(
                 parent, alert_id=alert_id_for(watch_name, f"{story_id}\0sources\0{n_sources}"),
                 kind="update", parent_id=parent.alert_id,
@@ -824,6 +804,21 @@ def _story_updates(
 class _Tolls:
     series: Mapping[str, list[SourcedFigure]]  # story id -> its tolls, oldest first
     ids: Mapping[SourcedFigure, str]  # a toll -> the id of the article that reported it
+    # the articles read back by `report` (id -> the article, None when no longer stored)
+    read: dict[str, Article | None] = field(default_factory=dict)
+
+    def report(self, store: Store, figure: SourcedFigure,
+               ) -> tuple[Article | None, CasualtyFigure | None]:
+        """The stored article that reported `figure` (read once), and its toll as the casualty
+        rules read it, with the sentence that states it (None: it states none now)."""
+        aid = self.ids.get(figure)
+        if aid is None:
+            return None, None
+        if aid not in self.read:
+            self.read[aid] = store.articles_by_id([aid]).get(aid)
+        article = self.read[aid]
+        found = lifecycle.toll_of(article) if article is not None else None
+        return article, found[1] if found is not None else None
 
 
 # Articles whose toll is read at once (their texts are held meanwhile).
@@ -981,9 +976,9 @@ def deliver_step(
                           folded=counts["folded"], deferred=counts["deferred"])
 
 
-def _names_within(names: Sequence[str], limit: int = 200) -> str:
+def _names_within(names: Sequence[str], limit: int = 200, noun: str = "watches") -> str:
     """The names joined by commas, within `limit` characters (an alert's `watch` column): as
-    many as fit, then how many more."""
+    many as fit, then how many more (none fits: how many `noun`)."""
     joined = ", ".join(names)
     if len(joined) <= limit:
         return joined
@@ -991,7 +986,7 @@ def _names_within(names: Sequence[str], limit: int = 200) -> str:
         text = f"{', '.join(names[:k])} (+{len(names) - k} more)"
         if len(text) <= limit:
             return text
-    return f"{len(names)} watches"
+    return f"{len(names)} {noun}"
 
 
 def _fold_bursts(store: Store, rules: DeliveryRules, rows: Sequence[OutboxRow],

@@ -312,12 +312,7 @@ class Store:
                     try:
                         upgrade(self.engine)
                     except UnknownRevision as exc:
-                        raise StoreError(
-                            f"database {redact_url(url)} has schema revision {exc.revision!r}, "
-                            f"which this version of watcher does not know (its newest is "
-                            f"{exc.head!r}): a newer watcher wrote it. Upgrade watcher, or "
-                            "point [store] url at another database"
-                        ) from None
+                        raise newer_schema_error(url, exc.revision, exc.head) from None
             except OperationalError as exc:
                 raise StoreError(
                     f"cannot open database {redact_url(url)}: {_orig(exc)}; check the URL in "
@@ -331,10 +326,7 @@ class Store:
                     "database holds tables watcher did not make: point [store] url at another"
                 ) from None
             except DatabaseError as exc:  # e.g. SQLite: "file is not a database"
-                raise StoreError(
-                    f"cannot open database {redact_url(url)}: {_orig(exc)}; check that [store] "
-                    "url or WATCHER_DATABASE_URL names watcher's database"
-                ) from None
+                raise not_a_database_error(url, exc) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1169,6 +1161,20 @@ class Store:
             values["ts"] = ts
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(**values))
+
+
+def newer_schema_error(url: str, revision: str, head: str) -> StoreError:
+    """The database's schema is at a revision this watcher does not know."""
+    return StoreError(
+        f"database {redact_url(url)} has schema revision {revision!r}, which this version of "
+        f"watcher does not know (its newest is {head!r}): a newer watcher wrote it. Upgrade "
+        "watcher, or point [store] url at another database")
+
+
+def not_a_database_error(url: str, exc: DatabaseError) -> StoreError:
+    """The database cannot be opened as one (SQLite: "file is not a database")."""
+    return StoreError(f"cannot open database {redact_url(url)}: {_orig(exc)}; check that "
+                      "[store] url or WATCHER_DATABASE_URL names watcher's database")
 
 
 def _wait_for(attempt: Callable[[], bool], timeout: float) -> bool:
