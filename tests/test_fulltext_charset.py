@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import codecs
 import logging
-from datetime import UTC, datetime
 
 import pytest
 
-from watcher.config import FetchConfig, parse_config
-from watcher.demo import shipped_watches_toml
 from watcher.fulltext import decode_page, enrich
-from watcher.match import CompiledWatch, compile_watch
-from watcher.models import Article
 
 from .feedserver import FeedServer, Route
+from .test_fulltext_limits import CFG, TEASER, article, watches
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-CFG = FetchConfig(allow_networks=("127.0.0.0/8",))
-TEASER = "Armenia and Azerbaijan report shelling."
 RU = ["Азербайджан обстрелял армянские позиции у границы, сообщило министерство обороны "
       "Армении в понедельник утром.",
       "По данным министерства, в результате обстрела погибли 17 человек, ещё 30 получили "
@@ -35,18 +28,6 @@ def page(head: str = "", paragraphs: list[str] = RU) -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (f"<html><head>{head}<title>Граница</title></head><body>"
             f"<article><h1>Обстрел</h1>{body}</article></body></html>")
-
-
-def watches() -> list[CompiledWatch]:
-    cfg = parse_config('[[feeds]]\nname = "f"\nurl = "http://127.0.0.1/"\n'
-                       + shipped_watches_toml(), None, {})
-    return [compile_watch(w) for w in cfg.watches]
-
-
-def article(srv: FeedServer, path: str) -> Article:
-    return Article(id=path, feed="f", guid=path, url=srv.url(path), canonical_url=srv.url(path),
-                   title="Armenia-Azerbaijan border shelling", text=TEASER, published=NOW,
-                   fetched=NOW)
 
 
 def test_pages_in_a_charset_named_in_the_page_are_read_in_it() -> None:
