@@ -1,8 +1,10 @@
-"""Build hook: compile the per-article text modules with mypyc (pyproject.toml holds the rest).
+"""Build hook: compile the per-article modules (pyproject.toml holds the rest).
 
 `watcher.match` and `watcher.casualties` run on every article of every poll; compiled to C by
 mypyc (shipped with mypy, a build requirement) they run about 1.25x faster with the same results
-(`tests/test_compiled.py`). A module stays pure Python, and watcher runs the same, when:
+(`tests/test_compiled.py`). `watcher.storymath`, the story index's inner loops, has a C
+version written by hand (`storymath.c`, the same results: `tests/test_storymath.py`). A module
+stays pure Python, and watcher runs the same, when:
 
 * `WATCHER_PURE_PYTHON=1` is set at install time (or at run time: see `watcher._compiled`);
 * it fails to compile (no C compiler, no Python headers, a type error mypyc refuses) or mypyc
@@ -10,7 +12,8 @@ mypyc (shipped with mypy, a build requirement) they run about 1.25x faster with 
   with `-v`.
 
 After the build, `compiled.json` (in the package being built, and in `src/watcher` for an
-editable install) holds the SHA-256 of each source compiled completely in that build; the
+editable install) holds the digest of each source compiled completely in that build (for
+storymath, of its `.py` and `.c` together: `watcher._compiled.source_digest`); the
 outputs of a module whose compile failed are removed, as are those of every earlier build
 before it starts. `watcher._compiled` uses an extension only when its source still has that
 digest: an edited source never runs a stale or partial build.
@@ -18,24 +21,35 @@ digest: an edited source never runs a stale or partial build.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE_DIR = ROOT / "src" / "watcher"
-COMPILED = ("match", "casualties")  # modules of src/watcher/
+MYPYC = ("match", "casualties")  # modules of src/watcher/ compiled by mypyc
+HANDWRITTEN = ("storymath",)  # modules of src/watcher/ with a C version (name.c) beside
+COMPILED = MYPYC + HANDWRITTEN
 MANIFEST = "compiled.json"
 # the commands that build extensions (egg_info, run for the build's requirements, does not)
 BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "install", "develop"}
-SOURCE_DIGESTS: dict[str, str] = {}  # SHA-256 of each source handed to mypyc
+SOURCE_DIGESTS: dict[str, str] = {}  # the digest of each source handed to the compiler
+
+
+def _compiled_module() -> Any:
+    """src/watcher/_compiled.py (stdlib only), without importing the package being built."""
+    spec = importlib.util.spec_from_file_location("_watcher_compiled", PACKAGE_DIR / "_compiled.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _pure() -> bool:
@@ -43,9 +57,9 @@ def _pure() -> bool:
 
 
 def _extension_files(directory: Path, name: str) -> list[Path]:
-    """The extension files of one compiled module: mypyc's module and its library."""
+    """The extension files of one compiled module: the module (and mypyc's library)."""
     return [directory / f"{stem}{suffix}"
-            for stem in (name, f"{name}__mypyc")
+            for stem in ((name, f"{name}__mypyc") if name in MYPYC else (name,))
             for suffix in importlib.machinery.EXTENSION_SUFFIXES]
 
 
@@ -75,7 +89,8 @@ class BuildExt(build_ext):
         digests = {}
         for name in COMPILED:
             files = [p for p in _extension_files(directory, name) if p.is_file()]
-            if len({p.name.split(".")[0] for p in files}) == 2:  # the module and its library
+            stems = 2 if name in MYPYC else 1  # (mypyc's: the module and its library)
+            if len({p.name.split(".")[0] for p in files}) == stems:
                 digests[name] = SOURCE_DIGESTS[name]
             else:  # half built (one of the two failed): neither is to be imported
                 for path in files:
@@ -97,16 +112,24 @@ def _extensions() -> list[Any]:
               file=sys.stderr)
         return []
 
+    digest = _compiled_module().source_digest
     for name in COMPILED:  # the sources as compiled
-        SOURCE_DIGESTS[name] = hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
+        SOURCE_DIGESTS[name] = digest(PACKAGE_DIR, name)
+    handwritten = [
+        Extension(f"watcher.{name}", [f"src/watcher/{name}.c"],
+                  # a fused multiply-add would round otherwise than Python does
+                  extra_compile_args=["-O2", "-ffp-contract=off"])
+        for name in HANDWRITTEN
+    ]
     # separate: each module in its own pair of extensions, inside the package
     try:
-        extensions = mypycify([f"src/watcher/{name}.py" for name in COMPILED], separate=True)
+        extensions = mypycify([f"src/watcher/{name}.py" for name in MYPYC], separate=True)
     except (Exception, SystemExit) as exc:  # mypy's type check failed (it exits)
         print(f"watcher: mypyc cannot compile the modules ({exc!r}); they stay pure Python",
               file=sys.stderr)
         _remove_outputs(PACKAGE_DIR)
-        return []
+        extensions = []
+    extensions += handwritten
     for ext in extensions:
         ext.optional = True  # a failed compile leaves the module pure Python
     return extensions

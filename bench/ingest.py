@@ -1014,6 +1014,8 @@ def checkout_src(ref: str, into: Path) -> Path:
     """`src/` of git `ref`, extracted under `into`, with this install's compiled extensions
     (setup.py) for each module whose source is the same in `ref` (the others run from their
     source there, as `watcher._compiled` would run them). Returns the directory for PYTHONPATH."""
+    from watcher._compiled import source_digest
+
     proc = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True,
                           check=False)
     if proc.returncode:
@@ -1026,8 +1028,7 @@ def checkout_src(ref: str, into: Path) -> Path:
     except (OSError, ValueError):
         built = {}
     same = {name: digest for name, digest in built.items()
-            if (there / f"{name}.py").is_file()
-            and hashlib.sha256((there / f"{name}.py").read_bytes()).hexdigest() == digest}
+            if (there / f"{name}.py").is_file() and source_digest(there, name) == digest}
     for name in same:
         for ext in here.glob(f"{name}*.so"):
             if ext.name.startswith((f"{name}.", f"{name}__mypyc.")):

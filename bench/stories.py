@@ -65,9 +65,24 @@ from pathlib import Path
 from typing import Any
 
 
+def _load_as(name: str, path: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _stories_module() -> Any:
     """watcher.stories, or (in a child run with --module-file, the baseline of --baseline-ref)
-    the given file loaded in its place."""
+    the given file loaded in its place (and with --storymath-file, its watcher.storymath)."""
+    if "--storymath-file" in sys.argv:
+        import watcher
+
+        watcher.storymath = _load_as(  # type: ignore[attr-defined]
+            "watcher.storymath", sys.argv[sys.argv.index("--storymath-file") + 1])
     if "--module-file" in sys.argv:
         path = sys.argv[sys.argv.index("--module-file") + 1]
         spec = importlib.util.spec_from_file_location("watcher.stories", path)
@@ -501,6 +516,29 @@ def _ratios(current: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _baseline_storymath(ref: str, into: Path) -> Path | None:
+    """REF's storymath.py, to be run from source by the baseline, when REF has one that is not
+    the one compiled here (None: the baseline uses this install's, compiled or not)."""
+    from watcher import _compiled
+
+    for name in ("storymath.py", "storymath.c"):
+        proc = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:src/watcher/{name}"],
+                              capture_output=True, check=False)
+        if proc.returncode != 0:
+            if name == "storymath.py":
+                print(f"baseline {ref}: no storymath.py (its stories.py has the loops inline)")
+                return None
+            continue
+        (into / name).write_bytes(proc.stdout)
+    built = _compiled._digests(_compiled.PACKAGE_DIR).get("storymath")
+    if built is not None and _compiled.source_digest(into, "storymath") == built:
+        verdict = _compiled.survey().get("storymath")
+        print(f"baseline {ref}: storymath as installed here ({verdict})")
+        return None
+    print(f"baseline {ref}: its storymath.py, from source")
+    return into / "storymath.py"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--window-docs", type=int, default=100_000)
@@ -518,6 +556,7 @@ def main() -> int:
         print(json.dumps(SCENARIOS[args.child](n, args.seed)))
         return 0
     baseline: Path | None = None
+    baseline_args: list[str] = []
     if args.baseline_ref:
         proc = subprocess.run(["git", "-C", str(ROOT), "show",
                                f"{args.baseline_ref}:src/watcher/stories.py"],
@@ -526,6 +565,9 @@ def main() -> int:
             ap.error(f"--baseline-ref {args.baseline_ref}: {proc.stderr.strip()}")
         baseline = Path(tempfile.mkdtemp()) / "stories_baseline.py"
         baseline.write_text(proc.stdout, encoding="utf-8")
+        storymath = _baseline_storymath(args.baseline_ref, baseline.parent)
+        if storymath is not None:
+            baseline_args += ["--storymath-file", str(storymath)]
     results: dict[str, Any] = {"window_docs": n, "python": sys.version.split()[0]}
     for name in args.scenarios.split(","):
         if name not in SCENARIOS:
@@ -536,7 +578,8 @@ def main() -> int:
         runs = {"current": subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             text=True)}
         if baseline is not None:
-            runs["baseline"] = subprocess.Popen([*cmd, "--module-file", str(baseline)],
+            runs["baseline"] = subprocess.Popen([*cmd, "--module-file", str(baseline),
+                                                 *baseline_args],
                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                 text=True)
         outputs = {key: p.communicate() for key, p in runs.items()}

@@ -77,6 +77,24 @@ def test_survey_uses_no_half_built_module(tmp_path: Path) -> None:
     assert _compiled.survey(pkg, {})["mod"].startswith("source (incomplete build")
 
 
+def test_a_module_built_from_its_c_version_runs_compiled_only_while_both_sources_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    """(as watcher.storymath: an extension built from mod.c, no library; the digest covers the
+    .py and the .c, so an edit of either routes the module to its .py)"""
+    pkg = _package(tmp_path, "VALUE = 1\n", digest_of=None, library=False)
+    (pkg / "mod.c").write_text("/* C */\n", encoding="utf-8")
+    digest = _compiled.source_digest(pkg, "mod")
+    assert digest != hashlib.sha256(b"VALUE = 1\n").hexdigest()  # (not the .py's alone)
+    (pkg / "compiled.json").write_text(json.dumps({"mod": digest}), encoding="utf-8")
+    assert _compiled.survey(pkg, {})["mod"] == "compiled"
+    (pkg / "mod.c").write_text("/* C, edited */\n", encoding="utf-8")
+    assert _compiled.survey(pkg, {})["mod"].startswith("source (changed since the build")
+    (pkg / "mod.c").write_text("/* C */\n", encoding="utf-8")
+    (pkg / "mod.py").write_text("VALUE = 2\n", encoding="utf-8")
+    assert _compiled.survey(pkg, {})["mod"].startswith("source (changed since the build")
+
+
 def test_install_again_keeps_one_finder(tmp_path: Path, isolated_imports: None) -> None:
     """(as on a reload of the package)"""
     pkg = _package(tmp_path, "VALUE = 1\n", digest_of=None)

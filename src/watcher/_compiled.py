@@ -1,11 +1,13 @@
-"""Which of the per-article modules run compiled (mypyc, see setup.py) and which from source.
+"""Which of the per-article modules run compiled (see setup.py) and which from source.
 
-An install may hold, beside ``match.py``, an extension module built from it (``match.cpython-
-311-x86_64-linux-gnu.so``); Python imports the extension first. ``compiled.json``, written by the
-build, holds the SHA-256 of each source compiled. An extension is used only when its source is
-unchanged since the build (an editable install keeps running the source a developer edits, never
-a stale build) and ``WATCHER_PURE_PYTHON`` is unset (set it to profile, or to compare); otherwise
-``install()`` makes the module import from its ``.py``. Nothing here imports the modules.
+An install may hold, beside ``match.py``, an extension module built from it by mypyc
+(``match.cpython-311-x86_64-linux-gnu.so``), or beside ``storymath.py`` one built from its C
+version ``storymath.c``; Python imports the extension first. ``compiled.json``, written by the
+build, holds the digest of each source compiled (``source_digest``). An extension is used
+only when its source is unchanged since the build (an editable install keeps running the source
+a developer edits, never a stale build) and ``WATCHER_PURE_PYTHON`` is unset (set it to profile,
+or to compare); otherwise ``install()`` makes the module import from its ``.py``. Nothing here
+imports the modules.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ def _built(files: set[str], stem: str) -> bool:
     return any(f"{stem}{suffix}" in files for suffix in importlib.machinery.EXTENSION_SUFFIXES)
 
 
+def source_digest(directory: Path, name: str) -> str:
+    """The SHA-256 of a module's source: its ``.py``, and its ``.c`` when it has one (a module
+    with a C version written by hand, which must give the results of the ``.py``)."""
+    sha = hashlib.sha256((directory / f"{name}.py").read_bytes())
+    handwritten = directory / f"{name}.c"
+    if handwritten.is_file():
+        sha.update(b"\0")
+        sha.update(handwritten.read_bytes())
+    return sha.hexdigest()
+
+
 def _digests(directory: Path) -> dict[str, str]:
     try:
         data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -51,14 +64,14 @@ def survey(directory: Path = PACKAGE_DIR, env: Mapping[str, str] = os.environ) -
     for name in sorted(f[:-3] for f in files if f.endswith(".py")):
         if not _built(files, name):
             continue
-        source = directory / f"{name}.py"
         if pure:
             out[name] = f"source ({PURE_ENV} is set)"
-        elif not _built(files, f"{name}__mypyc"):  # the library a mypyc module loads
+        elif f"{name}.c" not in files and not _built(files, f"{name}__mypyc"):
+            # (the library a mypyc module loads; a module built from name.c has none)
             out[name] = "source (incomplete build: no library; pip install again)"
         elif name not in digests:
             out[name] = f"source (no digest in {MANIFEST}: rebuild with pip install)"
-        elif hashlib.sha256(source.read_bytes()).hexdigest() != digests[name]:
+        elif source_digest(directory, name) != digests[name]:
             out[name] = "source (changed since the build; pip install again to compile it)"
         else:
             out[name] = "compiled"

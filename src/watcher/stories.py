@@ -70,9 +70,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from itertools import chain, compress, filterfalse, islice, repeat
-from operator import add, and_, eq, gt, is_, itemgetter, mul, or_, sub, truediv
+from itertools import compress, filterfalse, islice, repeat
+from operator import add, eq, gt, itemgetter, mul, sub, truediv
 from typing import Any, Literal
+
+from watcher import storymath
 
 __all__ = [
     "Assignment",
@@ -393,6 +395,7 @@ def _byte_table() -> bytes:
 
 
 _BYTE_TABLE = _byte_table()
+_NAMED_TABLE = bytes(int(bool(f & _NAMED)) for f in range(256))  # flags -> 1 for a _NAMED token
 _AGE = re.compile(rb"(?<![0-9A-Za-z])([0-9]{1,3}) (?:years?|yrs?) old\b", re.I)
 BLOOM_BITS = 1024
 
@@ -420,15 +423,11 @@ def _term_of(word: str) -> str:
 
 _CACHE_MAX = 300_000
 # token -> (index term or "", CRC-32 of the folded word, its low byte, flags)
-_TOKEN_CACHE: dict[bytes, tuple[str, int, int, int]] = {}
+_TOKEN_CACHE = storymath.TokenCache(_CACHE_MAX)
 
 
 def _token_info(token: bytes) -> tuple[str, int, int, int]:
-    info = _TOKEN_CACHE.get(token)
-    if info is not None:
-        return info
-    if len(_TOKEN_CACHE) >= _CACHE_MAX:
-        _TOKEN_CACHE.clear()
+    """A token's analysis (storymath.tokens remembers it in _TOKEN_CACHE)."""
     flags = 0
     core = token
     while core and core[-1] in (_END, _CLAUSE):
@@ -445,20 +444,7 @@ def _token_info(token: bytes) -> tuple[str, int, int, int]:
     if term and flags & _CAPITAL:
         flags |= _NAMED
     crc = zlib.crc32(folded.encode())
-    info = (term, crc, crc & _LOW, flags)
-    _TOKEN_CACHE[token] = info
-    return info
-
-
-_Info = tuple[str, int, int, int]
-
-
-def _infos(get: Callable[[bytes], _Info | None], tokens: list[bytes]) -> list[_Info]:
-    """The cached analyses of tokens (`get`: the cache's get), analysing the new ones."""
-    found = list(map(get, tokens))
-    if not all(found):  # (faster than `None in found`: no comparisons)
-        return [i or _token_info(t) for i, t in zip(found, tokens, strict=True)]
-    return found  # type: ignore[return-value]  # no None in it
+    return (term, crc, crc & 0xFF, flags)  # (the low byte: see storymath.shingles)
 
 
 def _after_table(keep: Callable[[int], bool]) -> bytes:
@@ -479,17 +465,6 @@ def _tokens(line: str) -> list[bytes]:
 
 
 _BITS: dict[str, int] = {}
-
-
-_TF_CACHE: dict[float, float] = {}
-
-
-def _tf(count: float) -> float:
-    """Sub-linear term frequency: 1 + ln(count) above 1."""
-    w = 1.0 + math.log(count) if count > 1.0 else count
-    if len(_TF_CACHE) < 10_000:
-        _TF_CACHE[count] = w
-    return w
 
 
 def _term_bit(term: str) -> int:
@@ -524,41 +499,16 @@ def _bits_have(bits: bytes, term: str) -> bool:
     return _BIT_CODES[_term_bit(term)] in bits
 
 
-SHINGLE_SAMPLE_MIN = 64  # a long text keeps a 1/2^k sample of its shingles, at least this many
-_LOW = 0xFF
-_HIGH = 0xFFFFFF00  # a shingle value is 32 bits: 24 of the shingle's hash, 8 of its first word
+SHINGLE_SAMPLE_MIN = storymath.SHINGLE_SAMPLE_MIN
+_SAMPLE_TABLES = storymath.SAMPLE_TABLES
 
 
-def _sample_table(m: int) -> bytes:
-    """A bytes.translate table: a low byte b to 1 when b is 0 modulo m (a power of two), else 0."""
-    return bytes(0 if b & (m - 1) else 1 for b in range(256))
-
-
-_SAMPLE_TABLES = {1 << k: _sample_table(1 << k) for k in range(9)}
-
-
-def _shingles(ids: Sequence[int], lows: Sequence[int] | None = None) -> tuple[int, array[int]]:
-    """A consistent sample of the hashed word 3-shingles of a text, from its word ids (and their
-    low bytes, `lows`, when known).
-
-    A shingle is kept when its first word's id is 0 modulo the rate m (a power of two chosen
-    from the text's length, at most 256). The kept value (32 bits) is 24 bits of the shingle's
-    hash and the first word's low 8 bits, so a sample can be thinned to any coarser rate later."""
-    n = len(ids) - 2
-    if n < 1:
-        return 1, array("I", set(ids))
-    m = 1
-    while n // (2 * m) >= SHINGLE_SAMPLE_MIN and m < _LOW:
-        m *= 2
-    low = bytes(map(and_, ids, repeat(_LOW)) if lows is None else lows)
-    triples: Iterable[tuple[int, int, int]] = zip(ids, ids[1:], ids[2:], strict=False)
-    firsts: Iterable[int] = low  # (zip and map stop at the shortest: the n triples)
-    if m > 1:
-        keep = low.translate(_SAMPLE_TABLES[m])  # id % m == 0: its low byte % m == 0
-        triples = compress(triples, keep)
-        firsts = compress(low, keep)
-    values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), firsts)
-    return m, array("I", set(values))
+def _shingles(ids: bytes, lows: bytes) -> tuple[int, array[int]]:
+    """A consistent sample of the hashed word 3-shingles of a text (`storymath.shingles`)."""
+    rate, raw = storymath.shingles(ids, lows)
+    values = array("I")
+    values.frombytes(raw)
+    return rate, values
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,25 +537,17 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     "County Sheriff") are rarely shortened that way. Headline-like lines (a title repeated in
     the body) say nothing through capitals."""
     tun = tunables or _DEFAULT_TUNABLES
-    get = _TOKEN_CACHE.get
-    title_infos = _infos(get, _tokens(clean_title(title)))
-    title_terms: set[str] = set()
+    title_words, _, _, title_flags, _ = storymath.tokens(
+        [clean_title(title)], _BYTE_TABLE, _TOKEN_CACHE, _token_info)
+    title_terms = set(compress(title_words, title_flags.translate(_NAMED_TABLE)))
     tmask = 0
-    for term, _, _, flags in title_infos:
-        if flags & _NAMED:
-            title_terms.add(term)
-            tmask |= 1 << _term_bit(term)
+    for term in title_terms:
+        tmask |= 1 << _term_bit(term)
     lines = _clean_lines(text)
-    raws = [_tokens(line) for line in lines]
-    infos = _infos(get, list(chain.from_iterable(raws)))
-    terms: Sequence[str] = ()
-    ids: Sequence[int] = ()
-    lows: Sequence[int] = ()
-    flags_of: Sequence[int] = ()
-    capitals: list[int] = []  # the capitalised tokens with an index term
-    if infos:
-        terms, ids, lows, flags_of = zip(*infos, strict=True)
-        capitals = list(compress(range(len(infos)), map(and_, flags_of, repeat(_NAMED))))
+    terms, ids, lows, flags_of, lengths = storymath.tokens(lines, _BYTE_TABLE, _TOKEN_CACHE,
+                                                           _token_info)
+    # the capitalised tokens with an index term
+    capitals = list(compress(range(len(terms)), flags_of.translate(_NAMED_TABLE)))
     lead_mask = tmask
     for i in capitals:
         if i >= tun.name_lead_words:
@@ -616,19 +558,19 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     inner: list[int] = []  # ... but a line's first token
     start = 0  # the line's first token
     c = 0  # the line's first capital in `capitals`
-    for line, raw in zip(lines, raws, strict=True):
-        if not raw:
+    for line, length in zip(lines, lengths, strict=True):
+        if not length:
             continue
-        end = start + len(raw)
+        end = start + length
         if "old" in line or "Old" in line or "OLD" in line:
-            ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(raw))]
+            ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(_tokens(line)))]
         first = c
         c = bisect_left(capitals, end, c)
         # a title repeated in the body (mostly capitals, or many and no closing punctuation)
         # says nothing through capitals
         n_line = c - first
-        if n_line and not (n_line * 5 >= 3 * len(raw) or (
-            n_line * 5 >= 2 * len(raw) and not flags_of[end - 1] & _END
+        if n_line and not (n_line * 5 >= 3 * length or (
+            n_line * 5 >= 2 * length and not flags_of[end - 1] & _END
         )):
             telling += capitals[first:c]
             inner += capitals[first + 1 : c] if capitals[first] == start else capitals[first:c]
@@ -648,7 +590,7 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     alone = set(map(terms.__getitem__, filterfalse(paired.__contains__, telling)))
     lead = tun.lead_words
     counts = _weighted_counts(
-        ((list(map(itemgetter(0), title_infos)), tun.title_weight),
+        ((title_words, tun.title_weight),
          (terms[:lead], tun.lead_weight), (terms[lead:], tun.body_weight),
          (ages, tun.lead_weight))
     )
@@ -1083,8 +1025,8 @@ class StoryIndex:
         ts = None if doc.published is None else _timestamp(doc.published)
         feats = self._features(doc, features)
         terms, weights = self._vector(feats)
-        query = dict(zip(terms, weights, strict=True))
-        scored = self._score(query, self._candidates(terms, weights))
+        query = dict(zip(terms, memoryview(weights).cast("f"), strict=True))
+        scored = self._score(query, self._candidates(terms))
         revision = self._revision(doc, feats, scored)
         if revision is not None:
             target, sim = revision
@@ -1459,40 +1401,17 @@ class StoryIndex:
                                                  strict=True)),
                        focal=frozenset(map(intern, features.focal)))
 
-    def _vector(self, feats: DocFeatures) -> tuple[tuple[str, ...], array[float]]:
-        """The article's top terms and their L2-normalised TF-IDF weights. Counts the article
-        in the document frequencies (call once per article added)."""
+    def _vector(self, feats: DocFeatures) -> tuple[tuple[str, ...], bytes]:
+        """The article's top terms and their L2-normalised TF-IDF weights (4-byte floats).
+        Counts the article in the document frequencies (call once per article added)."""
         t = self.tunables
-        counts = feats.counts
-        terms = list(counts)
-        cache = self._idf_cache
-        idfs = list(map(cache.get, terms))
-        if not all(idfs):  # a None (an idf is > 0.1): idf = ln(scale / (df + 1)) + 0.1
-            log = math.log
-            scale = self._df_total + t.df_prior + 1.0
-            dget = self._df.get
-            for i in compress(range(len(idfs)), map(is_, idfs, repeat(None))):
-                term = terms[i]
-                idfs[i] = cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
-        self._df.update(terms)
+        # idf = ln(scale / (df + 1)) + 0.1
+        scale = self._df_total + t.df_prior + 1.0
+        vec = storymath.vector(feats.counts, self._idf_cache, self._df, scale, feats.proper,
+                               t.entity_weight, t.max_terms)
         self._df_total += 1
-        tget = _TF_CACHE.get
-        tfs = list(map(tget, counts.values()))
-        if not all(tfs):
-            tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
-        weights = list(map(mul, tfs, idfs))
-        entity = t.entity_weight
-        for i in compress(range(len(terms)), map(feats.proper.__contains__, terms)):
-            weights[i] *= entity
-        # the strongest first, ties in the order of the counts (a stable sort)
-        top = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[: t.max_terms]
         self._counted()
-        if not top:
-            return (), array("f")
-        top_terms = tuple(map(terms.__getitem__, top))
-        top_weights = list(map(weights.__getitem__, top))
-        norm = math.sqrt(sum(map(mul, top_weights, top_weights))) or 1.0
-        return top_terms, array("f", map(truediv, top_weights, repeat(norm)))
+        return vec
 
     def _counted(self) -> None:
         """One more article in the document frequencies: halve them every half-life."""
@@ -1509,50 +1428,21 @@ class StoryIndex:
 
     # -- candidates and scoring ---
 
-    def _candidates(self, terms: tuple[str, ...], weights: array[float]) -> list[_Doc]:
+    def _candidates(self, terms: tuple[str, ...]) -> list[_Doc]:
         """Articles sharing the most of the query's distinctive terms. Posting lists (in arrival
         order) are walked rarest first, each for its `posting_tail` most recent entries (a big
         story's recent articles stay reachable through its common terms), `posting_budget`
-        entries in all."""
+        entries in all; in arrival order (for _score)."""
         t = self.tunables
-        get = self._postings.get
-        lists = [p for p in map(get, terms[: t.query_terms]) if p]
+        lists = [p for p in map(self._postings.get, terms[: t.query_terms]) if p]
         lists.sort(key=len)
-        walked = array("I")
-        budget = t.posting_budget
-        tail = t.posting_tail
-        for plist in lists:
-            if len(plist) > 4 * tail:
-                walked.frombytes(plist[-4 * tail :])
-                budget -= tail
-            else:
-                walked.frombytes(plist)
-                budget -= len(plist) // 4
-            if budget <= 0:
-                break
-        hits: Counter[int] = Counter(walked)  # insertion order as if counted list by list
-        # the same articles as _top would give (a stable sort keeps ties in insertion order),
-        # in arrival order (for _score)
-        k = t.max_candidates
-        top = list(hits) if len(hits) <= k else sorted(hits, key=hits.__getitem__, reverse=True)[:k]
-        top.sort()
+        top = storymath.candidates(lists, t.posting_tail, t.posting_budget, t.max_candidates)
         return list(filter(None, map(self._by_serial.get, top)))
 
     def _score(self, query: dict[str, float], cands: list[_Doc]) -> list[tuple[float, _Doc]]:
         """(cosine, article) by decreasing cosine, then arrival (`cands`: in arrival order); 0
         for an article sharing too few terms."""
-        get = query.get
-        need = self.tunables.min_shared_terms
-        zero = repeat(0.0)
-        scored: list[tuple[float, _Doc]] = []
-        for d in cands:
-            vals = list(map(get, d.terms, zero))  # 0.0: not a query term
-            if len(vals) - vals.count(0.0) >= need:
-                # the dot product over the shared terms, in order (adding 0.0 changes nothing)
-                weights = memoryview(d.weights).cast("f")
-                scored.append((sum(map(mul, compress(weights, vals), filter(None, vals)), 0.0), d))
-            else:
-                scored.append((0.0, d))
+        scored = storymath.score(query, cands, self.tunables.min_shared_terms)
         scored.sort(key=itemgetter(0), reverse=True)  # (stable: ties stay in arrival order)
         return scored
 
@@ -1659,16 +1549,14 @@ class StoryIndex:
             if budget <= 0:
                 break
         hits: Counter[str] = Counter(walked)  # in the order of the lists, as updates would
-        get = query.get
-        zero = repeat(0.0)
         need = t.min_shared_terms
+        dot = storymath.dot
         out: list[tuple[_Story, float]] = []
         for sid in _top(hits, t.summary_candidates):
             story = self._remembered[sid]
-            vals = list(map(get, story.summary_terms, zero))
-            if len(vals) - vals.count(0.0) >= need:
-                weights = memoryview(story.summary_weights).cast("f")
-                out.append((story, sum(map(mul, compress(weights, vals), filter(None, vals)), 0.0)))
+            cos = dot(query, story.summary_terms, story.summary_weights, need)
+            if cos is not None:
+                out.append((story, cos))
         return out
 
     # -- bookkeeping ---
@@ -1687,14 +1575,14 @@ class StoryIndex:
         ts: float | None,
         feats: DocFeatures,
         terms: tuple[str, ...],
-        weights: array[float],
+        weights: bytes,
         story: _Story,
         assignment: Assignment,
     ) -> None:
         self._serial += 1
         serial = self._serial
         d = _Doc(
-            serial, doc.id, ts, doc.canonical_url, terms, weights.tobytes(), feats.shingle_rate,
+            serial, doc.id, ts, doc.canonical_url, terms, weights, feats.shingle_rate,
             feats.shingles.tobytes(), _bits_of(feats.title_caps), story, assignment.kind,
             assignment.duplicate_of, assignment.similarity,
         )

@@ -1,0 +1,1253 @@
+/* watcher.storymath in C: the story index's inner loops (see storymath.py, their definition).
+ *
+ * Every function returns what storymath.py returns for the same arguments, to the bit: the
+ * float32 weights are rounded as array("f") rounds them, sums are taken in the same order as
+ * Python's sum() takes them (with its compensation from Python 3.12 on), and ties are broken
+ * the same way. tests/test_storymath.py compares the two.
+ *
+ * Built with -ffp-contract=off (setup.py): a fused multiply-add would round differently.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- Python's sum() of floats, started from 0.0 --- */
+
+typedef struct {
+    double sum;
+    double comp; /* Neumaier's compensation (Python 3.12+) */
+} Sum;
+
+static inline void
+sum_add(Sum *s, double x)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    double t = s->sum + x;
+    if (fabs(s->sum) >= fabs(x)) {
+        s->comp += (s->sum - t) + x;
+    }
+    else {
+        s->comp += (x - t) + s->sum;
+    }
+    s->sum = t;
+#else
+    s->sum += x;
+#endif
+}
+
+static inline double
+sum_result(const Sum *s)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (s->comp != 0.0 && isfinite(s->comp)) {
+        return s->sum + s->comp;
+    }
+#endif
+    return s->sum;
+}
+
+/* --- dot --- */
+
+/* The dot product of `query` (a dict) with (terms, weights): *found is 0 when fewer than
+   `need` terms are shared. Returns -1 with an exception set on error. */
+static int
+dot_impl(PyObject *query, PyObject *terms, PyObject *weights, Py_ssize_t need, double *out,
+         int *found)
+{
+    Py_buffer view;
+    PyObject *seq = PySequence_Fast(terms, "terms must be a sequence of strings");
+    if (seq == NULL) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(weights, &view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(seq);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int rc = -1;
+    if (view.len != 4 * n) {
+        PyErr_Format(PyExc_ValueError,
+                     "a vector of %zd terms needs %zd bytes of weights, got %zd", n, 4 * n,
+                     view.len);
+        goto done;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    const char *raw = (const char *)view.buf;
+    Sum acc = {0.0, 0.0};
+    Py_ssize_t shared = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyDict_GetItemWithError(query, items[i]);
+        if (v == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        double q = PyFloat_AsDouble(v);
+        if (q == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (q == 0.0) {
+            continue; /* not shared: 0.0 is falsy, and counted as a missing term */
+        }
+        float w;
+        memcpy(&w, raw + 4 * i, 4);
+        sum_add(&acc, (double)w * q);
+        shared++;
+    }
+    *found = shared >= need;
+    *out = sum_result(&acc);
+    rc = 0;
+done:
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    return rc;
+}
+
+static PyObject *
+storymath_dot(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "dot() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "dot(): the query must be a dict");
+        return NULL;
+    }
+    Py_ssize_t need = PyLong_AsSsize_t(args[3]);
+    if (need == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double result;
+    int found;
+    if (dot_impl(args[0], args[1], args[2], need, &result, &found) < 0) {
+        return NULL;
+    }
+    if (!found) {
+        Py_RETURN_NONE;
+    }
+    return PyFloat_FromDouble(result);
+}
+
+/* --- score --- */
+
+static PyObject *str_terms, *str_weights;
+
+static PyObject *
+storymath_score(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "score() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *query = args[0];
+    if (!PyDict_Check(query)) {
+        PyErr_SetString(PyExc_TypeError, "score(): the query must be a dict");
+        return NULL;
+    }
+    Py_ssize_t need = PyLong_AsSsize_t(args[2]);
+    if (need == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *docs = PySequence_Fast(args[1], "score(): docs must be a sequence");
+    if (docs == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(docs);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        Py_DECREF(docs);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PySequence_Fast_GET_ITEM(docs, i);
+        PyObject *terms = PyObject_GetAttr(d, str_terms);
+        if (terms == NULL) {
+            goto fail;
+        }
+        PyObject *weights = PyObject_GetAttr(d, str_weights);
+        if (weights == NULL) {
+            Py_DECREF(terms);
+            goto fail;
+        }
+        double result;
+        int found;
+        int rc = dot_impl(query, terms, weights, need, &result, &found);
+        Py_DECREF(terms);
+        Py_DECREF(weights);
+        if (rc < 0) {
+            goto fail;
+        }
+        if (!found || result == 0.0) {
+            result = 0.0; /* (`dot(...) or 0.0`: None, 0.0 and -0.0 give 0.0) */
+        }
+        PyObject *pair = Py_BuildValue("(dO)", result, d);
+        if (pair == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(out, i, pair);
+    }
+    Py_DECREF(docs);
+    return out;
+fail:
+    Py_DECREF(docs);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* --- candidates --- */
+
+typedef struct {
+    uint32_t key;
+    uint32_t slot; /* 1 + the key's place in the arrival order; 0: empty */
+} Bucket;
+
+typedef struct {
+    uint32_t key;
+    Py_ssize_t count;
+    Py_ssize_t order;
+} Hit;
+
+static int
+by_count(const void *a, const void *b)
+{
+    const Hit *x = a, *y = b;
+    if (x->count != y->count) {
+        return x->count > y->count ? -1 : 1;
+    }
+    return x->order < y->order ? -1 : (x->order > y->order);
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+    uint32_t x = ((const Hit *)a)->key, y = ((const Hit *)b)->key;
+    return x < y ? -1 : (x > y);
+}
+
+static PyObject *
+storymath_candidates(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "candidates() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t tail = PyLong_AsSsize_t(args[1]);
+    if (tail == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t budget = PyLong_AsSsize_t(args[2]);
+    if (budget == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t k = PyLong_AsSsize_t(args[3]);
+    if (k == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (tail < 0 || k < 0) {
+        PyErr_SetString(PyExc_ValueError, "candidates(): tail and k must not be negative");
+        return NULL;
+    }
+    PyObject *lists = PySequence_Fast(args[0], "candidates(): lists must be a sequence");
+    if (lists == NULL) {
+        return NULL;
+    }
+    Py_ssize_t nlists = PySequence_Fast_GET_SIZE(lists);
+    Py_buffer *views = PyMem_Calloc(nlists ? nlists : 1, sizeof(Py_buffer));
+    Py_ssize_t *starts = PyMem_Calloc(nlists ? nlists : 1, sizeof(Py_ssize_t));
+    Py_ssize_t nviews = 0, total = 0;
+    Hit *hits = NULL;
+    Bucket *table = NULL;
+    PyObject *out = NULL;
+    if (views == NULL || starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* the values walked: from starts[i] to the end of each list walked */
+    for (Py_ssize_t i = 0; i < nlists; i++) {
+        Py_buffer *v = &views[i];
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(lists, i), v, PyBUF_SIMPLE) < 0) {
+            goto done;
+        }
+        nviews++;
+        if (v->len % 4) {
+            PyErr_Format(PyExc_ValueError,
+                         "a posting list holds 4-byte values, got %zd bytes", v->len);
+            goto done;
+        }
+        Py_ssize_t count = v->len / 4;
+        if (count > tail && tail > 0) {
+            starts[i] = count - tail;
+            total += tail;
+            budget -= tail;
+        }
+        else {
+            starts[i] = 0;
+            total += count;
+            budget -= count > tail ? 0 : count; /* tail 0: all of it, for no budget */
+        }
+        if (budget <= 0) {
+            break;
+        }
+    }
+    size_t cap = 16;
+    while ((Py_ssize_t)cap < 2 * total) {
+        cap <<= 1;
+    }
+    table = PyMem_Calloc(cap, sizeof(Bucket));
+    hits = PyMem_Malloc((total ? total : 1) * sizeof(Hit));
+    if (table == NULL || hits == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t nhits = 0;
+    for (Py_ssize_t i = 0; i < nviews; i++) {
+        const char *raw = (const char *)views[i].buf;
+        Py_ssize_t count = views[i].len / 4;
+        for (Py_ssize_t j = starts[i]; j < count; j++) {
+            uint32_t key;
+            memcpy(&key, raw + 4 * j, 4);
+            size_t h = (size_t)(key * 2654435761u) & (cap - 1);
+            while (table[h].slot && table[h].key != key) {
+                h = (h + 1) & (cap - 1);
+            }
+            if (table[h].slot) {
+                hits[table[h].slot - 1].count++;
+            }
+            else {
+                table[h].key = key;
+                table[h].slot = (uint32_t)(nhits + 1);
+                hits[nhits].key = key;
+                hits[nhits].count = 1;
+                hits[nhits].order = nhits;
+                nhits++;
+            }
+        }
+    }
+    if (nhits > k) {
+        qsort(hits, (size_t)nhits, sizeof(Hit), by_count);
+        nhits = k;
+    }
+    qsort(hits, (size_t)nhits, sizeof(Hit), by_key);
+    out = PyList_New(nhits);
+    if (out == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nhits; i++) {
+        PyObject *value = PyLong_FromUnsignedLong(hits[i].key);
+        if (value == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, value);
+    }
+done:
+    for (Py_ssize_t i = 0; i < nviews; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    PyMem_Free(views);
+    PyMem_Free(starts);
+    PyMem_Free(table);
+    PyMem_Free(hits);
+    Py_DECREF(lists);
+    return out;
+}
+
+/* --- weigh --- */
+
+typedef struct {
+    double weight;
+    Py_ssize_t index;
+} Weighted;
+
+static int
+by_weight(const void *a, const void *b)
+{
+    const Weighted *x = a, *y = b;
+    if (x->weight != y->weight) {
+        return x->weight > y->weight ? -1 : 1;
+    }
+    return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+/* The vector of `n` terms whose weights (tf * idf) are in w[i].weight, w[i].index == i:
+   times `entity` for a term in `proper`, the `max_terms` strongest (ties in the given order),
+   L2-normalised, as ((terms...), float32 bytes). */
+static PyObject *
+weigh_core(PyObject *const *terms, Weighted *w, Py_ssize_t n, PyObject *proper, double entity,
+           Py_ssize_t max_terms)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int is_proper = PySequence_Contains(proper, terms[i]);
+        if (is_proper < 0) {
+            return NULL;
+        }
+        if (is_proper) {
+            w[i].weight = w[i].weight * entity;
+        }
+    }
+    qsort(w, (size_t)n, sizeof(Weighted), by_weight);
+    Py_ssize_t keep = n < max_terms ? n : max_terms;
+    PyObject *top_terms = PyTuple_New(keep);
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, 4 * keep);
+    PyObject *out = NULL;
+    if (top_terms == NULL || packed == NULL) {
+        goto done;
+    }
+    Sum squares = {0.0, 0.0};
+    for (Py_ssize_t i = 0; i < keep; i++) {
+        sum_add(&squares, w[i].weight * w[i].weight);
+    }
+    double norm = sqrt(sum_result(&squares));
+    if (norm == 0.0) {
+        norm = 1.0;
+    }
+    char *raw = PyBytes_AS_STRING(packed);
+    for (Py_ssize_t i = 0; i < keep; i++) {
+        PyObject *term = terms[w[i].index];
+        Py_INCREF(term);
+        PyTuple_SET_ITEM(top_terms, i, term);
+        float value = (float)(w[i].weight / norm);
+        memcpy(raw + 4 * i, &value, 4);
+    }
+    out = PyTuple_Pack(2, top_terms, packed);
+done:
+    Py_XDECREF(top_terms);
+    Py_XDECREF(packed);
+    return out;
+}
+
+static int
+max_terms_arg(PyObject *arg, Py_ssize_t *out)
+{
+    *out = PyLong_AsSsize_t(arg);
+    if (*out == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (*out < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_terms must not be negative");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+storymath_weigh(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "weigh() takes 6 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    double entity = PyFloat_AsDouble(args[4]);
+    if (entity == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t max_terms;
+    if (max_terms_arg(args[5], &max_terms) < 0) {
+        return NULL;
+    }
+    PyObject *terms = PySequence_Fast(args[0], "weigh(): terms must be a sequence");
+    PyObject *idfs = terms ? PySequence_Fast(args[1], "weigh(): idfs must be a sequence") : NULL;
+    PyObject *tfs = idfs ? PySequence_Fast(args[2], "weigh(): tfs must be a sequence") : NULL;
+    PyObject *out = NULL;
+    Weighted *w = NULL;
+    if (tfs == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(terms);
+    if (PySequence_Fast_GET_SIZE(idfs) != n || PySequence_Fast_GET_SIZE(tfs) != n) {
+        PyErr_Format(PyExc_ValueError,
+                     "weigh needs as many idfs and tfs as terms, got %zd terms, %zd idfs and "
+                     "%zd tfs", n, PySequence_Fast_GET_SIZE(idfs),
+                     PySequence_Fast_GET_SIZE(tfs));
+        goto done;
+    }
+    w = PyMem_Malloc((n ? n : 1) * sizeof(Weighted));
+    if (w == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double tf = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(tfs, i));
+        if (tf == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        double idf = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(idfs, i));
+        if (idf == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        w[i].weight = tf * idf;
+        w[i].index = i;
+    }
+    out = weigh_core(PySequence_Fast_ITEMS(terms), w, n, args[3], entity, max_terms);
+done:
+    PyMem_Free(w);
+    Py_XDECREF(terms);
+    Py_XDECREF(idfs);
+    Py_XDECREF(tfs);
+    return out;
+}
+
+/* --- vector --- */
+
+static PyObject *one;
+
+static PyObject *
+storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "vector() takes 7 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *counts = args[0], *idf_cache = args[1], *df = args[2], *proper = args[4];
+    if (!PyDict_Check(counts) || !PyDict_Check(idf_cache) || !PyDict_Check(df)) {
+        PyErr_SetString(PyExc_TypeError, "vector(): counts, idf_cache and df must be dicts");
+        return NULL;
+    }
+    double scale = PyFloat_AsDouble(args[3]);
+    if (scale == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double entity = PyFloat_AsDouble(args[5]);
+    if (entity == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t max_terms;
+    if (max_terms_arg(args[6], &max_terms) < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = PyDict_GET_SIZE(counts);
+    PyObject **terms = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
+    Weighted *w = PyMem_Malloc((n ? n : 1) * sizeof(Weighted));
+    PyObject *out = NULL;
+    Py_ssize_t held = 0; /* terms[0:held] hold a reference */
+    if (terms == NULL || w == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *term, *count;
+    while (held < n && PyDict_Next(counts, &pos, &term, &count)) {
+        Py_INCREF(term); /* (the dicts below may run Python code: __eq__ of a key) */
+        terms[held++] = term;
+        double c = PyFloat_AsDouble(count);
+        if (c == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        double idf;
+        PyObject *cached = PyDict_GetItemWithError(idf_cache, term);
+        PyObject *seen = cached ? NULL : PyDict_GetItemWithError(df, term);
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (cached != NULL) {
+            idf = PyFloat_AsDouble(cached);
+            if (idf == -1.0 && PyErr_Occurred()) {
+                goto done;
+            }
+        }
+        else {
+            double f = 0.0;
+            if (seen != NULL) {
+                f = PyFloat_AsDouble(seen);
+                if (f == -1.0 && PyErr_Occurred()) {
+                    goto done;
+                }
+            }
+            idf = log(scale / (f + 1.0)) + 0.1;
+            PyObject *value = PyFloat_FromDouble(idf);
+            if (value == NULL || PyDict_SetItem(idf_cache, term, value) < 0) {
+                Py_XDECREF(value);
+                goto done;
+            }
+            Py_DECREF(value);
+        }
+        /* df[term] = df.get(term, 0) + 1 */
+        PyObject *old = PyDict_GetItemWithError(df, term);
+        if (old == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        PyObject *counted = old ? PyNumber_Add(old, one) : (Py_INCREF(one), one);
+        if (counted == NULL || PyDict_SetItem(df, term, counted) < 0) {
+            Py_XDECREF(counted);
+            goto done;
+        }
+        Py_DECREF(counted);
+        double tf = c > 1.0 ? 1.0 + log(c) : c;
+        w[held - 1].weight = tf * idf;
+        w[held - 1].index = held - 1;
+    }
+    if (held != n || PyDict_GET_SIZE(counts) != n) {
+        PyErr_SetString(PyExc_RuntimeError, "vector(): counts changed size during iteration");
+        goto done;
+    }
+    out = weigh_core(terms, w, n, proper, entity, max_terms);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) {
+        Py_DECREF(terms[i]);
+    }
+    PyMem_Free(terms);
+    PyMem_Free(w);
+    return out;
+}
+
+/* --- shingles --- */
+
+/* Python's hash of a tuple of three objects whose hashes are a, b, c (CPython's tuplehash,
+   xxHash-based since 3.8); checked against Python's own at import (tuple_hash_ok), the slow
+   way (a real tuple) used otherwise. */
+#if SIZEOF_VOID_P > 4
+#define XXPRIME_1 ((Py_uhash_t)11400714785074694791ULL)
+#define XXPRIME_2 ((Py_uhash_t)14029467366897019727ULL)
+#define XXPRIME_5 ((Py_uhash_t)2870177450012600261ULL)
+#define XXROTATE(x) ((x << 31) | (x >> 33))
+#else
+#define XXPRIME_1 ((Py_uhash_t)2654435761UL)
+#define XXPRIME_2 ((Py_uhash_t)2246822519UL)
+#define XXPRIME_5 ((Py_uhash_t)374761393UL)
+#define XXROTATE(x) ((x << 13) | (x >> 19))
+#endif
+
+static int tuple_hash_ok;
+
+static inline Py_uhash_t
+triple_hash(Py_uhash_t a, Py_uhash_t b, Py_uhash_t c)
+{
+    Py_uhash_t acc = XXPRIME_5;
+    Py_uhash_t lanes[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        acc += lanes[i] * XXPRIME_2;
+        acc = XXROTATE(acc);
+        acc *= XXPRIME_1;
+    }
+    acc += 3 ^ (XXPRIME_5 ^ 3527539UL);
+    if (acc == (Py_uhash_t)-1) {
+        return 1546275796;
+    }
+    return acc;
+}
+
+static int
+check_tuple_hash(void)
+{
+    static const long probes[][3] = {{0, 0, 0}, {1, 2, 3}, {4000000000L, 7, 255},
+                                     {-1, -2, 123456789}};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        PyObject *t = Py_BuildValue("(lll)", probes[i][0], probes[i][1], probes[i][2]);
+        if (t == NULL) {
+            return -1;
+        }
+        Py_uhash_t lanes[3];
+        for (int j = 0; j < 3; j++) {
+            lanes[j] = (Py_uhash_t)PyObject_Hash(PyTuple_GET_ITEM(t, j));
+        }
+        Py_hash_t want = PyObject_Hash(t);
+        Py_DECREF(t);
+        if (want == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if ((Py_hash_t)triple_hash(lanes[0], lanes[1], lanes[2]) != want) {
+            tuple_hash_ok = 0;
+            return 0;
+        }
+    }
+    tuple_hash_ok = 1;
+    return 0;
+}
+
+static PyObject *
+storymath_shingles(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "shingles() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_buffer ids, lows;
+    if (PyObject_GetBuffer(args[0], &ids, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &lows, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&ids);
+        return NULL;
+    }
+    PyObject *out = NULL, *set = NULL, *it = NULL, *packed = NULL;
+    Py_ssize_t len = lows.len;
+    const unsigned char *low = (const unsigned char *)lows.buf;
+    uint32_t *words = NULL;
+    if (ids.len != 4 * len) {
+        PyErr_Format(PyExc_ValueError,
+                     "shingles needs one low byte per 4-byte id, got %zd bytes of ids and %zd "
+                     "low bytes", ids.len, len);
+        goto done;
+    }
+    words = PyMem_Malloc((len ? len : 1) * sizeof(uint32_t));
+    if (words == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(words, ids.buf, 4 * len);
+    set = PySet_New(NULL);
+    if (set == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = len - 2;
+    long m = 1;
+    if (n < 1) {
+        for (Py_ssize_t i = 0; i < len; i++) {
+            PyObject *value = PyLong_FromUnsignedLong(words[i]);
+            if (value == NULL || PySet_Add(set, value) < 0) {
+                Py_XDECREF(value);
+                goto done;
+            }
+            Py_DECREF(value);
+        }
+    }
+    else {
+        while (n / (2 * m) >= 64 && m < 0xFF) { /* SHINGLE_SAMPLE_MIN; at most 256 */
+            m *= 2;
+        }
+        /* (Python's hash of an int below 2**61 - 1 is the int) */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (low[i] & (m - 1)) {
+                continue;
+            }
+            Py_uhash_t h;
+            if (tuple_hash_ok) {
+                h = triple_hash(words[i], words[i + 1], words[i + 2]);
+            }
+            else {
+                PyObject *t = Py_BuildValue("(kkk)", (unsigned long)words[i],
+                                            (unsigned long)words[i + 1],
+                                            (unsigned long)words[i + 2]);
+                if (t == NULL) {
+                    goto done;
+                }
+                h = (Py_uhash_t)PyObject_Hash(t);
+                Py_DECREF(t);
+                if (h == (Py_uhash_t)-1 && PyErr_Occurred()) {
+                    goto done;
+                }
+            }
+            PyObject *value = PyLong_FromUnsignedLong(
+                (unsigned long)((h & 0xFFFFFF00u) | low[i]));
+            if (value == NULL || PySet_Add(set, value) < 0) {
+                Py_XDECREF(value);
+                goto done;
+            }
+            Py_DECREF(value);
+        }
+    }
+    /* as array("I", the set): in the set's order */
+    packed = PyBytes_FromStringAndSize(NULL, 4 * PySet_GET_SIZE(set));
+    it = packed ? PyObject_GetIter(set) : NULL;
+    if (it == NULL) {
+        goto done;
+    }
+    char *raw = PyBytes_AS_STRING(packed);
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        unsigned long v = PyLong_AsUnsignedLong(item);
+        Py_DECREF(item);
+        if (v == (unsigned long)-1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (v > 0xFFFFFFFFUL) {
+            PyErr_SetString(PyExc_OverflowError, "unsigned int is greater than maximum");
+            goto done;
+        }
+        uint32_t v32 = (uint32_t)v;
+        memcpy(raw, &v32, 4);
+        raw += 4;
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    out = Py_BuildValue("(lO)", m, packed);
+done:
+    Py_XDECREF(it);
+    Py_XDECREF(packed);
+    Py_XDECREF(set);
+    PyMem_Free(words);
+    PyBuffer_Release(&lows);
+    PyBuffer_Release(&ids);
+    return out;
+}
+
+/* The token cache: a table of 64-byte slots, each a token (up to KEY_MAX bytes, in the slot)
+   and its Info. A lookup reads one slot, where a dict of bytes -> tuple read the dict's entry,
+   the key, the tuple and the id's int: at 300,000 tokens, each of those a cache miss. Longer
+   tokens are analysed each time. */
+
+#define KEY_MAX 38
+
+typedef struct {
+    uint64_t hash; /* 0: an empty slot */
+    PyObject *term;
+    uint32_t id;
+    unsigned char low, flags, len;
+    char key[KEY_MAX];
+} Slot;
+
+_Static_assert(sizeof(Slot) == 64, "a slot is one cache line");
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    size_t cap; /* a power of two; 0 before the first token */
+    Py_ssize_t used, max_entries;
+} TokenCache;
+
+static PyTypeObject TokenCache_Type;
+
+static void
+cache_free(TokenCache *self)
+{
+    for (size_t i = 0; i < self->cap; i++) {
+        Py_XDECREF(self->slots[i].term);
+    }
+    PyMem_Free(self->slots);
+    self->slots = NULL;
+    self->cap = 0;
+    self->used = 0;
+}
+
+static PyObject *
+cache_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Py_ssize_t max_entries;
+    static char *names[] = {"max_entries", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n:TokenCache", names, &max_entries)) {
+        return NULL;
+    }
+    if (max_entries < 1) {
+        PyErr_SetString(PyExc_ValueError, "a TokenCache holds at least 1 entry");
+        return NULL;
+    }
+    TokenCache *self = (TokenCache *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->max_entries = max_entries;
+    }
+    return (PyObject *)self;
+}
+
+static void
+cache_dealloc(TokenCache *self)
+{
+    cache_free(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t
+cache_len(TokenCache *self)
+{
+    return self->used;
+}
+
+static PyObject *
+cache_clear(TokenCache *self, PyObject *unused)
+{
+    cache_free(self);
+    Py_RETURN_NONE;
+}
+
+static inline uint64_t
+key_hash(const unsigned char *key, Py_ssize_t len)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h ^ key[i]) * 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+static Slot *
+cache_find(TokenCache *self, uint64_t hash, const unsigned char *key, Py_ssize_t len)
+{
+    if (self->cap == 0) {
+        return NULL;
+    }
+    size_t mask = self->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        Slot *slot = &self->slots[i];
+        if (slot->hash == 0) {
+            return NULL;
+        }
+        if (slot->hash == hash && slot->len == len && memcmp(slot->key, key, len) == 0) {
+            return slot;
+        }
+    }
+}
+
+static int
+cache_grow(TokenCache *self)
+{
+    size_t cap = self->cap ? 2 * self->cap : 1024;
+    Slot *slots = PyMem_Calloc(cap, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < self->cap; i++) {
+        Slot *old = &self->slots[i];
+        if (old->hash) {
+            size_t j = old->hash & (cap - 1);
+            while (slots[j].hash) {
+                j = (j + 1) & (cap - 1);
+            }
+            slots[j] = *old;
+        }
+    }
+    PyMem_Free(self->slots);
+    self->slots = slots;
+    self->cap = cap;
+    return 0;
+}
+
+/* Remember a token's Info (forgetting every token first when full). */
+static int
+cache_put(TokenCache *self, uint64_t hash, const unsigned char *key, Py_ssize_t len,
+          PyObject *term, uint32_t id, unsigned char low, unsigned char flags)
+{
+    if (self->used >= self->max_entries) {
+        cache_free(self);
+    }
+    if ((size_t)(self->used + 1) * 5 > self->cap * 3 && cache_grow(self) < 0) { /* load 0.6 */
+        return -1;
+    }
+    size_t mask = self->cap - 1, i = hash & mask;
+    while (self->slots[i].hash) {
+        i = (i + 1) & mask;
+    }
+    Slot *slot = &self->slots[i];
+    slot->hash = hash;
+    Py_INCREF(term);
+    slot->term = term;
+    slot->id = id;
+    slot->low = low;
+    slot->flags = flags;
+    slot->len = (unsigned char)len;
+    memcpy(slot->key, key, len);
+    self->used++;
+    return 0;
+}
+
+static PyMethodDef cache_methods[] = {
+    {"clear", (PyCFunction)cache_clear, METH_NOARGS, "Forget every token."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods cache_as_sequence = {
+    .sq_length = (lenfunc)cache_len,
+};
+
+static PyTypeObject TokenCache_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "watcher.storymath.TokenCache",
+    .tp_doc = "The Info of tokens seen (by tokens()): at most max_entries, all forgotten when "
+              "full (see storymath.py).",
+    .tp_basicsize = sizeof(TokenCache),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = cache_new,
+    .tp_dealloc = (destructor)cache_dealloc,
+    .tp_methods = cache_methods,
+    .tp_as_sequence = &cache_as_sequence,
+};
+
+/* --- tokens --- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int
+buf_put(Buf *b, const void *item, Py_ssize_t size)
+{
+    if (b->len + size > b->cap) {
+        Py_ssize_t cap = b->cap ? 2 * b->cap : 1024;
+        while (cap < b->len + size) {
+            cap *= 2;
+        }
+        char *data = PyMem_Realloc(b->data, cap);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, item, size);
+    b->len += size;
+    return 0;
+}
+
+typedef struct {
+    PyObject *terms;
+    Buf ids, lows, flags;
+} Tokens;
+
+static int
+put_token(Tokens *out, PyObject *term, uint32_t id, unsigned char low, unsigned char flags)
+{
+    if (PyList_Append(out->terms, term) < 0 || buf_put(&out->ids, &id, 4) < 0
+        || buf_put(&out->lows, &low, 1) < 0 || buf_put(&out->flags, &flags, 1) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* analyse(token) for a token not remembered: its Info checked, put out, and remembered
+   (when short enough). */
+static int
+analyse_token(TokenCache *cache, PyObject *analyse, const unsigned char *key, Py_ssize_t len,
+              uint64_t hash, Tokens *out)
+{
+    PyObject *token = PyBytes_FromStringAndSize((const char *)key, len);
+    if (token == NULL) {
+        return -1;
+    }
+    PyObject *info = PyObject_CallOneArg(analyse, token);
+    Py_DECREF(token);
+    if (info == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 4
+        || !PyUnicode_Check(PyTuple_GET_ITEM(info, 0))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "tokens(): analyse must return a (str, int, int, int) tuple");
+        goto done;
+    }
+    unsigned long id = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(info, 1));
+    if (id == (unsigned long)-1 && PyErr_Occurred()) {
+        goto done;
+    }
+    if (id > 0xFFFFFFFFUL) {
+        PyErr_SetString(PyExc_OverflowError, "unsigned int is greater than maximum");
+        goto done;
+    }
+    long low = PyLong_AsLong(PyTuple_GET_ITEM(info, 2));
+    long flags = low == -1 && PyErr_Occurred() ? -1 : PyLong_AsLong(PyTuple_GET_ITEM(info, 3));
+    if (flags == -1 && PyErr_Occurred()) {
+        goto done;
+    }
+    if (low < 0 || low > 255 || flags < 0 || flags > 255) {
+        PyErr_SetString(PyExc_ValueError, "bytes must be in range(0, 256)");
+        goto done;
+    }
+    PyObject *term = PyTuple_GET_ITEM(info, 0);
+    if (put_token(out, term, (uint32_t)id, (unsigned char)low, (unsigned char)flags) < 0) {
+        goto done;
+    }
+    if (len <= KEY_MAX && cache_find(cache, hash, key, len) == NULL
+        && cache_put(cache, hash, key, len, term, (uint32_t)id, (unsigned char)low,
+                     (unsigned char)flags) < 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(info);
+    return rc;
+}
+
+static PyObject *
+storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "tokens() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(args[2], &TokenCache_Type)) {
+        PyErr_SetString(PyExc_TypeError, "tokens(): the cache must be a storymath.TokenCache");
+        return NULL;
+    }
+    TokenCache *cache = (TokenCache *)args[2];
+    PyObject *analyse = args[3];
+    Py_buffer table;
+    if (PyObject_GetBuffer(args[1], &table, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    PyObject *lines = NULL, *lengths = NULL, *result = NULL;
+    Tokens out = {NULL, {0}, {0}, {0}};
+    Buf line_buf = {0};
+    if (table.len != 256) {
+        PyErr_SetString(PyExc_ValueError, "translation table must be 256 characters long");
+        goto done;
+    }
+    const unsigned char *map = (const unsigned char *)table.buf;
+    lines = PySequence_Fast(args[0], "tokens(): lines must be a sequence of strings");
+    if (lines == NULL) {
+        goto done;
+    }
+    Py_ssize_t nlines = PySequence_Fast_GET_SIZE(lines);
+    out.terms = PyList_New(0);
+    lengths = PyList_New(nlines);
+    if (out.terms == NULL || lengths == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nlines; i++) {
+        PyObject *line = PySequence_Fast_GET_ITEM(lines, i);
+        if (!PyUnicode_Check(line)) {
+            PyErr_Format(PyExc_TypeError, "tokens(): a line must be a str, not %.100s",
+                         Py_TYPE(line)->tp_name);
+            goto done;
+        }
+        PyObject *encoded = NULL;
+        const unsigned char *text;
+        Py_ssize_t size;
+        if (PyUnicode_IS_ASCII(line)) {
+            text = PyUnicode_1BYTE_DATA(line);
+            size = PyUnicode_GET_LENGTH(line);
+        }
+        else {
+            encoded = PyUnicode_AsEncodedString(line, "utf-8", "replace");
+            if (encoded == NULL) {
+                goto done;
+            }
+            text = (const unsigned char *)PyBytes_AS_STRING(encoded);
+            size = PyBytes_GET_SIZE(encoded);
+        }
+        line_buf.len = 0;
+        int failed = size && buf_put(&line_buf, text, size) < 0;
+        Py_XDECREF(encoded);
+        if (failed) {
+            goto done;
+        }
+        unsigned char *mapped = (unsigned char *)line_buf.data;
+        for (Py_ssize_t j = 0; j < size; j++) {
+            mapped[j] = map[mapped[j]];
+        }
+        /* as bytes.split(): runs of bytes that are not ASCII whitespace */
+        Py_ssize_t count = 0, j = 0;
+        while (j < size) {
+            while (j < size && Py_ISSPACE(mapped[j])) {
+                j++;
+            }
+            if (j == size) {
+                break;
+            }
+            Py_ssize_t start = j;
+            while (j < size && !Py_ISSPACE(mapped[j])) {
+                j++;
+            }
+            const unsigned char *key = mapped + start;
+            Py_ssize_t len = j - start;
+            uint64_t hash = len <= KEY_MAX ? key_hash(key, len) : 0;
+            Slot *slot = len <= KEY_MAX ? cache_find(cache, hash, key, len) : NULL;
+            if (slot != NULL) {
+                if (put_token(&out, slot->term, slot->id, slot->low, slot->flags) < 0) {
+                    goto done;
+                }
+            }
+            else if (analyse_token(cache, analyse, key, len, hash, &out) < 0) {
+                goto done;
+            }
+            count++;
+        }
+        PyObject *n = PyLong_FromSsize_t(count);
+        if (n == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(lengths, i, n);
+    }
+    result = Py_BuildValue("(Oy#y#y#O)", out.terms, out.ids.data ? out.ids.data : "",
+                           out.ids.len, out.lows.data ? out.lows.data : "", out.lows.len,
+                           out.flags.data ? out.flags.data : "", out.flags.len, lengths);
+done:
+    PyMem_Free(out.ids.data);
+    PyMem_Free(out.lows.data);
+    PyMem_Free(out.flags.data);
+    PyMem_Free(line_buf.data);
+    Py_XDECREF(out.terms);
+    Py_XDECREF(lengths);
+    Py_XDECREF(lines);
+    PyBuffer_Release(&table);
+    return result;
+}
+
+/* --- the module --- */
+
+static PyMethodDef methods[] = {
+    {"dot", (PyCFunction)(void (*)(void))storymath_dot, METH_FASTCALL,
+     "dot(query, terms, weights, need): see storymath.py"},
+    {"score", (PyCFunction)(void (*)(void))storymath_score, METH_FASTCALL,
+     "score(query, docs, need): see storymath.py"},
+    {"candidates", (PyCFunction)(void (*)(void))storymath_candidates, METH_FASTCALL,
+     "candidates(lists, tail, budget, k): see storymath.py"},
+    {"weigh", (PyCFunction)(void (*)(void))storymath_weigh, METH_FASTCALL,
+     "weigh(terms, idfs, tfs, proper, entity, max_terms): see storymath.py"},
+    {"shingles", (PyCFunction)(void (*)(void))storymath_shingles, METH_FASTCALL,
+     "shingles(ids, lows): see storymath.py"},
+    {"tokens", (PyCFunction)(void (*)(void))storymath_tokens, METH_FASTCALL,
+     "tokens(lines, table, cache, analyse): see storymath.py"},
+    {"vector", (PyCFunction)(void (*)(void))storymath_vector, METH_FASTCALL,
+     "vector(counts, idf_cache, df, scale, proper, entity, max_terms): see storymath.py"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "watcher.storymath",
+    "The story index's inner loops, in C (see storymath.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit_storymath(void)
+{
+    str_terms = PyUnicode_InternFromString("terms");
+    str_weights = PyUnicode_InternFromString("weights");
+    one = PyLong_FromLong(1);
+    if (str_terms == NULL || str_weights == NULL || one == NULL) {
+        return NULL;
+    }
+    if (check_tuple_hash() < 0) {
+        return NULL;
+    }
+    if (PyType_Ready(&TokenCache_Type) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&TokenCache_Type);
+    if (PyModule_AddObject(m, "TokenCache", (PyObject *)&TokenCache_Type) < 0) {
+        Py_DECREF(&TokenCache_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    /* constants of storymath.py, for `from watcher.storymath import ...` alike */
+    PyObject *tables = PyDict_New();
+    if (tables == NULL || PyModule_AddObject(m, "SAMPLE_TABLES", tables) < 0) {
+        Py_XDECREF(tables);
+        Py_DECREF(m);
+        return NULL;
+    }
+    for (int k = 0; k < 9; k++) {
+        unsigned char table[256];
+        for (int b = 0; b < 256; b++) {
+            table[b] = (b & ((1 << k) - 1)) ? 0 : 1;
+        }
+        PyObject *key = PyLong_FromLong(1L << k);
+        PyObject *value = PyBytes_FromStringAndSize((const char *)table, 256);
+        int rc = (key && value) ? PyDict_SetItem(tables, key, value) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
+    if (PyModule_AddIntConstant(m, "SHINGLE_SAMPLE_MIN", 64) < 0
+        || PyModule_AddIntConstant(m, "TUPLE_HASH_FAST", tuple_hash_ok) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,216 @@
+"""The story index's inner loops: term weighting, candidate counting, dot products.
+
+`watcher.stories` calls these for every article it assigns. This file is their definition and
+the fallback; `storymath.c` (built by setup.py, used as `watcher._compiled` says) computes the
+same results in C, to the bit: the same float32 weights, the same sums in the same order, the
+same tie-breaks (`tests/test_storymath.py` compares the two on random and real input).
+
+Vectors are (terms, weights): a sequence of distinct strings and, as bytes, one native 4-byte
+float per term (`array("f").tobytes()`).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence, Set
+from itertools import chain, compress, repeat
+from operator import and_, is_, mul, or_, truediv
+from typing import Any
+
+__all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "dot", "score",
+           "shingles", "tokens", "vector", "weigh"]
+
+
+def _check(terms: Sequence[str], weights: bytes) -> None:
+    if len(weights) != 4 * len(terms):
+        raise ValueError(f"a vector of {len(terms)} terms needs {4 * len(terms)} bytes of "
+                         f"weights, got {len(weights)}")
+
+
+def dot(query: Mapping[str, float], terms: Sequence[str], weights: bytes,
+        need: int) -> float | None:
+    """The dot product of `query` (term -> weight) and a vector, summed over the shared terms
+    in the vector's order; None when fewer than `need` terms are shared (a term whose query
+    weight is 0.0 is not shared)."""
+    _check(terms, weights)
+    vals = list(map(query.get, terms, repeat(0.0)))
+    if len(vals) - vals.count(0.0) < need:
+        return None
+    return sum(map(mul, compress(memoryview(weights).cast("f"), vals), filter(None, vals)), 0.0)
+
+
+def score(query: Mapping[str, float], docs: Sequence[Any], need: int) -> list[tuple[float, Any]]:
+    """(dot(query, d.terms, d.weights, need) or 0.0, d) for each of `docs`, in their order."""
+    return [(dot(query, d.terms, d.weights, need) or 0.0, d) for d in docs]
+
+
+def candidates(lists: Sequence[bytes | bytearray], tail: int, budget: int, k: int) -> list[int]:
+    """The `k` values counted most often in posting lists (4-byte unsigned ints each), in
+    increasing order. Lists are walked in the given order, each for its last `tail` values
+    when longer (all of it when `tail` is 0), until `budget` values were walked; ties between
+    counts go to the value first walked."""
+    if tail < 0 or k < 0:
+        raise ValueError("candidates(): tail and k must not be negative")
+    walked = array("I")
+    for plist in lists:
+        if len(plist) % 4:
+            raise ValueError(f"a posting list holds 4-byte values, got {len(plist)} bytes")
+        if len(plist) > 4 * tail:
+            walked.frombytes(plist[-4 * tail :])
+            budget -= tail
+        else:
+            walked.frombytes(plist)
+            budget -= len(plist) // 4
+        if budget <= 0:
+            break
+    hits: Counter[int] = Counter(walked)
+    top = list(hits) if len(hits) <= k else sorted(hits, key=hits.__getitem__, reverse=True)[:k]
+    top.sort()
+    return top
+
+
+def weigh(terms: Sequence[str], idfs: Sequence[float], tfs: Sequence[float],
+          proper: Set[str], entity: float, max_terms: int) -> tuple[tuple[str, ...], bytes]:
+    """An article's vector: weight tf * idf (times `entity` for a term in `proper`), the
+    `max_terms` strongest kept (ties in the given order), L2-normalised, as 4-byte floats."""
+    if max_terms < 0:
+        raise ValueError("max_terms must not be negative")
+    if not len(terms) == len(idfs) == len(tfs):
+        raise ValueError(f"weigh needs as many idfs and tfs as terms, got {len(terms)} terms, "
+                         f"{len(idfs)} idfs and {len(tfs)} tfs")
+    weights = list(map(mul, tfs, idfs))
+    for i in compress(range(len(terms)), map(proper.__contains__, terms)):
+        weights[i] *= entity
+    top = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[:max_terms]
+    if not top:
+        return (), b""
+    top_weights = list(map(weights.__getitem__, top))
+    norm = math.sqrt(sum(map(mul, top_weights, top_weights))) or 1.0
+    return (tuple(map(terms.__getitem__, top)),
+            array("f", map(truediv, top_weights, repeat(norm))).tobytes())
+
+
+_TF_CACHE: dict[float, float] = {}
+
+
+def _tf(count: float) -> float:
+    """Sub-linear term frequency: 1 + ln(count) above 1."""
+    w = 1.0 + math.log(count) if count > 1.0 else count
+    if len(_TF_CACHE) < 10_000:
+        _TF_CACHE[count] = w
+    return w
+
+
+def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
+           df: MutableMapping[str, int], scale: float, proper: Set[str], entity: float,
+           max_terms: int) -> tuple[tuple[str, ...], bytes]:
+    """An article's vector from its term counts (`weigh`, with tf = 1 + ln(count) above 1 and
+    the idf of `idf_cache`, computed first for a term not in it as ln(scale / (df + 1)) + 0.1
+    from the document frequencies `df` and stored there); then the article's terms are
+    counted in `df` (a new term added in the order of `counts`)."""
+    terms = list(counts)
+    idfs: list[float | None] = list(map(idf_cache.get, terms))
+    if None in idfs:
+        log = math.log
+        dget = df.get
+        for i in compress(range(len(idfs)), map(is_, idfs, repeat(None))):
+            term = terms[i]
+            idfs[i] = idf_cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
+    for term in terms:
+        df[term] = df.get(term, 0) + 1
+    tget = _TF_CACHE.get
+    tfs = [tget(c) or _tf(c) for c in counts.values()]
+    return weigh(terms, idfs, tfs, proper, entity, max_terms)  # type: ignore[arg-type]  # no None
+
+
+SHINGLE_SAMPLE_MIN = 64  # a long text keeps a 1/2^k sample of its shingles, at least this many
+_LOW = 0xFF
+_HIGH = 0xFFFFFF00  # a shingle value is 32 bits: 24 of the shingle's hash, 8 of its first word
+
+
+def _sample_table(m: int) -> bytes:
+    """A bytes.translate table: a low byte b to 1 when b is 0 modulo m (a power of two), else 0."""
+    return bytes(0 if b & (m - 1) else 1 for b in range(256))
+
+
+SAMPLE_TABLES = {1 << k: _sample_table(1 << k) for k in range(9)}
+
+
+Info = tuple[str, int, int, int]  # a token's (index term or "", word id, its low byte, flags)
+
+
+class TokenCache:
+    """The Info of tokens seen (by `tokens`): at most `max_entries`, all forgotten when full.
+    (The C version keeps them in a compact table of its own.)"""
+
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError("a TokenCache holds at least 1 entry")
+        self.max_entries = max_entries
+        self.infos: dict[bytes, Info] = {}
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    def clear(self) -> None:
+        self.infos.clear()
+
+    def analysed(self, token: bytes, analyse: Callable[[bytes], Info]) -> Info:
+        """The token's Info, from `analyse` when not remembered (then remembered)."""
+        info = self.infos.get(token)
+        if info is None:
+            info = analyse(token)
+            if len(self.infos) >= self.max_entries:
+                self.infos.clear()
+            self.infos[token] = info
+        return info
+
+
+def tokens(lines: Sequence[str], table: bytes, cache: TokenCache,
+           analyse: Callable[[bytes], Info]) -> tuple[list[str], bytes, bytes, bytes, list[int]]:
+    """The tokens of lines and what is known of each: a token is a run of bytes of the line's
+    UTF-8 (errors replaced) mapped through `table` (bytes.translate) without whitespace; its
+    Info is `analyse(token)`'s, remembered in `cache`. Returns the tokens' terms, word ids
+    (4-byte unsigned ints), low bytes and flags (one byte each), and the number of tokens of
+    each line."""
+    raws = [line.encode("utf-8", "replace").translate(table).split() for line in lines]
+    flat = list(chain.from_iterable(raws))
+    found: list[Info | None] = list(map(cache.infos.get, flat))
+    if not all(found):  # (faster than `None in found`: no comparisons)
+        found = [i or cache.analysed(t, analyse) for i, t in zip(found, flat, strict=True)]
+    lengths = list(map(len, raws))
+    if not found:
+        return [], b"", b"", b"", lengths
+    terms, ids, lows, flags = zip(*found, strict=True)  # (no None left)
+    return list(terms), array("I", ids).tobytes(), bytes(lows), bytes(flags), lengths
+
+
+def shingles(ids: bytes, lows: bytes) -> tuple[int, bytes]:
+    """A consistent sample of the hashed word 3-shingles of a text, from its word ids (4-byte
+    unsigned ints) and their low bytes (`lows`, one per id), as 4-byte unsigned ints in the
+    order of a set of them.
+
+    A shingle is kept when its first word's id is 0 modulo the rate m (a power of two chosen
+    from the text's length, at most 256). The kept value (32 bits) is 24 bits of the shingle's
+    hash (Python's hash of the tuple of three ids) and the first word's low 8 bits, so a sample
+    can be thinned to any coarser rate later. A text of fewer than three words keeps its ids."""
+    if len(ids) != 4 * len(lows):
+        raise ValueError(f"shingles needs one low byte per 4-byte id, got {len(ids)} bytes of "
+                         f"ids and {len(lows)} low bytes")
+    words = memoryview(ids).cast("I")
+    n = len(words) - 2
+    if n < 1:
+        return 1, array("I", set(words)).tobytes()
+    m = 1
+    while n // (2 * m) >= SHINGLE_SAMPLE_MIN and m < _LOW:
+        m *= 2
+    triples: Iterable[tuple[int, int, int]] = zip(words, words[1:], words[2:], strict=False)
+    firsts: Iterable[int] = lows  # (zip and map stop at the shortest: the n triples)
+    if m > 1:
+        keep = lows.translate(SAMPLE_TABLES[m])  # id % m == 0: its low byte % m == 0
+        triples = compress(triples, keep)
+        firsts = compress(lows, keep)
+    values = map(or_, map(and_, map(hash, triples), repeat(_HIGH)), firsts)
+    return m, array("I", set(values)).tobytes()
