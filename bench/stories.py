@@ -47,6 +47,7 @@ import argparse
 import functools
 import gc
 import hashlib
+import importlib.machinery
 import importlib.util
 import itertools
 import json
@@ -55,6 +56,7 @@ import random
 import resource
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import types
@@ -66,6 +68,7 @@ from typing import Any
 
 
 def _load_as(name: str, path: str) -> Any:
+    """The module of a .py file or a built extension, as `name`."""
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load {path}")
@@ -535,6 +538,18 @@ def _baseline_storymath(ref: str, into: Path) -> Path | None:
         verdict = _compiled.survey().get("storymath")
         print(f"baseline {ref}: storymath as installed here ({verdict})")
         return None
+    if (into / "storymath.c").is_file() and _compiled.survey().get("storymath") == "compiled":
+        # compiled as setup.py compiles it, as this install's is
+        suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+        target = into / f"storymath{suffix}"
+        cc = (sysconfig.get_config_var("CC") or "cc").split()
+        proc = subprocess.run([*cc, "-O2", "-ffp-contract=off", "-shared", "-fPIC",
+                               f"-I{sysconfig.get_paths()['include']}", str(into / "storymath.c"),
+                               "-o", str(target)], capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            print(f"baseline {ref}: its storymath.c, compiled")
+            return target
+        print(f"baseline {ref}: its storymath.c did not compile ({proc.stderr.strip()[-200:]})")
     print(f"baseline {ref}: its storymath.py, from source")
     return into / "storymath.py"
 
@@ -550,6 +565,7 @@ def main() -> int:
                     help="also run each scenario on src/watcher/stories.py of this git ref")
     ap.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     ap.add_argument("--module-file", help=argparse.SUPPRESS)
+    ap.add_argument("--storymath-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     n = 10_000 if args.quick else args.window_docs
     if args.child:
