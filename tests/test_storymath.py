@@ -211,6 +211,8 @@ def test_token_cache_forgets_everything_when_full(both: tuple[ModuleType, Module
     lambda m: m.candidates([b""], -1, 10, 1),
     lambda m: m.weigh(["a"], [1.0, 2.0], [1.0], frozenset(), 1.0, 5),
     lambda m: m.weigh(["a"], [1.0], [1.0], frozenset(), 1.0, -1),
+    lambda m: m.weigh(["a", "b"], [1.0, float("nan")], [1.0, 1.0], frozenset(), 1.0, 2),
+    lambda m: m.vector({"a": 2}, {}, {}, -5.0, frozenset(), 1.0, 2),
 ])
 def test_bad_arguments_are_refused_alike(both: tuple[ModuleType, ModuleType], call: Any) -> None:
     c, py = both
@@ -218,6 +220,27 @@ def test_bad_arguments_are_refused_alike(both: tuple[ModuleType, ModuleType], ca
         call(py)
     with pytest.raises(ValueError):
         call(c)
+
+
+def test_limits_beyond_a_machine_int(both: tuple[ModuleType, ModuleType]) -> None:
+    """Counts and limits are compared as Python compares ints, not wrapped or refused."""
+    c, py = both
+    lists = [array("I", [1, 2]).tobytes(), array("I", [3, 4]).tobytes()]
+    for tail, budget, k in [(1, -2**63, 10), (2**64, 2**64, 2**64), (1, 2**70, 1),
+                            (0, -2**80, 2**65)]:
+        assert c.candidates(lists, tail, budget, k) == py.candidates(lists, tail, budget, k)
+    query, terms, weights = {"a": 0.5, "b": 0.25}, ("a", "b"), array("f", [0.5, 0.5]).tobytes()
+    for need in (-2**70, 0, 2, 3, 2**64):
+        assert c.dot(query, terms, weights, need) == py.dot(query, terms, weights, need)
+    for n in (2**64, 2**70):
+        assert c.weigh(["a", "b"], [1.0, 2.0], [1, 1], set(), 2.0, n) == py.weigh(
+            ["a", "b"], [1.0, 2.0], [1, 1], set(), 2.0, n)
+
+
+def test_tunables_that_count_must_be_whole_numbers() -> None:
+    with pytest.raises(stories.StoryError, match="posting_budget must be a whole number"):
+        StoryIndex(posting_budget=400.0)
+    StoryIndex(join_threshold=1)  # (a float tunable may be given as an int)
 
 
 def _stream() -> list[StoryDoc]:

@@ -170,6 +170,8 @@ class StoryTunables:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise StoryError(f"tunable {f.name} must be a number, got {value!r}")
+            if f.type == "int" and not isinstance(value, int):  # (a count, a limit)
+                raise StoryError(f"tunable {f.name} must be a whole number, got {value!r}")
             if not value >= 0:  # also rejects NaN
                 raise StoryError(f"tunable {f.name} must be >= 0, got {value!r}")
         for name in ("df_half_life", "time_scale_days", "idf_refresh"):

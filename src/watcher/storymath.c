@@ -51,6 +51,26 @@ sum_result(const Sum *s)
     return s->sum;
 }
 
+/* An int argument as a Py_ssize_t, saturated (Python compares the int itself). */
+static int
+ssize_arg(PyObject *arg, Py_ssize_t *out)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "an int is required, not %.100s", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = overflow > 0 ? PY_SSIZE_T_MAX
+         : overflow < 0 ? PY_SSIZE_T_MIN
+         : v > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX
+         : v < PY_SSIZE_T_MIN ? PY_SSIZE_T_MIN : (Py_ssize_t)v;
+    return 0;
+}
+
 /* --- dot --- */
 
 /* The dot product of `query` (a dict) with (terms, weights): *found is 0 when fewer than
@@ -60,7 +80,7 @@ dot_impl(PyObject *query, PyObject *terms, PyObject *weights, Py_ssize_t need, d
          int *found)
 {
     Py_buffer view;
-    PyObject *seq = PySequence_Fast(terms, "terms must be a sequence of strings");
+    PyObject *seq = PySequence_Tuple(terms);
     if (seq == NULL) {
         return -1;
     }
@@ -88,7 +108,7 @@ dot_impl(PyObject *query, PyObject *terms, PyObject *weights, Py_ssize_t need, d
             }
             continue;
         }
-        double q = PyFloat_AsDouble(v);
+        double q = PyFloat_CheckExact(v) ? PyFloat_AS_DOUBLE(v) : PyFloat_AsDouble(v);
         if (q == -1.0 && PyErr_Occurred()) {
             goto done;
         }
@@ -120,8 +140,8 @@ storymath_dot(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "dot(): the query must be a dict");
         return NULL;
     }
-    Py_ssize_t need = PyLong_AsSsize_t(args[3]);
-    if (need == -1 && PyErr_Occurred()) {
+    Py_ssize_t need;
+    if (ssize_arg(args[3], &need) < 0) {
         return NULL;
     }
     double result;
@@ -151,11 +171,11 @@ storymath_score(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "score(): the query must be a dict");
         return NULL;
     }
-    Py_ssize_t need = PyLong_AsSsize_t(args[2]);
-    if (need == -1 && PyErr_Occurred()) {
+    Py_ssize_t need;
+    if (ssize_arg(args[2], &need) < 0) {
         return NULL;
     }
-    PyObject *docs = PySequence_Fast(args[1], "score(): docs must be a sequence");
+    PyObject *docs = PySequence_Tuple(args[1]);
     if (docs == NULL) {
         return NULL;
     }
@@ -238,23 +258,16 @@ storymath_candidates(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "candidates() takes 4 arguments (%zd given)", nargs);
         return NULL;
     }
-    Py_ssize_t tail = PyLong_AsSsize_t(args[1]);
-    if (tail == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_ssize_t budget = PyLong_AsSsize_t(args[2]);
-    if (budget == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_ssize_t k = PyLong_AsSsize_t(args[3]);
-    if (k == -1 && PyErr_Occurred()) {
+    Py_ssize_t tail, budget, k;
+    if (ssize_arg(args[1], &tail) < 0 || ssize_arg(args[2], &budget) < 0
+        || ssize_arg(args[3], &k) < 0) {
         return NULL;
     }
     if (tail < 0 || k < 0) {
         PyErr_SetString(PyExc_ValueError, "candidates(): tail and k must not be negative");
         return NULL;
     }
-    PyObject *lists = PySequence_Fast(args[0], "candidates(): lists must be a sequence");
+    PyObject *lists = PySequence_Tuple(args[0]);
     if (lists == NULL) {
         return NULL;
     }
@@ -285,12 +298,13 @@ storymath_candidates(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (count > tail && tail > 0) {
             starts[i] = count - tail;
             total += tail;
-            budget -= tail;
+            budget = budget < PY_SSIZE_T_MIN + tail ? PY_SSIZE_T_MIN : budget - tail;
         }
         else {
             starts[i] = 0;
             total += count;
-            budget -= count > tail ? 0 : count; /* tail 0: all of it, for no budget */
+            Py_ssize_t spent = count > tail ? 0 : count; /* tail 0: all of it, for no budget */
+            budget = budget < PY_SSIZE_T_MIN + spent ? PY_SSIZE_T_MIN : budget - spent;
         }
         if (budget <= 0) {
             break;
@@ -391,6 +405,11 @@ weigh_core(PyObject *const *terms, Weighted *w, Py_ssize_t n, PyObject *proper, 
         if (is_proper) {
             w[i].weight = w[i].weight * entity;
         }
+        if (isnan(w[i].weight)) {
+            PyErr_Format(PyExc_ValueError, "weigh(): the weight of term %R is not a number",
+                         terms[i]);
+            return NULL;
+        }
     }
     qsort(w, (size_t)n, sizeof(Weighted), by_weight);
     Py_ssize_t keep = n < max_terms ? n : max_terms;
@@ -426,8 +445,7 @@ done:
 static int
 max_terms_arg(PyObject *arg, Py_ssize_t *out)
 {
-    *out = PyLong_AsSsize_t(arg);
-    if (*out == -1 && PyErr_Occurred()) {
+    if (ssize_arg(arg, out) < 0) {
         return -1;
     }
     if (*out < 0) {
@@ -452,9 +470,9 @@ storymath_weigh(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (max_terms_arg(args[5], &max_terms) < 0) {
         return NULL;
     }
-    PyObject *terms = PySequence_Fast(args[0], "weigh(): terms must be a sequence");
-    PyObject *idfs = terms ? PySequence_Fast(args[1], "weigh(): idfs must be a sequence") : NULL;
-    PyObject *tfs = idfs ? PySequence_Fast(args[2], "weigh(): tfs must be a sequence") : NULL;
+    PyObject *terms = PySequence_Tuple(args[0]);
+    PyObject *idfs = terms ? PySequence_Tuple(args[1]) : NULL;
+    PyObject *tfs = idfs ? PySequence_Tuple(args[2]) : NULL;
     PyObject *out = NULL;
     Weighted *w = NULL;
     if (tfs == NULL) {
@@ -542,6 +560,9 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         double idf;
         PyObject *cached = PyDict_GetItemWithError(idf_cache, term);
+        if (cached == NULL && PyErr_Occurred()) {
+            goto done;
+        }
         PyObject *seen = cached ? NULL : PyDict_GetItemWithError(df, term);
         if (PyErr_Occurred()) {
             goto done;
@@ -560,7 +581,16 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     goto done;
                 }
             }
-            idf = log(scale / (f + 1.0)) + 0.1;
+            if (f + 1.0 == 0.0) {
+                PyErr_SetString(PyExc_ZeroDivisionError, "float division by zero");
+                goto done;
+            }
+            double ratio = scale / (f + 1.0);
+            if (ratio <= 0.0) {
+                PyErr_SetString(PyExc_ValueError, "math domain error");
+                goto done;
+            }
+            idf = log(ratio) + 0.1;
             PyObject *value = PyFloat_FromDouble(idf);
             if (value == NULL || PyDict_SetItem(idf_cache, term, value) < 0) {
                 Py_XDECREF(value);
@@ -573,7 +603,9 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (old == NULL && PyErr_Occurred()) {
             goto done;
         }
+        Py_XINCREF(old);
         PyObject *counted = old ? PyNumber_Add(old, one) : (Py_INCREF(one), one);
+        Py_XDECREF(old);
         if (counted == NULL || PyDict_SetItem(df, term, counted) < 0) {
             Py_XDECREF(counted);
             goto done;
@@ -808,13 +840,16 @@ static PyTypeObject TokenCache_Type;
 static void
 cache_free(TokenCache *self)
 {
-    for (size_t i = 0; i < self->cap; i++) {
-        Py_XDECREF(self->slots[i].term);
-    }
-    PyMem_Free(self->slots);
+    /* detached first: a term's __del__ may use the cache */
+    Slot *slots = self->slots;
+    size_t cap = self->cap;
     self->slots = NULL;
     self->cap = 0;
     self->used = 0;
+    for (size_t i = 0; i < cap; i++) {
+        Py_XDECREF(slots[i].term);
+    }
+    PyMem_Free(slots);
 }
 
 static PyObject *
@@ -1081,7 +1116,7 @@ storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     const unsigned char *map = (const unsigned char *)table.buf;
-    lines = PySequence_Fast(args[0], "tokens(): lines must be a sequence of strings");
+    lines = PySequence_Tuple(args[0]);
     if (lines == NULL) {
         goto done;
     }

@@ -7,6 +7,13 @@ same tie-breaks (`tests/test_storymath.py` compares the two on random and real i
 
 Vectors are (terms, weights): a sequence of distinct strings and, as bytes, one native 4-byte
 float per term (`array("f").tobytes()`).
+
+The C version asks a little more of its arguments, all of which `watcher.stories` gives: a dict
+(not any mapping) for a query, ints for the counts and limits (`need`, `tail`, `budget`, `k`,
+`max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its TokenCache keeps the
+tokens of up to 38 bytes only (a longer one is analysed again each time) and looks a token up
+when it comes to it, where this one looks a call's tokens up first: `analyse` (pure) is called
+for other tokens, with the same results.
 """
 
 from __future__ import annotations
@@ -80,9 +87,12 @@ def weigh(terms: Sequence[str], idfs: Sequence[float], tfs: Sequence[float],
     if not len(terms) == len(idfs) == len(tfs):
         raise ValueError(f"weigh needs as many idfs and tfs as terms, got {len(terms)} terms, "
                          f"{len(idfs)} idfs and {len(tfs)} tfs")
-    weights = list(map(mul, tfs, idfs))
+    weights = list(map(mul, map(float, tfs), map(float, idfs)))
     for i in compress(range(len(terms)), map(proper.__contains__, terms)):
         weights[i] *= entity
+    if any(map(math.isnan, weights)):  # (no order to sort them in)
+        term = terms[list(map(math.isnan, weights)).index(True)]
+        raise ValueError(f"weigh(): the weight of term {term!r} is not a number")
     top = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[:max_terms]
     if not top:
         return (), b""
