@@ -1034,8 +1034,9 @@ def checkout_src(ref: str, into: Path) -> Path:
             if ext.name.startswith((f"{name}.", f"{name}__mypyc.")):
                 shutil.copy2(ext, there / ext.name)
     (there / "compiled.json").write_text(json.dumps(same), encoding="utf-8")
+    source = sorted(name for name in set(built) - set(same) if (there / f"{name}.py").is_file())
     print(f"baseline {ref}: compiled {sorted(same) or 'none'}; from source: "
-          f"{sorted(set(built) - set(same)) or 'none'}", flush=True)
+          f"{source or 'none'}", flush=True)
     return into / "src"
 
 
