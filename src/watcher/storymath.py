@@ -1,4 +1,4 @@
-"""The story index's inner loops: term weighting, candidate counting, dot products.
+"""The story index's inner loops: tokens, shingles, term weights, candidate counts, dot products.
 
 `watcher.stories` calls these for every article it assigns. This file is their definition and
 the fallback; `storymath.c` (built by setup.py, used as `watcher._compiled` says) computes the
