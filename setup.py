@@ -105,13 +105,6 @@ def _extensions() -> list[Any]:
         return []
     if BUILD_COMMANDS.isdisjoint(sys.argv[1:]):
         return []  # metadata only: nothing to compile
-    try:
-        from mypyc.build import mypycify  # a build requirement (pyproject.toml)
-    except ImportError as exc:  # built without isolation, in an environment without mypy
-        print(f"watcher: mypyc unavailable ({exc}); the modules stay pure Python",
-              file=sys.stderr)
-        return []
-
     digest = _compiled_module().source_digest
     for name in COMPILED:  # the sources as compiled
         SOURCE_DIGESTS[name] = digest(PACKAGE_DIR, name)
@@ -121,6 +114,14 @@ def _extensions() -> list[Any]:
                   extra_compile_args=["-O2", "-ffp-contract=off"])
         for name in HANDWRITTEN
     ]
+    for ext in handwritten:
+        ext.optional = True  # a failed compile leaves the module pure Python
+    try:
+        from mypyc.build import mypycify  # a build requirement (pyproject.toml)
+    except ImportError as exc:  # built without isolation, in an environment without mypy
+        print(f"watcher: mypyc unavailable ({exc}); {', '.join(MYPYC)} stay pure Python",
+              file=sys.stderr)
+        return handwritten
     # separate: each module in its own pair of extensions, inside the package
     try:
         extensions = mypycify([f"src/watcher/{name}.py" for name in MYPYC], separate=True)

@@ -395,7 +395,7 @@ def test_restore_of_a_story_opener_is_a_new_story() -> None:
         ({"window": 72}, "window must be a positive timedelta"),
         ({"join_treshold": 0.2}, "unknown tunable"),
         ({"join_threshold": -0.1}, "must be >= 0"),
-        ({"join_threshold": float("nan")}, "must be >= 0"),
+        ({"join_threshold": float("nan")}, "must be a finite number"),
         ({"max_terms": 0}, "max_terms must be >= 1"),
         ({"df_half_life": 0}, "df_half_life must be > 0"),
         ({"story_memory": timedelta(days=-1)}, "must not be negative"),

@@ -237,10 +237,42 @@ def test_limits_beyond_a_machine_int(both: tuple[ModuleType, ModuleType]) -> Non
             ["a", "b"], [1.0, 2.0], [1, 1], set(), 2.0, n)
 
 
-def test_tunables_that_count_must_be_whole_numbers() -> None:
-    with pytest.raises(stories.StoryError, match="posting_budget must be a whole number"):
-        StoryIndex(posting_budget=400.0)
+def test_tunables_that_count_are_whole_numbers() -> None:
+    index = StoryIndex(posting_budget=400.0, df_half_life=2e4)  # (as a config may write them)
+    assert (index.tunables.posting_budget, index.tunables.df_half_life) == (400, 20000)
+    assert type(index.tunables.posting_budget) is int
+    with pytest.raises(stories.StoryError, match=r"posting_budget must be an integer, got 400\.5"):
+        StoryIndex(posting_budget=400.5)
+    with pytest.raises(stories.StoryError, match="title_weight must be a finite number"):
+        StoryIndex(title_weight=float("inf"))
     StoryIndex(join_threshold=1)  # (a float tunable may be given as an int)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "3"])
+def test_a_count_that_is_no_finite_number_changes_nothing(
+    both: tuple[ModuleType, ModuleType], bad: Any
+) -> None:
+    for module in both:
+        cache, df = {"alpha": 1.5}, {"alpha": 4, "beta": 2}
+        counts = {"alpha": 2, "beta": bad, "gamma": 1}
+        with pytest.raises((ValueError, TypeError)):
+            module.vector(counts, cache, df, 300.0, frozenset(), 2.0, 50)
+        assert (cache, df) == ({"alpha": 1.5}, {"alpha": 4, "beta": 2})
+
+
+def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> None:
+    index = StoryIndex()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    first = StoryDoc("a1", "Harbour crane collapse", "A crane fell at the harbour today.", start,
+                     "s")
+    index.assign(first)
+    feats = stories.extract_features("Harbour crane collapse", "A crane fell again.")
+    bad = stories.replace(feats, counts={**feats.counts, "crane": float("nan")})
+    before = index.dumps()
+    with pytest.raises(stories.StoryError, match=r"a2.*finite"):
+        index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell again.", start, "s"),
+                     bad)
+    assert index.dumps() == before
 
 
 def _stream() -> list[StoryDoc]:

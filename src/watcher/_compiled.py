@@ -68,7 +68,8 @@ def survey(directory: Path = PACKAGE_DIR, env: Mapping[str, str] = os.environ) -
             out[name] = f"source ({PURE_ENV} is set)"
         elif f"{name}.c" not in files and not _built(files, f"{name}__mypyc"):
             # (the library a mypyc module loads; a module built from name.c has none)
-            out[name] = "source (incomplete build: no library; pip install again)"
+            out[name] = (f"source (incomplete build: no {name}__mypyc library, nor a {name}.c "
+                         "source; pip install again)")
         elif name not in digests:
             out[name] = f"source (no digest in {MANIFEST}: rebuild with pip install)"
         elif source_digest(directory, name) != digests[name]:

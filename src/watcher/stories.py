@@ -170,9 +170,14 @@ class StoryTunables:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise StoryError(f"tunable {f.name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise StoryError(f"tunable {f.name} must be a finite number, got {value!r}")
             if f.type == "int" and not isinstance(value, int):  # (a count, a limit)
-                raise StoryError(f"tunable {f.name} must be a whole number, got {value!r}")
-            if not value >= 0:  # also rejects NaN
+                if not value.is_integer():
+                    raise StoryError(f"tunable {f.name} must be an integer, got {value!r}")
+                object.__setattr__(self, f.name, int(value))  # 2e4 in a config: 20000
+                value = int(value)
+            if not value >= 0:
                 raise StoryError(f"tunable {f.name} must be >= 0, got {value!r}")
         for name in ("df_half_life", "time_scale_days", "idf_refresh"):
             if not getattr(self, name) > 0:
@@ -1398,6 +1403,13 @@ class StoryIndex:
                 f"StoryDoc {doc.id!r}: features must be DocFeatures, got {type(features).__name__}"
             )
         counts = features.counts
+        try:
+            finite = all(map(math.isfinite, counts.values()))
+        except TypeError:
+            finite = False
+        if not finite:
+            raise StoryError(f"StoryDoc {doc.id!r}: the features' term counts must be finite "
+                             "numbers")
         intern = sys.intern
         return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
                                                  strict=True)),

@@ -551,6 +551,7 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t pos = 0;
     PyObject *term, *count;
+    /* the terms and their counts, checked before anything is changed */
     while (held < n && PyDict_Next(counts, &pos, &term, &count)) {
         Py_INCREF(term); /* (the dicts below may run Python code: __eq__ of a key) */
         terms[held++] = term;
@@ -558,6 +559,19 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (c == -1.0 && PyErr_Occurred()) {
             goto done;
         }
+        if (!isfinite(c)) {
+            PyErr_Format(PyExc_ValueError,
+                         "vector(): the count of term %R is not a finite number", term);
+            goto done;
+        }
+        w[held - 1].weight = c > 1.0 ? 1.0 + log(c) : c; /* tf, for now */
+    }
+    if (held != n || PyDict_GET_SIZE(counts) != n) {
+        PyErr_SetString(PyExc_RuntimeError, "vector(): counts changed size during iteration");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        term = terms[i];
         double idf;
         PyObject *cached = PyDict_GetItemWithError(idf_cache, term);
         if (cached == NULL && PyErr_Occurred()) {
@@ -611,13 +625,8 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         Py_DECREF(counted);
-        double tf = c > 1.0 ? 1.0 + log(c) : c;
-        w[held - 1].weight = tf * idf;
-        w[held - 1].index = held - 1;
-    }
-    if (held != n || PyDict_GET_SIZE(counts) != n) {
-        PyErr_SetString(PyExc_RuntimeError, "vector(): counts changed size during iteration");
-        goto done;
+        w[i].weight = w[i].weight * idf;
+        w[i].index = i;
     }
     out = weigh_core(terms, w, n, proper, entity, max_terms);
 done:

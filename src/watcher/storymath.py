@@ -50,7 +50,20 @@ def dot(query: Mapping[str, float], terms: Sequence[str], weights: bytes,
 
 def score(query: Mapping[str, float], docs: Sequence[Any], need: int) -> list[tuple[float, Any]]:
     """(dot(query, d.terms, d.weights, need) or 0.0, d) for each of `docs`, in their order."""
-    return [(dot(query, d.terms, d.weights, need) or 0.0, d) for d in docs]
+    get = query.get
+    zero = repeat(0.0)
+    out: list[tuple[float, Any]] = []
+    for d in docs:  # (dot, inline: this runs for every candidate of every article)
+        terms, weights = d.terms, d.weights
+        if len(weights) != 4 * len(terms):
+            _check(terms, weights)
+        vals = list(map(get, terms, zero))
+        if len(vals) - vals.count(0.0) >= need:
+            out.append((sum(map(mul, compress(memoryview(weights).cast("f"), vals),
+                                filter(None, vals)), 0.0) or 0.0, d))
+        else:
+            out.append((0.0, d))
+    return out
 
 
 def candidates(lists: Sequence[bytes | bytearray], tail: int, budget: int, k: int) -> list[int]:
@@ -81,13 +94,19 @@ def candidates(lists: Sequence[bytes | bytearray], tail: int, budget: int, k: in
 def weigh(terms: Sequence[str], idfs: Sequence[float], tfs: Sequence[float],
           proper: Set[str], entity: float, max_terms: int) -> tuple[tuple[str, ...], bytes]:
     """An article's vector: weight tf * idf (times `entity` for a term in `proper`), the
-    `max_terms` strongest kept (ties in the given order), L2-normalised, as 4-byte floats."""
+    `max_terms` strongest kept (ties in the given order), L2-normalised, as 4-byte floats.
+    (tfs and idfs are taken as floats.)"""
     if max_terms < 0:
         raise ValueError("max_terms must not be negative")
     if not len(terms) == len(idfs) == len(tfs):
         raise ValueError(f"weigh needs as many idfs and tfs as terms, got {len(terms)} terms, "
                          f"{len(idfs)} idfs and {len(tfs)} tfs")
     weights = list(map(mul, map(float, tfs), map(float, idfs)))
+    return _weigh(terms, weights, proper, entity, max_terms)
+
+
+def _weigh(terms: Sequence[str], weights: list[float], proper: Set[str], entity: float,
+           max_terms: int) -> tuple[tuple[str, ...], bytes]:
     for i in compress(range(len(terms)), map(proper.__contains__, terms)):
         weights[i] *= entity
     if any(map(math.isnan, weights)):  # (no order to sort them in)
@@ -119,7 +138,16 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     """An article's vector from its term counts (`weigh`, with tf = 1 + ln(count) above 1 and
     the idf of `idf_cache`, computed first for a term not in it as ln(scale / (df + 1)) + 0.1
     from the document frequencies `df` and stored there); then the article's terms are
-    counted in `df` (a new term added in the order of `counts`)."""
+    counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers,
+    checked before anything is changed."""
+    if max_terms < 0:
+        raise ValueError("max_terms must not be negative")
+    if not all(map(math.isfinite, counts.values())):  # (TypeError for a count that is no number)
+        term = next(t for t, c in counts.items() if not math.isfinite(c))
+        raise ValueError(f"vector(): the count of term {term!r} is not a finite number")
+    tfs = list(map(_TF_CACHE.get, counts.values()))
+    if not all(tfs):
+        tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
     terms = list(counts)
     idfs: list[float | None] = list(map(idf_cache.get, terms))
     if None in idfs:
@@ -128,11 +156,13 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
         for i in compress(range(len(idfs)), map(is_, idfs, repeat(None))):
             term = terms[i]
             idfs[i] = idf_cache[term] = log(scale / (dget(term, 0) + 1.0)) + 0.1
-    for term in terms:
-        df[term] = df.get(term, 0) + 1
-    tget = _TF_CACHE.get
-    tfs = [tget(c) or _tf(c) for c in counts.values()]
-    return weigh(terms, idfs, tfs, proper, entity, max_terms)  # type: ignore[arg-type]  # no None
+    if isinstance(df, Counter):
+        df.update(terms)  # (in C)
+    else:
+        for term in terms:
+            df[term] = df.get(term, 0) + 1
+    # (tf 1 as an int: 1 * idf is 1.0 * idf)
+    return _weigh(terms, list(map(mul, tfs, idfs)), proper, entity, max_terms)
 
 
 SHINGLE_SAMPLE_MIN = 64  # a long text keeps a 1/2^k sample of its shingles, at least this many
