@@ -108,14 +108,13 @@ def _extensions() -> list[Any]:
     digest = _compiled_module().source_digest
     for name in COMPILED:  # the sources as compiled
         SOURCE_DIGESTS[name] = digest(PACKAGE_DIR, name)
+    # optional, every extension: a failed compile leaves the module pure Python
     handwritten = [
-        Extension(f"watcher.{name}", [f"src/watcher/{name}.c"],
+        Extension(f"watcher.{name}", [f"src/watcher/{name}.c"], optional=True,
                   # a fused multiply-add would round otherwise than Python does
                   extra_compile_args=["-O2", "-ffp-contract=off"])
         for name in HANDWRITTEN
     ]
-    for ext in handwritten:
-        ext.optional = True  # a failed compile leaves the module pure Python
     try:
         from mypyc.build import mypycify  # a build requirement (pyproject.toml)
     except ImportError as exc:  # built without isolation, in an environment without mypy
@@ -129,11 +128,10 @@ def _extensions() -> list[Any]:
         print(f"watcher: mypyc cannot compile the modules ({exc!r}); they stay pure Python",
               file=sys.stderr)
         _remove_outputs(PACKAGE_DIR)
-        extensions = []
-    extensions += handwritten
+        return handwritten
     for ext in extensions:
-        ext.optional = True  # a failed compile leaves the module pure Python
-    return extensions
+        ext.optional = True
+    return extensions + handwritten
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})

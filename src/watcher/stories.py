@@ -1031,7 +1031,7 @@ class StoryIndex:
             return known.assignment
         ts = None if doc.published is None else _timestamp(doc.published)
         feats = self._features(doc, features)
-        terms, weights = self._vector(feats)
+        terms, weights = self._vector(feats, doc.id)
         query = dict(zip(terms, memoryview(weights).cast("f"), strict=True))
         scored = self._score(query, self._candidates(terms))
         revision = self._revision(doc, feats, scored)
@@ -1068,7 +1068,7 @@ class StoryIndex:
             return
         ts = None if doc.published is None else _timestamp(doc.published)
         feats = self._features(doc, features)
-        terms, weights = self._vector(feats)
+        terms, weights = self._vector(feats, doc.id)
         story = self._stories.get(story_id) or self._remembered.get(story_id) or _Story(story_id)
         kind: Kind
         if duplicate_of is not None:
@@ -1403,26 +1403,23 @@ class StoryIndex:
                 f"StoryDoc {doc.id!r}: features must be DocFeatures, got {type(features).__name__}"
             )
         counts = features.counts
-        try:
-            finite = all(map(math.isfinite, counts.values()))
-        except TypeError:
-            finite = False
-        if not finite:
-            raise StoryError(f"StoryDoc {doc.id!r}: the features' term counts must be finite "
-                             "numbers")
         intern = sys.intern
         return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
                                                  strict=True)),
                        focal=frozenset(map(intern, features.focal)))
 
-    def _vector(self, feats: DocFeatures) -> tuple[tuple[str, ...], bytes]:
+    def _vector(self, feats: DocFeatures, doc_id: str = "") -> tuple[tuple[str, ...], bytes]:
         """The article's top terms and their L2-normalised TF-IDF weights (4-byte floats).
-        Counts the article in the document frequencies (call once per article added)."""
+        Counts the article in the document frequencies (call once per article added); nothing
+        changes when its term counts are refused (not finite numbers: supplied features)."""
         t = self.tunables
         # idf = ln(scale / (df + 1)) + 0.1
         scale = self._df_total + t.df_prior + 1.0
-        vec = storymath.vector(feats.counts, self._idf_cache, self._df, scale, feats.proper,
-                               t.entity_weight, t.max_terms)
+        try:
+            vec = storymath.vector(feats.counts, self._idf_cache, self._df, scale, feats.proper,
+                                   t.entity_weight, t.max_terms)
+        except (ValueError, TypeError) as exc:
+            raise StoryError(f"StoryDoc {doc_id!r}: its features' term counts: {exc}") from exc
         self._df_total += 1
         self._counted()
         return vec
