@@ -24,7 +24,6 @@ from watcher.stories import (
     StoryError,
     StoryIndex,
     StoryTunables,
-    _weighted_counts,
     clean_body,
     clean_title,
     extract_features,
@@ -118,19 +117,6 @@ def test_features_weight_title_and_lead_over_body() -> None:
     body = "alpha appears early.\n" + " ".join(["filler"] * 100) + "\nomega appears late."
     f = extract_features("Gamma in the title", body)
     assert f.counts["gamma"] > f.counts["alpha"] > f.counts["omega"]
-
-
-def test_weighted_counts_integral_and_general_paths_agree() -> None:
-    """Integral weights are counted by repeating the parts (one C pass); other weights by the
-    general loop. Both give the same counts, in the same (first occurrence) order."""
-    parts = [(["gamma", "", "delta"], 3.0), (["alpha", "gamma", "alpha"], 2.0),
-             (["omega", "alpha", "beta"], 1.0), (["16yo"], 2.0)]
-    integral = _weighted_counts(parts)
-    halved = _weighted_counts([(p, w / 2) for p, w in parts])
-    assert list(integral) == list(halved) == ["gamma", "delta", "alpha", "omega", "beta", "16yo"]
-    assert {k: 2 * v for k, v in halved.items()} == dict(integral)
-    assert dict(integral) == {"gamma": 5, "delta": 3, "alpha": 5, "omega": 1, "beta": 1,
-                              "16yo": 2}
 
 
 def test_features_find_title_persons_not_teams_or_places() -> None:

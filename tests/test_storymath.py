@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib.machinery
 import json
+import pickle
 import random
 import struct
+import sys
 import zlib
 from array import array
 from collections import Counter
@@ -52,16 +54,21 @@ def _weight(rng: random.Random) -> float:
                        rng.random(), rng.random()])
 
 
-def test_dot_and_score(both: tuple[ModuleType, ModuleType]) -> None:
+@pytest.mark.parametrize("interned", [False, True])
+def test_dot_and_score(both: tuple[ModuleType, ModuleType], interned: bool) -> None:
+    """Interned terms (as the index keeps them) take the C score's lookup by address; others,
+    and a query too long for its table, the dict's."""
     c, py = both
-    rng = random.Random(1)
+    rng = random.Random(1 + interned)
 
     class Doc:
         def __init__(self, terms: tuple[str, ...], weights: bytes) -> None:
             self.terms, self.weights = terms, weights
 
     for _ in range(3000):
-        vocab = _vocab(rng, rng.randint(1, 60))
+        vocab = _vocab(rng, rng.choice([rng.randint(1, 60), 200]))
+        if interned:
+            vocab = [sys.intern(t) for t in vocab]
         shared = rng.sample(vocab, rng.randint(0, len(vocab)))
         query: dict[str, Any] = {t: _weight(rng) for t in shared}
         if query and rng.random() < 0.1:
@@ -76,6 +83,56 @@ def test_dot_and_score(both: tuple[ModuleType, ModuleType]) -> None:
                 py.dot(query, d.terms, d.weights, need))
         got, want = c.score(query, docs, need), py.score(query, docs, need)
         assert [(repr(s), id(d)) for s, d in got] == [(repr(s), id(d)) for s, d in want]
+
+
+def test_count(both: tuple[ModuleType, ModuleType]) -> None:
+    """The same counts, of the same types, in the same order: whole weights from 1 to 8 give
+    ints, others floats (added part by part); the "" term is left out."""
+    c, py = both
+    rng = random.Random(5)
+    for _ in range(3000):
+        vocab = ["", *_vocab(rng, rng.randint(1, 40))]
+        if rng.random() < 0.5:
+            vocab = [sys.intern(t) for t in vocab]
+        parts = [[rng.choice(vocab) for _ in range(rng.randint(0, 30))]
+                 for _ in range(rng.randint(0, 5))]
+        if parts and rng.random() < 0.2:
+            parts[0] = [(t + "x")[:-1] for t in parts[0]]  # equal strings, not the same ones
+        weights = [rng.choice([1, 2, 3.0, 8, 0.5, 2.5, 9, 0, -1.0, 1e-3, float("nan")])
+                   for _ in parts]
+        got, want = c.count(parts, weights), py.count(parts, weights)
+        assert [(k, repr(v)) for k, v in got.items()] == [(k, repr(v)) for k, v in want.items()]
+    assert c.count([["a", "", "b", "a"], ["b"]], [3, 2.0]) == {"a": 6, "b": 5}
+    assert c.count([["a", "b"], ["a"]], [0.5, 1.5]) == {"a": 2.0, "b": 0.5}
+    for module in (c, py):
+        with pytest.raises(ValueError):
+            module.count([["a"]], [1.0, 2.0])
+        with pytest.raises(TypeError):
+            module.count([[["unhashable"]]], [1.0])
+
+
+def test_overlap(both: tuple[ModuleType, ModuleType]) -> None:
+    """The same (Jaccard, containment) to the bit, the finer sample thinned to the coarser
+    rate; the first sample taken as a set, the second with its repeats."""
+    c, py = both
+    rng = random.Random(7)
+    rates = [1, 2, 4, 8, 16, 64, 256, 3, 6, 1000, 2**31, 2**32 - 1]
+    for _ in range(5000):
+        pool = [rng.getrandbits(32) for _ in range(rng.randint(1, 300))]
+        pool += [v & ~0xFF for v in pool[: len(pool) // 2]]  # values every rate keeps
+        a = rng.sample(pool, rng.randint(0, min(len(pool), 150)))
+        b = rng.sample(pool, rng.randint(0, min(len(pool), 150)))
+        if b and rng.random() < 0.2:
+            b += b[: rng.randint(1, len(b))]  # repeats
+        if a and rng.random() < 0.1:
+            a += a[:3]
+        ra, rb = rng.choice(rates), rng.choice(rates)
+        a_raw, b_raw = array("I", a).tobytes(), array("I", b).tobytes()
+        got, want = c.overlap(ra, a_raw, rb, b_raw), py.overlap(ra, a_raw, rb, b_raw)
+        assert repr(got) == repr(want)
+    same = array("I", [0, 256, 512]).tobytes()
+    assert c.overlap(1, same, 1, same) == (1.0, 1.0)
+    assert c.overlap(1, b"", 1, same) == (0.0, 0.0)
 
 
 def test_candidates(both: tuple[ModuleType, ModuleType]) -> None:
@@ -213,6 +270,12 @@ def test_token_cache_forgets_everything_when_full(both: tuple[ModuleType, Module
     lambda m: m.weigh(["a"], [1.0], [1.0], frozenset(), 1.0, -1),
     lambda m: m.weigh(["a", "b"], [1.0, float("nan")], [1.0, 1.0], frozenset(), 1.0, 2),
     lambda m: m.vector({"a": 2}, {}, {}, -5.0, frozenset(), 1.0, 2),
+    lambda m: m.overlap(0, b"", 1, b""),
+    lambda m: m.overlap(1, b"", 2**32, b""),
+    lambda m: m.overlap(1, b"", -1, b""),
+    lambda m: m.overlap(2.0, b"", 1, b""),
+    lambda m: m.overlap(1, b"\0" * 5, 1, b""),
+    lambda m: m.count([["a"]], [1.0, 2.0]),
 ])
 def test_bad_arguments_are_refused_alike(both: tuple[ModuleType, ModuleType], call: Any) -> None:
     c, py = both
@@ -273,6 +336,52 @@ def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> Non
         index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell again.", start, "s"),
                      bad)
     assert index.dumps() == before
+
+
+@pytest.mark.parametrize("rate", [0, 2**32, -4, 2.0])
+def test_features_with_a_bad_shingle_rate_are_refused_before_the_index_changes(
+    rate: Any
+) -> None:
+    index = StoryIndex()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    index.assign(StoryDoc("a1", "Harbour crane collapse", "A crane fell at the harbour today.",
+                          start, "s"))
+    feats = stories.extract_features("Harbour crane collapse", "A crane fell at the harbour.")
+    before = index.dumps()
+    with pytest.raises(stories.StoryError, match=r"a2.*shingle rate"):
+        index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell at the harbour.",
+                              start, "s"), stories.replace(feats, shingle_rate=rate))
+    assert index.dumps() == before
+
+
+def _interned(term: str) -> bool:
+    return sys.intern((term + "x")[:-1]) is term
+
+
+def test_the_index_keeps_its_terms_interned() -> None:
+    """storymath.score finds a candidate's terms in an interned query by identity: every term
+    the index keeps is interned, whether derived, supplied (unpickled copies) or read from a
+    snapshot that holds copies."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    docs = [StoryDoc(f"a{i}", f"Ferry fire at Holm harbour, report {i}",
+                     f"A {20 + i} years old deckhand and a 7-year-old were hurt. The ferry "
+                     f"burned for {i} hours at Holm.", start + timedelta(hours=i), "s")
+            for i in range(6)]
+    index = StoryIndex()
+    for doc in docs[:3]:
+        index.assign(doc)
+    copies = pickle.loads(pickle.dumps([stories.extract_features(d.title, d.text)
+                                        for d in docs[3:]]))
+    assert any(not _interned(t) for f in copies for t in f.counts)
+    for doc, feats in zip(docs[3:], copies, strict=True):
+        index.assign(doc, feats)
+    kept = [t for d in index._docs.values() for t in d.terms]
+    assert "20yo" in kept and all(map(_interned, kept))
+    for d in index._docs.values():
+        d.terms = tuple((t + "x")[:-1] for t in d.terms)  # as an earlier version may have kept
+    assert not all(_interned(t) for d in index._docs.values() for t in d.terms)
+    loaded = StoryIndex.loads(index.dumps())
+    assert all(_interned(t) for d in loaded._docs.values() for t in d.terms)
 
 
 def _stream() -> list[StoryDoc]:

@@ -66,7 +66,7 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -507,7 +507,6 @@ def _bits_have(bits: bytes, term: str) -> bool:
 
 
 SHINGLE_SAMPLE_MIN = storymath.SHINGLE_SAMPLE_MIN
-_SAMPLE_TABLES = storymath.SAMPLE_TABLES
 
 
 def _shingles(ids: bytes, lows: bytes) -> tuple[int, array[int]]:
@@ -570,7 +569,8 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
             continue
         end = start + length
         if "old" in line or "Old" in line or "OLD" in line:
-            ages += [m.group(1).decode() + "yo" for m in _AGE.finditer(b" ".join(_tokens(line)))]
+            ages += [sys.intern(m.group(1).decode() + "yo")
+                     for m in _AGE.finditer(b" ".join(_tokens(line)))]
         first = c
         c = bisect_left(capitals, end, c)
         # a title repeated in the body (mostly capitals, or many and no closing punctuation)
@@ -596,69 +596,18 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
     paired = set(seconds).union(firsts)
     alone = set(map(terms.__getitem__, filterfalse(paired.__contains__, telling)))
     lead = tun.lead_words
-    counts = _weighted_counts(
-        ((title_words, tun.title_weight),
-         (terms[:lead], tun.lead_weight), (terms[lead:], tun.body_weight),
-         (ages, tun.lead_weight))
-    )
+    counts = storymath.count((title_words, terms[:lead], terms[lead:], ages),
+                             (tun.title_weight, tun.lead_weight, tun.body_weight, tun.lead_weight))
     alone -= the
     persons = frozenset(p for _, p in pairs if p in alone and p in title_terms)
     rate, shingles = _shingles(ids, lows)
     return DocFeatures(counts, frozenset(proper), rate, shingles, persons, lead_mask, tmask)
 
 
-def _weighted_counts(parts: Iterable[tuple[Sequence[str], float]]) -> Mapping[str, float]:
-    """Term counts, each part's counted `weight` times, in order of first occurrence (stopwords,
-    the "" term, left out). Integral weights: the parts repeated, counted in one C pass."""
-    parts = list(parts)
-    if all(0 < w <= 8 and w == int(w) for _, w in parts):
-        seq: list[str] = []
-        for part, w in parts:
-            for _ in range(int(w)):
-                seq += part
-        return Counter(filter(None, seq))  # integral counts
-    counts: dict[str, float] = {}
-    cget = counts.get
-    for part, w in parts:
-        for term, n in Counter(part).items():
-            counts[term] = cget(term, 0.0) + n * w
-    counts.pop("", None)
-    return counts
-
-
 def shingle_overlap(a: DocFeatures, b: DocFeatures) -> tuple[float, float]:
     """(Jaccard, containment of the smaller in the larger) of two texts' shingle samples."""
-    return _overlap(a.shingle_rate, a.shingles, a.shingles.tobytes(), set(a.shingles),
-                    b.shingle_rate, b.shingles.tobytes())
-
-
-_LOW_BYTE = 0 if sys.byteorder == "little" else 3  # where a 4-byte value's low byte is
-
-
-def _thin(values: Sequence[int], raw: bytes, rate: int) -> list[int]:
-    """The shingle values h with h % rate == 0 (`raw`: `values` as 4-byte unsigned ints), as
-    [h for h in values if not h & (rate - 1)]: from their low bytes (a rate <= 256)."""
-    table = _SAMPLE_TABLES.get(rate)
-    if table is None:  # (not a rate _shingles chooses)
-        return [h for h in values if not h & (rate - 1)]
-    return list(compress(values, raw[_LOW_BYTE::4].translate(table)))
-
-
-def _overlap(ra: int, a: Sequence[int], a_raw: bytes, a_set: set[int], rb: int,
-             b_raw: bytes) -> tuple[float, float]:
-    """Shingle overlap of two samples (values `a`, as 4-byte ints `a_raw`, as a set `a_set`;
-    the other as 4-byte ints `b_raw`), compared on the coarser of their two rates."""
-    b: Sequence[int] = memoryview(b_raw).cast("I")
-    if ra < rb:
-        a_set = set(_thin(a, a_raw, rb))
-    elif rb < ra:
-        b = _thin(b, b_raw, ra)
-    nb = len(b)
-    inter = len(a_set.intersection(b))
-    na = len(a_set)
-    if not na or not nb:
-        return 0.0, 0.0
-    return inter / (na + nb - inter), inter / min(na, nb)
+    return storymath.overlap(a.shingle_rate, a.shingles.tobytes(), b.shingle_rate,
+                             b.shingles.tobytes())
 
 
 # ---
@@ -1306,12 +1255,18 @@ class StoryIndex:
             stories.append(st)
         serials = _array("I", serials_b)
         rates = _array("I", rates_b)
+        if rates and min(rates) < 1:
+            raise ValueError("a shingle rate of 0")
         story_of = _array("I", story_of_b)
         sims = _array("d", sims_b)
         n = len(serials)
         _only(ids, {str}, "article ids")
         _only(terms, {tuple}, "article terms")
         _only(itertools.chain.from_iterable(terms), {str}, "article terms")
+        # every term the index keeps is interned (storymath.score finds a candidate's terms in
+        # the query by identity); a snapshot of an earlier version may hold terms that are not
+        intern = sys.intern
+        terms = [tuple(map(intern, t)) for t in terms]
         _only(tss, {float, type(None)}, "publication times")
         _only(urls, {str}, "urls")
         _only(title_bits, {bytes}, "title bits")
@@ -1402,6 +1357,10 @@ class StoryIndex:
             raise StoryError(
                 f"StoryDoc {doc.id!r}: features must be DocFeatures, got {type(features).__name__}"
             )
+        rate = features.shingle_rate
+        if type(rate) is not int or not 1 <= rate < 1 << 32:
+            raise StoryError(f"StoryDoc {doc.id!r}: its features' shingle rate must be an int "
+                             f"from 1 to 2**32 - 1, got {rate!r}")
         counts = features.counts
         intern = sys.intern
         return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
@@ -1466,16 +1425,13 @@ class StoryIndex:
             if same is not None:
                 return same, 1.0
         best: tuple[_Doc, float] | None = None
-        mine: set[int] | None = None
-        raw = b""
+        raw: bytes | None = None
         for cos, c in scored:
             if cos < t.revision_min_cosine:
                 break
-            if mine is None:
-                mine = set(feats.shingles)
+            if raw is None:
                 raw = feats.shingles.tobytes()
-            jac, cont = _overlap(feats.shingle_rate, feats.shingles, raw, mine, c.shingle_rate,
-                                 c.shingles)
+            jac, cont = storymath.overlap(feats.shingle_rate, raw, c.shingle_rate, c.shingles)
             small = min(len(feats.shingles) * feats.shingle_rate,
                         len(c.shingles) // 4 * c.shingle_rate)
             if jac >= t.revision_jaccard or (

@@ -73,11 +73,92 @@ ssize_arg(PyObject *arg, Py_ssize_t *out)
 
 /* --- dot --- */
 
-/* The dot product of `query` (a dict) with (terms, weights): *found is 0 when fewer than
-   `need` terms are shared. Returns -1 with an exception set on error. */
+/* A query's terms by address (score): the index's terms are interned strings, so a term of a
+   candidate equal to a query term is the same object, and is found without reading it (at 10
+   candidates of 50 terms per article, reading each term's hash from its string, scattered in
+   memory, was most of score's time). Holds a reference to each term. */
+
+#define QBITS 8
+#define QSIZE (1 << QBITS)
+
+typedef struct {
+    PyObject *key; /* NULL: empty */
+    double weight;
+} QSlot;
+
+typedef struct {
+    QSlot slots[QSIZE];
+} QTable;
+
+static inline size_t
+qtable_pos(const PyObject *key)
+{
+    return (size_t)((((uint64_t)(uintptr_t)key >> 4) * UINT64_C(0x9E3779B97F4A7C15)) >>
+                    (64 - QBITS));
+}
+
+/* 1: `table` holds the query; 0: the query does not qualify (a subclass of dict, a key that is
+   not an interned str, a weight that is not a float, or too many terms): look terms up in the
+   dict instead. */
 static int
-dot_impl(PyObject *query, PyObject *terms, PyObject *weights, Py_ssize_t need, double *out,
-         int *found)
+qtable_fill(QTable *table, PyObject *query)
+{
+    if (!PyDict_CheckExact(query) || PyDict_GET_SIZE(query) > QSIZE / 2) {
+        return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(query, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_CHECK_INTERNED(key) ||
+            !PyFloat_CheckExact(value)) {
+            return 0;
+        }
+    }
+    memset(table->slots, 0, sizeof table->slots);
+    pos = 0;
+    while (PyDict_Next(query, &pos, &key, &value)) {
+        size_t i = qtable_pos(key);
+        while (table->slots[i].key != NULL) {
+            i = (i + 1) & (QSIZE - 1);
+        }
+        Py_INCREF(key);
+        table->slots[i].key = key;
+        table->slots[i].weight = PyFloat_AS_DOUBLE(value);
+    }
+    return 1;
+}
+
+static void
+qtable_release(QTable *table)
+{
+    for (size_t i = 0; i < QSIZE; i++) {
+        Py_XDECREF(table->slots[i].key);
+    }
+}
+
+/* The weight of `term` in the query, 0.0 when it has none. */
+static inline double
+qtable_get(const QTable *table, const PyObject *term)
+{
+    size_t i = qtable_pos(term);
+    for (;;) {
+        const QSlot *slot = &table->slots[i];
+        if (slot->key == term) {
+            return slot->weight;
+        }
+        if (slot->key == NULL) {
+            return 0.0;
+        }
+        i = (i + 1) & (QSIZE - 1);
+    }
+}
+
+/* The dot product of `query` (a dict; or `table`, its terms by address, when not NULL) with
+   (terms, weights): *found is 0 when fewer than `need` terms are shared. Returns -1 with an
+   exception set on error. */
+static int
+dot_impl(PyObject *query, const QTable *table, PyObject *terms, PyObject *weights,
+         Py_ssize_t need, double *out, int *found)
 {
     Py_buffer view;
     PyObject *seq = PySequence_Tuple(terms);
@@ -101,16 +182,22 @@ dot_impl(PyObject *query, PyObject *terms, PyObject *weights, Py_ssize_t need, d
     Sum acc = {0.0, 0.0};
     Py_ssize_t shared = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyDict_GetItemWithError(query, items[i]);
-        if (v == NULL) {
-            if (PyErr_Occurred()) {
+        double q;
+        if (table != NULL) {
+            q = qtable_get(table, items[i]);
+        }
+        else {
+            PyObject *v = PyDict_GetItemWithError(query, items[i]);
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    goto done;
+                }
+                continue;
+            }
+            q = PyFloat_CheckExact(v) ? PyFloat_AS_DOUBLE(v) : PyFloat_AsDouble(v);
+            if (q == -1.0 && PyErr_Occurred()) {
                 goto done;
             }
-            continue;
-        }
-        double q = PyFloat_CheckExact(v) ? PyFloat_AS_DOUBLE(v) : PyFloat_AsDouble(v);
-        if (q == -1.0 && PyErr_Occurred()) {
-            goto done;
         }
         if (q == 0.0) {
             continue; /* not shared: 0.0 is falsy, and counted as a missing term */
@@ -146,7 +233,7 @@ storymath_dot(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     double result;
     int found;
-    if (dot_impl(args[0], args[1], args[2], need, &result, &found) < 0) {
+    if (dot_impl(args[0], NULL, args[1], args[2], need, &result, &found) < 0) {
         return NULL;
     }
     if (!found) {
@@ -185,6 +272,11 @@ storymath_score(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(docs);
         return NULL;
     }
+    QTable *table = NULL;
+    QTable space;
+    if (n > 0 && qtable_fill(&space, query)) {
+        table = &space;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *d = PySequence_Fast_GET_ITEM(docs, i);
         PyObject *terms = PyObject_GetAttr(d, str_terms);
@@ -198,7 +290,7 @@ storymath_score(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         double result;
         int found;
-        int rc = dot_impl(query, terms, weights, need, &result, &found);
+        int rc = dot_impl(query, table, terms, weights, need, &result, &found);
         Py_DECREF(terms);
         Py_DECREF(weights);
         if (rc < 0) {
@@ -213,9 +305,15 @@ storymath_score(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyList_SET_ITEM(out, i, pair);
     }
+    if (table != NULL) {
+        qtable_release(table);
+    }
     Py_DECREF(docs);
     return out;
 fail:
+    if (table != NULL) {
+        qtable_release(table);
+    }
     Py_DECREF(docs);
     Py_DECREF(out);
     return NULL;
@@ -543,7 +641,7 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n = PyDict_GET_SIZE(counts);
     PyObject **terms = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *));
     Weighted *w = PyMem_Malloc((n ? n : 1) * sizeof(Weighted));
-    PyObject *out = NULL;
+    PyObject *out = NULL, **cached = NULL, **seen = NULL; /* (references, or NULL) */
     Py_ssize_t held = 0; /* terms[0:held] hold a reference */
     if (terms == NULL || w == NULL) {
         PyErr_NoMemory();
@@ -570,27 +668,42 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "vector(): counts changed size during iteration");
         goto done;
     }
+    /* The idf cache and the document frequencies are large dicts: each lookup is a cache miss
+       or two. Looked up in passes of lookups alone, the misses of different terms overlap.
+       (The terms are distinct: a term's idf does not depend on another's count.) */
+    cached = PyMem_Calloc((size_t)(n ? n : 1), sizeof(PyObject *));
+    seen = PyMem_Calloc((size_t)(n ? n : 1), sizeof(PyObject *));
+    if (cached == NULL || seen == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        cached[i] = PyDict_GetItemWithError(idf_cache, terms[i]);
+        if (cached[i] == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        Py_XINCREF(cached[i]);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        seen[i] = PyDict_GetItemWithError(df, terms[i]);
+        if (seen[i] == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        Py_XINCREF(seen[i]);
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         term = terms[i];
         double idf;
-        PyObject *cached = PyDict_GetItemWithError(idf_cache, term);
-        if (cached == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        PyObject *seen = cached ? NULL : PyDict_GetItemWithError(df, term);
-        if (PyErr_Occurred()) {
-            goto done;
-        }
-        if (cached != NULL) {
-            idf = PyFloat_AsDouble(cached);
+        if (cached[i] != NULL) {
+            idf = PyFloat_AsDouble(cached[i]);
             if (idf == -1.0 && PyErr_Occurred()) {
                 goto done;
             }
         }
         else {
             double f = 0.0;
-            if (seen != NULL) {
-                f = PyFloat_AsDouble(seen);
+            if (seen[i] != NULL) {
+                f = PyFloat_AsDouble(seen[i]);
                 if (f == -1.0 && PyErr_Occurred()) {
                     goto done;
                 }
@@ -613,13 +726,7 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(value);
         }
         /* df[term] = df.get(term, 0) + 1 */
-        PyObject *old = PyDict_GetItemWithError(df, term);
-        if (old == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        Py_XINCREF(old);
-        PyObject *counted = old ? PyNumber_Add(old, one) : (Py_INCREF(one), one);
-        Py_XDECREF(old);
+        PyObject *counted = seen[i] ? PyNumber_Add(seen[i], one) : (Py_INCREF(one), one);
         if (counted == NULL || PyDict_SetItem(df, term, counted) < 0) {
             Py_XDECREF(counted);
             goto done;
@@ -632,7 +739,15 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 done:
     for (Py_ssize_t i = 0; i < held; i++) {
         Py_DECREF(terms[i]);
+        if (cached != NULL) {
+            Py_XDECREF(cached[i]);
+        }
+        if (seen != NULL) {
+            Py_XDECREF(seen[i]);
+        }
     }
+    PyMem_Free(cached);
+    PyMem_Free(seen);
     PyMem_Free(terms);
     PyMem_Free(w);
     return out;
@@ -1100,6 +1215,11 @@ done:
     return rc;
 }
 
+typedef struct {
+    Py_ssize_t start, len;
+    uint64_t hash; /* 0: a token too long for the cache */
+} Span;
+
 static PyObject *
 storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1120,6 +1240,8 @@ storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *lines = NULL, *lengths = NULL, *result = NULL;
     Tokens out = {NULL, {0}, {0}, {0}};
     Buf line_buf = {0};
+    Span *spans = NULL;
+    Py_ssize_t spans_cap = 0;
     if (table.len != 256) {
         PyErr_SetString(PyExc_ValueError, "translation table must be 256 characters long");
         goto done;
@@ -1167,7 +1289,9 @@ storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         for (Py_ssize_t j = 0; j < size; j++) {
             mapped[j] = map[mapped[j]];
         }
-        /* as bytes.split(): runs of bytes that are not ASCII whitespace */
+        /* as bytes.split(): runs of bytes that are not ASCII whitespace; the line's tokens
+           found first, and their slots fetched into the CPU's cache all at once (a slot is
+           most often a miss: their waits overlap), then looked up */
         Py_ssize_t count = 0, j = 0;
         while (j < size) {
             while (j < size && Py_ISSPACE(mapped[j])) {
@@ -1180,9 +1304,30 @@ storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             while (j < size && !Py_ISSPACE(mapped[j])) {
                 j++;
             }
-            const unsigned char *key = mapped + start;
+            if (count == spans_cap) {
+                Py_ssize_t cap = spans_cap ? 2 * spans_cap : 64;
+                Span *grown = PyMem_Realloc(spans, (size_t)cap * sizeof(Span));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                spans = grown;
+                spans_cap = cap;
+            }
             Py_ssize_t len = j - start;
-            uint64_t hash = len <= KEY_MAX ? key_hash(key, len) : 0;
+            uint64_t hash = len <= KEY_MAX ? key_hash(mapped + start, len) : 0;
+            spans[count].start = start;
+            spans[count].len = len;
+            spans[count].hash = hash;
+            if (hash && cache->cap) {
+                __builtin_prefetch(&cache->slots[hash & (cache->cap - 1)]);
+            }
+            count++;
+        }
+        for (Py_ssize_t t = 0; t < count; t++) {
+            const unsigned char *key = mapped + spans[t].start;
+            Py_ssize_t len = spans[t].len;
+            uint64_t hash = spans[t].hash;
             Slot *slot = len <= KEY_MAX ? cache_find(cache, hash, key, len) : NULL;
             if (slot != NULL) {
                 if (put_token(&out, slot->term, slot->id, slot->low, slot->flags) < 0) {
@@ -1192,7 +1337,6 @@ storymath_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             else if (analyse_token(cache, analyse, key, len, hash, &out) < 0) {
                 goto done;
             }
-            count++;
         }
         PyObject *n = PyLong_FromSsize_t(count);
         if (n == NULL) {
@@ -1208,6 +1352,7 @@ done:
     PyMem_Free(out.lows.data);
     PyMem_Free(out.flags.data);
     PyMem_Free(line_buf.data);
+    PyMem_Free(spans);
     Py_XDECREF(out.terms);
     Py_XDECREF(lengths);
     Py_XDECREF(lines);
@@ -1215,11 +1360,293 @@ done:
     return result;
 }
 
+/* --- count --- */
+
+typedef struct {
+    PyObject *key; /* NULL: empty; else a reference */
+    Py_hash_t hash;
+    Py_ssize_t part; /* the last part the key was counted in */
+    Py_ssize_t n;    /* its count in that part */
+    long long total; /* whole weights */
+    double ftotal;   /* other weights */
+} CSlot;
+
+static PyObject *
+storymath_count(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "count() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *given = PySequence_Tuple(args[0]);
+    if (given == NULL) {
+        return NULL;
+    }
+    Py_ssize_t nparts = PyTuple_GET_SIZE(given);
+    PyObject *parts = PyTuple_New(nparts); /* each part as a tuple, filled below */
+    if (parts == NULL) {
+        Py_DECREF(given);
+        return NULL;
+    }
+    PyObject *weights = PySequence_Tuple(args[1]);
+    if (weights == NULL) {
+        Py_DECREF(given);
+        Py_DECREF(parts);
+        return NULL;
+    }
+    PyObject *out = NULL, *result = NULL;
+    CSlot *slots = NULL;
+    Py_ssize_t *order = NULL, *touched = NULL, size = 0, found = 0;
+    double *ws = NULL;
+    if (PyTuple_GET_SIZE(weights) != nparts) {
+        PyErr_Format(PyExc_ValueError, "count(): %zd parts and %zd weights", nparts,
+                     PyTuple_GET_SIZE(weights));
+        goto done;
+    }
+    ws = PyMem_Malloc((nparts ? nparts : 1) * sizeof(double));
+    if (ws == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int whole = 1;
+    Py_ssize_t items = 0;
+    for (Py_ssize_t p = 0; p < nparts; p++) {
+        ws[p] = PyFloat_AsDouble(PyTuple_GET_ITEM(weights, p));
+        if (ws[p] == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        whole = whole && ws[p] > 0.0 && ws[p] <= 8.0 && ws[p] == floor(ws[p]);
+        /* each part as a tuple: a key's __eq__ cannot change it meanwhile */
+        PyObject *part = PySequence_Tuple(PyTuple_GET_ITEM(given, p));
+        if (part == NULL) {
+            goto done;
+        }
+        items += PyTuple_GET_SIZE(part);
+        PyTuple_SET_ITEM(parts, p, part);
+    }
+    size = 16;
+    while (size < 2 * items) {
+        size *= 2;
+    }
+    slots = PyMem_Calloc((size_t)size, sizeof(CSlot));
+    order = PyMem_Malloc((size_t)(items ? items : 1) * sizeof(Py_ssize_t));
+    touched = PyMem_Malloc((size_t)(items ? items : 1) * sizeof(Py_ssize_t));
+    if (slots == NULL || order == NULL || touched == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < nparts; p++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, p);
+        Py_ssize_t nt = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(part); i++) {
+            PyObject *key = PyTuple_GET_ITEM(part, i);
+            Py_hash_t hash = PyObject_Hash(key);
+            if (hash == -1) {
+                goto done;
+            }
+            size_t at = (size_t)hash & (size_t)(size - 1);
+            CSlot *slot;
+            for (;;) {
+                slot = &slots[at];
+                if (slot->key == NULL) {
+                    Py_INCREF(key);
+                    slot->key = key;
+                    slot->hash = hash;
+                    slot->part = -1;
+                    order[found++] = (Py_ssize_t)at;
+                    break;
+                }
+                if (slot->key == key) {
+                    break;
+                }
+                if (slot->hash == hash) {
+                    int eq = PyObject_RichCompareBool(slot->key, key, Py_EQ);
+                    if (eq < 0) {
+                        goto done;
+                    }
+                    if (eq) {
+                        break;
+                    }
+                }
+                at = (at + 1) & (size_t)(size - 1);
+            }
+            if (slot->part != p) {
+                slot->part = p;
+                slot->n = 0;
+                touched[nt++] = (Py_ssize_t)at;
+            }
+            slot->n++;
+        }
+        /* counts[term] = counts.get(term, 0.0) + n * w, in the order of first occurrence */
+        for (Py_ssize_t i = 0; i < nt; i++) {
+            CSlot *slot = &slots[touched[i]];
+            if (whole) {
+                slot->total += (long long)slot->n * (long long)ws[p];
+            }
+            else {
+                slot->ftotal = slot->ftotal + (double)slot->n * ws[p];
+            }
+        }
+    }
+    out = PyDict_New();
+    if (out == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < found; i++) {
+        CSlot *slot = &slots[order[i]];
+        if (PyUnicode_Check(slot->key) && PyUnicode_GET_LENGTH(slot->key) == 0) {
+            continue; /* the "" term */
+        }
+        PyObject *value = whole ? PyLong_FromLongLong(slot->total)
+                                : PyFloat_FromDouble(slot->ftotal);
+        if (value == NULL || PyDict_SetItem(out, slot->key, value) < 0) {
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+    }
+    result = out;
+    out = NULL;
+done:
+    if (slots != NULL) {
+        for (Py_ssize_t i = 0; i < found; i++) {
+            Py_DECREF(slots[order[i]].key);
+        }
+    }
+    PyMem_Free(slots);
+    PyMem_Free(order);
+    PyMem_Free(touched);
+    PyMem_Free(ws);
+    Py_XDECREF(out);
+    Py_DECREF(given);
+    Py_DECREF(parts); /* (a part not filled is NULL: tuples allow it) */
+    Py_DECREF(weights);
+    return result;
+}
+
+/* --- overlap --- */
+
+static int
+by_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int
+rate_arg(PyObject *arg, uint32_t *out)
+{
+    int overflow = 0;
+    long long v = PyLong_Check(arg) ? PyLong_AsLongLongAndOverflow(arg, &overflow) : 0;
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (!PyLong_Check(arg) || overflow || v < 1 || v > 0xFFFFFFFFLL) {
+        PyErr_Format(PyExc_ValueError,
+                     "overlap(): a sample rate must be an int from 1 to 2**32 - 1, got %R", arg);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* the values of `raw` (n of them) kept at `rate` (all when `keep_all`), copied to `out`;
+   returns how many */
+static Py_ssize_t
+thinned(const char *raw, Py_ssize_t n, uint32_t rate, int keep_all, uint32_t *out)
+{
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t h;
+        memcpy(&h, raw + 4 * i, 4);
+        if (keep_all || !(h & (rate - 1))) {
+            out[m++] = h;
+        }
+    }
+    return m;
+}
+
+static PyObject *
+storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "overlap() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    uint32_t ra, rb;
+    if (rate_arg(args[0], &ra) < 0 || rate_arg(args[2], &rb) < 0) {
+        return NULL;
+    }
+    Py_buffer va, vb;
+    if (PyObject_GetBuffer(args[1], &va, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[3], &vb, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&va);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint32_t *a = NULL, *b = NULL;
+    if (va.len % 4 || vb.len % 4) {
+        PyErr_Format(PyExc_ValueError, "overlap(): samples are 4-byte values, got %zd and %zd "
+                     "bytes", va.len, vb.len);
+        goto done;
+    }
+    a = PyMem_Malloc(va.len ? (size_t)va.len : 1);
+    b = PyMem_Malloc(vb.len ? (size_t)vb.len : 1);
+    if (a == NULL || b == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* the finer sample thinned to the coarser rate */
+    Py_ssize_t na = thinned(va.buf, va.len / 4, rb, !(ra < rb), a);
+    Py_ssize_t nb = thinned(vb.buf, vb.len / 4, ra, !(rb < ra), b);
+    qsort(a, (size_t)na, 4, by_u32);
+    qsort(b, (size_t)nb, 4, by_u32);
+    /* the first as a set; the second's distinct values found in it */
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t i = 0; i < na; i++) {
+        if (i == 0 || a[i] != a[i - 1]) {
+            a[distinct++] = a[i];
+        }
+    }
+    Py_ssize_t inter = 0, i = 0;
+    for (Py_ssize_t j = 0; j < nb; j++) {
+        if (j > 0 && b[j] == b[j - 1]) {
+            continue;
+        }
+        while (i < distinct && a[i] < b[j]) {
+            i++;
+        }
+        if (i < distinct && a[i] == b[j]) {
+            inter++;
+        }
+    }
+    if (!distinct || !nb) {
+        result = Py_BuildValue("(dd)", 0.0, 0.0);
+    }
+    else {
+        double small = (double)(distinct < nb ? distinct : nb);
+        result = Py_BuildValue("(dd)", (double)inter / (double)(distinct + nb - inter),
+                               (double)inter / small);
+    }
+done:
+    PyMem_Free(a);
+    PyMem_Free(b);
+    PyBuffer_Release(&va);
+    PyBuffer_Release(&vb);
+    return result;
+}
+
 /* --- the module --- */
 
 static PyMethodDef methods[] = {
+    {"count", (PyCFunction)(void (*)(void))storymath_count, METH_FASTCALL,
+     "count(parts, weights): see storymath.py"},
     {"dot", (PyCFunction)(void (*)(void))storymath_dot, METH_FASTCALL,
      "dot(query, terms, weights, need): see storymath.py"},
+    {"overlap", (PyCFunction)(void (*)(void))storymath_overlap, METH_FASTCALL,
+     "overlap(ra, a, rb, b): see storymath.py"},
     {"score", (PyCFunction)(void (*)(void))storymath_score, METH_FASTCALL,
      "score(query, docs, need): see storymath.py"},
     {"candidates", (PyCFunction)(void (*)(void))storymath_candidates, METH_FASTCALL,

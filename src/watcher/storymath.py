@@ -1,4 +1,5 @@
-"""The story index's inner loops: tokens, shingles, term weights, candidate counts, dot products.
+"""The story index's inner loops: tokens, term counts, shingles, term weights, candidate counts,
+dot products, shingle overlaps.
 
 `watcher.stories` calls these for every article it assigns. This file is their definition and
 the fallback; `storymath.c` (built by setup.py, used as `watcher._compiled` says) computes the
@@ -10,15 +11,18 @@ float per term (`array("f").tobytes()`).
 
 The C version asks a little more of its arguments, all of which `watcher.stories` gives: a dict
 (not any mapping) for a query, ints for the counts and limits (`need`, `tail`, `budget`, `k`,
-`max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its TokenCache keeps the
-tokens of up to 38 bytes only (a longer one is analysed again each time) and looks a token up
-when it comes to it, where this one looks a call's tokens up first: `analyse` (pure) is called
-for other tokens, with the same results.
+`max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its `score` finds a
+document's terms in a query whose terms are all interned strings by identity: a term equal to
+one of them must be that same string (the index interns every term it keeps). Its TokenCache
+keeps the tokens of up to 38 bytes only (a longer one is analysed again each time) and looks a
+token up when it comes to it, where this one looks a call's tokens up first: `analyse` (pure)
+is called for other tokens, with the same results.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence, Set
@@ -26,8 +30,8 @@ from itertools import chain, compress, repeat
 from operator import and_, is_, mul, or_, truediv
 from typing import Any
 
-__all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "dot", "score",
-           "shingles", "tokens", "vector", "weigh"]
+__all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "count", "dot",
+           "overlap", "score", "shingles", "tokens", "vector", "weigh"]
 
 
 def _check(terms: Sequence[str], weights: bytes) -> None:
@@ -64,6 +68,29 @@ def score(query: Mapping[str, float], docs: Sequence[Any], need: int) -> list[tu
         else:
             out.append((0.0, d))
     return out
+
+
+def count(parts: Sequence[Sequence[str]], weights: Sequence[float]) -> Mapping[str, float]:
+    """Weighted term counts: a term's count in each part times the part's weight, summed in the
+    parts' order; terms in order of first occurrence, the "" term (a stopword) left out. With
+    every weight a whole number from 1 to 8 the counts are ints, else floats."""
+    if len(parts) != len(weights):
+        raise ValueError(f"count(): {len(parts)} parts and {len(weights)} weights")
+    if all(0 < w <= 8 and w == int(w) for w in weights):
+        seq: list[str] = []
+        for part, w in zip(parts, weights, strict=True):
+            for _ in range(int(w)):
+                seq += part
+        counted = Counter(seq)  # (in C)
+        counted.pop("", None)
+        return counted
+    counts: dict[str, float] = {}
+    cget = counts.get
+    for part, w in zip(parts, weights, strict=True):
+        for term, n in Counter(part).items():
+            counts[term] = cget(term, 0.0) + n * w
+    counts.pop("", None)
+    return counts
 
 
 def candidates(lists: Sequence[bytes | bytearray], tail: int, budget: int, k: int) -> list[int]:
@@ -176,6 +203,44 @@ def _sample_table(m: int) -> bytes:
 
 
 SAMPLE_TABLES = {1 << k: _sample_table(1 << k) for k in range(9)}
+
+
+_LOW_BYTE = 0 if sys.byteorder == "little" else 3  # where a 4-byte value's low byte is
+
+
+def _thin(values: Sequence[int], raw: bytes, rate: int) -> list[int]:
+    """The sample values h with h & (rate - 1) == 0 (`raw`: `values` as 4-byte unsigned
+    ints); from their low bytes at a rate `shingles` chooses."""
+    table = SAMPLE_TABLES.get(rate)
+    if table is None:
+        return [h for h in values if not h & (rate - 1)]
+    return list(compress(values, raw[_LOW_BYTE::4].translate(table)))
+
+
+def overlap(ra: int, a: bytes, rb: int, b: bytes) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger) of two shingle samples (`shingles`'
+    values, as 4-byte unsigned ints) taken at rates `ra` and `rb` (ints from 1 to 2**32 - 1),
+    compared at the coarser rate: the finer sample keeps its values h with h & (rate - 1) == 0.
+    The first sample counts as a set, the second as it is; (0.0, 0.0) when either is empty."""
+    for rate in (ra, rb):
+        if not isinstance(rate, int) or not 1 <= rate < 1 << 32:
+            raise ValueError(f"overlap(): a sample rate must be an int from 1 to 2**32 - 1, "
+                             f"got {rate!r}")
+    if len(a) % 4 or len(b) % 4:
+        raise ValueError(f"overlap(): samples are 4-byte values, got {len(a)} and {len(b)} "
+                         f"bytes")
+    va: Sequence[int] = memoryview(a).cast("I")
+    vb: Sequence[int] = memoryview(b).cast("I")
+    if ra < rb:
+        va = _thin(va, a, rb)
+    elif rb < ra:
+        vb = _thin(vb, b, ra)
+    mine = set(va)
+    inter = len(mine.intersection(vb))
+    na, nb = len(mine), len(vb)
+    if not na or not nb:
+        return 0.0, 0.0
+    return inter / (na + nb - inter), inter / min(na, nb)
 
 
 Info = tuple[str, int, int, int]  # a token's (index term or "", word id, its low byte, flags)
