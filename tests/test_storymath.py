@@ -4,6 +4,7 @@ assignments and the same snapshot bytes on a stream of articles)."""
 
 from __future__ import annotations
 
+import copy
 import importlib.machinery
 import json
 import pickle
@@ -98,9 +99,10 @@ def test_count(both: tuple[ModuleType, ModuleType]) -> None:
                  for _ in range(rng.randint(0, 5))]
         if parts and rng.random() < 0.2:
             parts[0] = [(t + "x")[:-1] for t in parts[0]]  # equal strings, not the same ones
-        weights = [rng.choice([1, 2, 3.0, 8, 0.5, 2.5, 9, 0, -1.0, 1e-3, float("nan")])
-                   for _ in parts]
+        weights = [rng.choice([1, 2, 3.0, 8, 0.5, 2.5, 9, 0, -1.0, 1e-3, float("nan"),
+                               2**60 + 1]) for _ in parts]
         got, want = c.count(parts, weights), py.count(parts, weights)
+        assert type(got) is type(want) is dict
         assert [(k, repr(v)) for k, v in got.items()] == [(k, repr(v)) for k, v in want.items()]
     assert c.count([["a", "", "b", "a"], ["b"]], [3, 2.0]) == {"a": 6, "b": 5}
     assert c.count([["a", "b"], ["a"]], [0.5, 1.5]) == {"a": 2.0, "b": 0.5}
@@ -130,6 +132,9 @@ def test_overlap(both: tuple[ModuleType, ModuleType]) -> None:
         a_raw, b_raw = array("I", a).tobytes(), array("I", b).tobytes()
         got, want = c.overlap(ra, a_raw, rb, b_raw), py.overlap(ra, a_raw, rb, b_raw)
         assert repr(got) == repr(want)
+        if rng.random() < 0.1:  # any bytes-like object of 4-byte values
+            assert c.overlap(ra, array("I", a), rb, memoryview(b_raw)) == want
+            assert py.overlap(ra, array("I", a), rb, memoryview(b_raw)) == want
     same = array("I", [0, 256, 512]).tobytes()
     assert c.overlap(1, same, 1, same) == (1.0, 1.0)
     assert c.overlap(1, b"", 1, same) == (0.0, 0.0)
@@ -276,6 +281,7 @@ def test_token_cache_forgets_everything_when_full(both: tuple[ModuleType, Module
     lambda m: m.overlap(2.0, b"", 1, b""),
     lambda m: m.overlap(1, b"\0" * 5, 1, b""),
     lambda m: m.count([["a"]], [1.0, 2.0]),
+    lambda m: (lambda d: m.vector({"x": 2.0}, d, d, 10.0, frozenset(), 1.0, 5))({}),
 ])
 def test_bad_arguments_are_refused_alike(both: tuple[ModuleType, ModuleType], call: Any) -> None:
     c, py = both
@@ -338,9 +344,12 @@ def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> Non
     assert index.dumps() == before
 
 
-@pytest.mark.parametrize("rate", [0, 2**32, -4, 2.0])
-def test_features_with_a_bad_shingle_rate_are_refused_before_the_index_changes(
-    rate: Any
+@pytest.mark.parametrize(("rate", "shingles"), [
+    (0, None), (2**32, None), (-4, None), (2.0, None), (1, array("H", [1, 2, 3])),
+    (1, [0, 256]),
+])
+def test_features_with_a_bad_shingle_sample_are_refused_before_the_index_changes(
+    rate: Any, shingles: Any
 ) -> None:
     index = StoryIndex()
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -348,9 +357,11 @@ def test_features_with_a_bad_shingle_rate_are_refused_before_the_index_changes(
                           start, "s"))
     feats = stories.extract_features("Harbour crane collapse", "A crane fell at the harbour.")
     before = index.dumps()
-    with pytest.raises(stories.StoryError, match=r"a2.*shingle rate"):
+    bad = stories.replace(feats, shingle_rate=rate,
+                          shingles=feats.shingles if shingles is None else shingles)
+    with pytest.raises(stories.StoryError, match=r"a2.*shingle"):
         index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell at the harbour.",
-                              start, "s"), stories.replace(feats, shingle_rate=rate))
+                              start, "s"), bad)
     assert index.dumps() == before
 
 
@@ -382,6 +393,18 @@ def test_the_index_keeps_its_terms_interned() -> None:
     assert not all(_interned(t) for d in index._docs.values() for t in d.terms)
     loaded = StoryIndex.loads(index.dumps())
     assert all(_interned(t) for d in loaded._docs.values() for t in d.terms)
+    # pickled, and deep-copied, as the snapshot: the copy decides as the original does
+    index = StoryIndex(window=timedelta(days=30), join_threshold=0.3)
+    for doc in docs[:5]:
+        index.assign(doc)
+    for copied in (pickle.loads(pickle.dumps(index)), copy.deepcopy(index)):
+        assert isinstance(copied, StoryIndex) and copied.tunables == index.tunables
+        assert copied.window == index.window
+        assert copied.assignments() == index.assignments()
+        assert all(_interned(t) for d in copied._docs.values() for t in d.terms)
+        assert copied.assign(docs[5]) == StoryIndex.loads(
+            index.dumps(), index.window, join_threshold=0.3).assign(docs[5])
+    assert index.assign(docs[5]).kind != "new_story"
 
 
 def _stream() -> list[StoryDoc]:

@@ -68,7 +68,7 @@ from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from itertools import compress, filterfalse, islice, repeat
 from operator import add, eq, gt, itemgetter, mul, sub, truediv
@@ -947,6 +947,11 @@ class StoryIndex:
 
     # -- public API ---
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and deep-copied) as its snapshot: unpickled as `loads` reads it, with every
+        article term interned (see storymath.score), where pickle would make copies."""
+        return (_unpickle_index, (self.dumps(), self.window, asdict(self.tunables)))
+
     def __len__(self) -> int:
         """Articles in the window."""
         return len(self._docs)
@@ -1263,8 +1268,9 @@ class StoryIndex:
         _only(ids, {str}, "article ids")
         _only(terms, {tuple}, "article terms")
         _only(itertools.chain.from_iterable(terms), {str}, "article terms")
-        # every term the index keeps is interned (storymath.score finds a candidate's terms in
-        # the query by identity); a snapshot of an earlier version may hold terms that are not
+        # every article term the index keeps is interned (storymath.score finds a candidate's
+        # terms in the query by identity); a snapshot of an earlier version may hold terms that
+        # are not
         intern = sys.intern
         terms = [tuple(map(intern, t)) for t in terms]
         _only(tss, {float, type(None)}, "publication times")
@@ -1361,6 +1367,9 @@ class StoryIndex:
         if type(rate) is not int or not 1 <= rate < 1 << 32:
             raise StoryError(f"StoryDoc {doc.id!r}: its features' shingle rate must be an int "
                              f"from 1 to 2**32 - 1, got {rate!r}")
+        if not isinstance(features.shingles, array) or features.shingles.itemsize != 4:
+            raise StoryError(f"StoryDoc {doc.id!r}: its features' shingles must be an array of "
+                             f"4-byte values, got {features.shingles!r:.60}")
         counts = features.counts
         intern = sys.intern
         return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
@@ -1682,3 +1691,7 @@ class StoryIndex:
         self._postings = fresh
         self._live_postings = sum(len(p) for p in fresh.values()) // 4
         self._dead_postings = 0
+
+
+def _unpickle_index(data: bytes, window: timedelta, tunables: dict[str, Any]) -> StoryIndex:
+    return StoryIndex.loads(data, window, **tunables)

@@ -626,6 +626,11 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "vector(): counts, idf_cache and df must be dicts");
         return NULL;
     }
+    if (idf_cache == df) {
+        PyErr_SetString(PyExc_ValueError,
+                        "vector(): the idf cache and the document frequencies must be two dicts");
+        return NULL;
+    }
     double scale = PyFloat_AsDouble(args[3]);
     if (scale == -1.0 && PyErr_Occurred()) {
         return NULL;

@@ -13,7 +13,8 @@ The C version asks a little more of its arguments, all of which `watcher.stories
 (not any mapping) for a query, ints for the counts and limits (`need`, `tail`, `budget`, `k`,
 `max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its `score` finds a
 document's terms in a query whose terms are all interned strings by identity: a term equal to
-one of them must be that same string (the index interns every term it keeps). Its TokenCache
+one of them must be that same string (the index interns every article term it keeps), and
+it reads such a query once, when called. Its TokenCache
 keeps the tokens of up to 38 bytes only (a longer one is analysed again each time) and looks a
 token up when it comes to it, where this one looks a call's tokens up first: `analyse` (pure)
 is called for other tokens, with the same results.
@@ -73,15 +74,17 @@ def score(query: Mapping[str, float], docs: Sequence[Any], need: int) -> list[tu
 def count(parts: Sequence[Sequence[str]], weights: Sequence[float]) -> Mapping[str, float]:
     """Weighted term counts: a term's count in each part times the part's weight, summed in the
     parts' order; terms in order of first occurrence, the "" term (a stopword) left out. With
-    every weight a whole number from 1 to 8 the counts are ints, else floats."""
+    every weight a whole number from 1 to 8 the counts are ints, else floats (weights taken as
+    floats). A dict."""
     if len(parts) != len(weights):
         raise ValueError(f"count(): {len(parts)} parts and {len(weights)} weights")
+    weights = list(map(float, weights))
     if all(0 < w <= 8 and w == int(w) for w in weights):
         seq: list[str] = []
         for part, w in zip(parts, weights, strict=True):
             for _ in range(int(w)):
                 seq += part
-        counted = Counter(seq)  # (in C)
+        counted = dict(Counter(seq))  # (counted in C)
         counted.pop("", None)
         return counted
     counts: dict[str, float] = {}
@@ -166,9 +169,11 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     the idf of `idf_cache`, computed first for a term not in it as ln(scale / (df + 1)) + 0.1
     from the document frequencies `df` and stored there); then the article's terms are
     counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers,
-    checked before anything is changed."""
+    checked before anything is changed; `idf_cache` and `df` two different dicts."""
     if max_terms < 0:
         raise ValueError("max_terms must not be negative")
+    if idf_cache is df:
+        raise ValueError("vector(): the idf cache and the document frequencies must be two dicts")
     if not all(map(math.isfinite, counts.values())):  # (TypeError for a count that is no number)
         term = next(t for t, c in counts.items() if not math.isfinite(c))
         raise ValueError(f"vector(): the count of term {term!r} is not a finite number")
@@ -219,13 +224,16 @@ def _thin(values: Sequence[int], raw: bytes, rate: int) -> list[int]:
 
 def overlap(ra: int, a: bytes, rb: int, b: bytes) -> tuple[float, float]:
     """(Jaccard, containment of the smaller in the larger) of two shingle samples (`shingles`'
-    values, as 4-byte unsigned ints) taken at rates `ra` and `rb` (ints from 1 to 2**32 - 1),
-    compared at the coarser rate: the finer sample keeps its values h with h & (rate - 1) == 0.
-    The first sample counts as a set, the second as it is; (0.0, 0.0) when either is empty."""
+    values, as 4-byte unsigned ints in a bytes-like object) taken at rates `ra` and `rb` (ints
+    from 1 to 2**32 - 1; `shingles` chooses powers of two), compared at the higher rate: the
+    other sample keeps its values h with h & (rate - 1) == 0 (for a power of two, h % rate
+    == 0). The first sample counts as a set, the second as it is; (0.0, 0.0) when either is
+    empty."""
     for rate in (ra, rb):
         if not isinstance(rate, int) or not 1 <= rate < 1 << 32:
             raise ValueError(f"overlap(): a sample rate must be an int from 1 to 2**32 - 1, "
                              f"got {rate!r}")
+    a, b = memoryview(a).tobytes(), memoryview(b).tobytes()
     if len(a) % 4 or len(b) % 4:
         raise ValueError(f"overlap(): samples are 4-byte values, got {len(a)} and {len(b)} "
                          f"bytes")
