@@ -140,6 +140,40 @@ def test_overlap(both: tuple[ModuleType, ModuleType]) -> None:
     assert c.overlap(1, b"", 1, same) == (0.0, 0.0)
 
 
+def test_candidates_of(both: tuple[ModuleType, ModuleType]) -> None:
+    c, py = both
+    rng = random.Random(13)
+    for _ in range(1000):
+        vocab = _vocab(rng, rng.randint(1, 30))
+        postings = {t: bytearray(array("I", [rng.randint(1, 60) for _ in range(
+            rng.choice([0, 1, 3, 3, 8, 40]))]).tobytes()) for t in vocab if rng.random() < 0.7}
+        terms = rng.sample(vocab, rng.randint(0, len(vocab)))
+        tail, budget, k = rng.choice([0, 2, 64]), rng.choice([5, 40, 400]), rng.randint(0, 12)
+        assert c.candidates_of(postings, terms, tail, budget, k) == py.candidates_of(
+            postings, terms, tail, budget, k)
+
+
+def test_compact(both: tuple[ModuleType, ModuleType]) -> None:
+    """The same lists, in the same order, of the same type; an emptied list left out."""
+    c, py = both
+    rng = random.Random(11)
+    for _ in range(500):
+        serials = rng.sample(range(1, 5000), rng.randint(0, 300))
+        live = {s: None for s in rng.sample(serials, rng.randint(0, len(serials)))}
+        live.update({2**40: None, -3: None})  # (no posting holds these)
+        postings = {f"t{i}": bytearray(array("I", rng.sample(serials, rng.randint(
+            1, len(serials)))).tobytes()) for i in range(rng.randint(0, 30)) if serials}
+        got, want = c.compact(postings, live), py.compact(postings, live)
+        assert list(got.items()) == list(want.items())
+        assert all(type(v) is bytearray for v in got.values())
+        assert all(a is not b for a, b in zip(got.values(), postings.values(), strict=False))
+    for module in both:
+        with pytest.raises(TypeError):
+            module.compact({"a": bytearray(4)}, {1.0: None})
+        with pytest.raises(ValueError):
+            module.compact({"a": bytearray(5)}, {1: None})
+
+
 def test_candidates(both: tuple[ModuleType, ModuleType]) -> None:
     c, py = both
     rng = random.Random(2)

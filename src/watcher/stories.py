@@ -1413,9 +1413,8 @@ class StoryIndex:
         story's recent articles stay reachable through its common terms), `posting_budget`
         entries in all; in arrival order (for _score)."""
         t = self.tunables
-        lists = [p for p in map(self._postings.get, terms[: t.query_terms]) if p]
-        lists.sort(key=len)
-        top = storymath.candidates(lists, t.posting_tail, t.posting_budget, t.max_candidates)
+        top = storymath.candidates_of(self._postings, terms[: t.query_terms], t.posting_tail,
+                                      t.posting_budget, t.max_candidates)
         return list(filter(None, map(self._by_serial.get, top)))
 
     def _score(self, query: dict[str, float], cands: list[_Doc]) -> list[tuple[float, _Doc]]:
@@ -1682,12 +1681,7 @@ class StoryIndex:
         story.summary_weights = b""
 
     def _compact_postings(self) -> None:
-        live = self._by_serial
-        fresh: dict[str, bytearray] = {}
-        for term, plist in self._postings.items():
-            kept = array("I", [s for s in memoryview(plist).cast("I") if s in live])
-            if kept:
-                fresh[term] = bytearray(kept.tobytes())
+        fresh = storymath.compact(self._postings, self._by_serial)
         self._postings = fresh
         self._live_postings = sum(len(p) for p in fresh.values()) // 4
         self._dead_postings = 0

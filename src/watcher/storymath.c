@@ -1532,13 +1532,6 @@ done:
 /* --- overlap --- */
 
 static int
-by_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int
 rate_arg(PyObject *arg, uint32_t *out)
 {
     int overflow = 0;
@@ -1592,6 +1585,7 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL;
     uint32_t *a = NULL, *b = NULL;
+    uint64_t *table = NULL;
     if (va.len % 4 || vb.len % 4) {
         PyErr_Format(PyExc_ValueError, "overlap(): samples are 4-byte values, got %zd and %zd "
                      "bytes", va.len, vb.len);
@@ -1606,25 +1600,49 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the finer sample thinned to the coarser rate */
     Py_ssize_t na = thinned(va.buf, va.len / 4, rb, !(ra < rb), a);
     Py_ssize_t nb = thinned(vb.buf, vb.len / 4, ra, !(rb < ra), b);
-    qsort(a, (size_t)na, 4, by_u32);
-    qsort(b, (size_t)nb, 4, by_u32);
-    /* the first as a set; the second's distinct values found in it */
-    Py_ssize_t distinct = 0;
+    /* the first as a set (a hash table of value + 1, 0 empty, HIT once a value of the second
+       found it): the second's distinct values found in it are the slots hit */
+    size_t cap = 16;
+    while ((Py_ssize_t)cap < 2 * na) {
+        cap *= 2;
+    }
+    table = PyMem_Calloc(cap, sizeof(uint64_t));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t HIT = UINT64_C(1) << 40;
+    int shift = 32;
+    for (size_t c = cap; c > 1; c >>= 1) {
+        shift--;
+    }
+    Py_ssize_t distinct = 0, inter = 0;
     for (Py_ssize_t i = 0; i < na; i++) {
-        if (i == 0 || a[i] != a[i - 1]) {
-            a[distinct++] = a[i];
+        size_t at = (size_t)((a[i] * UINT32_C(0x9E3779B1)) >> shift);
+        for (;; at = (at + 1) & (cap - 1)) {
+            if (table[at] == 0) {
+                table[at] = (uint64_t)a[i] + 1;
+                distinct++;
+                break;
+            }
+            if ((table[at] & ~HIT) == (uint64_t)a[i] + 1) {
+                break;
+            }
         }
     }
-    Py_ssize_t inter = 0, i = 0;
-    for (Py_ssize_t j = 0; j < nb; j++) {
-        if (j > 0 && b[j] == b[j - 1]) {
-            continue;
-        }
-        while (i < distinct && a[i] < b[j]) {
-            i++;
-        }
-        if (i < distinct && a[i] == b[j]) {
-            inter++;
+    for (Py_ssize_t j = 0; j < nb && distinct; j++) {
+        size_t at = (size_t)((b[j] * UINT32_C(0x9E3779B1)) >> shift);
+        for (;; at = (at + 1) & (cap - 1)) {
+            if (table[at] == 0) {
+                break;
+            }
+            if ((table[at] & ~HIT) == (uint64_t)b[j] + 1) {
+                if (!(table[at] & HIT)) {
+                    table[at] |= HIT;
+                    inter++;
+                }
+                break;
+            }
         }
     }
     if (!distinct || !nb) {
@@ -1636,6 +1654,7 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                (double)inter / small);
     }
 done:
+    PyMem_Free(table);
     PyMem_Free(a);
     PyMem_Free(b);
     PyBuffer_Release(&va);
@@ -1643,9 +1662,204 @@ done:
     return result;
 }
 
+/* --- candidates_of --- */
+
+typedef struct {
+    Py_ssize_t len, index;
+    PyObject *list;
+} Posted;
+
+static int
+by_len(const void *a, const void *b)
+{
+    const Posted *x = a, *y = b;
+    if (x->len != y->len) {
+        return x->len < y->len ? -1 : 1;
+    }
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static PyObject *
+storymath_candidates_of(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "candidates_of() takes 5 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "candidates_of(): the postings must be a dict");
+        return NULL;
+    }
+    PyObject *terms = PySequence_Tuple(args[1]);
+    if (terms == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(terms), found = 0;
+    Posted *posted = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Posted));
+    PyObject *lists = NULL, *out = NULL;
+    if (posted == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *plist = PyDict_GetItemWithError(args[0], PyTuple_GET_ITEM(terms, i));
+        if (plist == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        Py_INCREF(plist);
+        int truth = PyObject_IsTrue(plist);
+        Py_ssize_t len = truth > 0 ? PyObject_Size(plist) : 0;
+        if (truth < 0 || len < 0) {
+            Py_DECREF(plist);
+            goto done;
+        }
+        if (!truth) {
+            Py_DECREF(plist);
+            continue;
+        }
+        posted[found].len = len;
+        posted[found].index = i;
+        posted[found].list = plist;
+        found++;
+    }
+    qsort(posted, (size_t)found, sizeof(Posted), by_len);
+    lists = PyTuple_New(found);
+    if (lists == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < found; i++) {
+        Py_INCREF(posted[i].list);
+        PyTuple_SET_ITEM(lists, i, posted[i].list);
+    }
+    PyObject *call[4] = {lists, args[2], args[3], args[4]};
+    out = storymath_candidates(module, call, 4);
+done:
+    for (Py_ssize_t i = 0; i < found; i++) {
+        Py_DECREF(posted[i].list);
+    }
+    PyMem_Free(posted);
+    Py_XDECREF(lists);
+    Py_DECREF(terms);
+    return out;
+}
+
+/* --- compact --- */
+
+static PyObject *
+storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "compact() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *postings = args[0], *live = args[1];
+    if (!PyDict_Check(postings) || !PyDict_Check(live)) {
+        PyErr_SetString(PyExc_TypeError, "compact(): the postings and the live values must be "
+                        "dicts");
+        return NULL;
+    }
+    /* the live values as a bitmap: a posting list holds values below 2**32 only, and a live
+       value beyond them can match none */
+    uint64_t top = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(live, &pos, &key, &value)) {
+        if (!PyLong_CheckExact(key)) {
+            PyErr_SetString(PyExc_TypeError, "compact(): the live values must be ints");
+            return NULL;
+        }
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (!overflow && v >= 0 && v <= 0xFFFFFFFFLL && (uint64_t)v + 1 > top) {
+            top = (uint64_t)v + 1;
+        }
+    }
+    uint64_t *bits = PyMem_Calloc((size_t)(top / 64 + 1), sizeof(uint64_t));
+    if (bits == NULL) {
+        return PyErr_NoMemory();
+    }
+    pos = 0;
+    while (PyDict_Next(live, &pos, &key, &value)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (!overflow && v >= 0 && (uint64_t)v < top) {
+            bits[(uint64_t)v / 64] |= UINT64_C(1) << ((uint64_t)v % 64);
+        }
+    }
+    PyObject *fresh = PyDict_New();
+    Buf kept = {0};
+    if (fresh == NULL) {
+        goto fail;
+    }
+    /* (the postings' items taken out first: a term's hash or __eq__ may run Python code) */
+    PyObject *items = PyDict_Items(postings);
+    if (items == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *term = PyTuple_GET_ITEM(item, 0);
+        Py_buffer view;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, 1), &view, PyBUF_SIMPLE) < 0) {
+            Py_DECREF(items);
+            goto fail;
+        }
+        if (view.len % 4) {
+            PyErr_Format(PyExc_ValueError, "a posting list holds 4-byte values, got %zd bytes",
+                         view.len);
+            PyBuffer_Release(&view);
+            Py_DECREF(items);
+            goto fail;
+        }
+        kept.len = 0;
+        int failed = 0;
+        for (Py_ssize_t j = 0; j < view.len / 4 && !failed; j++) {
+            uint32_t serial;
+            memcpy(&serial, (const char *)view.buf + 4 * j, 4);
+            if (serial < top && (bits[serial / 64] >> (serial % 64)) & 1) {
+                failed = buf_put(&kept, &serial, 4) < 0;
+            }
+        }
+        PyBuffer_Release(&view);
+        if (failed) {
+            Py_DECREF(items);
+            goto fail;
+        }
+        if (kept.len == 0) {
+            continue; /* a list left empty is left out */
+        }
+        PyObject *plist = PyByteArray_FromStringAndSize(kept.data, kept.len);
+        int rc = plist == NULL ? -1 : PyDict_SetItem(fresh, term, plist);
+        Py_XDECREF(plist);
+        if (rc < 0) {
+            Py_DECREF(items);
+            goto fail;
+        }
+    }
+    Py_DECREF(items);
+    PyMem_Free(kept.data);
+    PyMem_Free(bits);
+    return fresh;
+fail:
+    PyMem_Free(kept.data);
+    PyMem_Free(bits);
+    Py_XDECREF(fresh);
+    return NULL;
+}
+
 /* --- the module --- */
 
 static PyMethodDef methods[] = {
+    {"candidates_of", (PyCFunction)(void (*)(void))storymath_candidates_of, METH_FASTCALL,
+     "candidates_of(postings, terms, tail, budget, k): see storymath.py"},
+    {"compact", (PyCFunction)(void (*)(void))storymath_compact, METH_FASTCALL,
+     "compact(postings, live): see storymath.py"},
     {"count", (PyCFunction)(void (*)(void))storymath_count, METH_FASTCALL,
      "count(parts, weights): see storymath.py"},
     {"dot", (PyCFunction)(void (*)(void))storymath_dot, METH_FASTCALL,

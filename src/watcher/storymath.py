@@ -31,8 +31,8 @@ from itertools import chain, compress, repeat
 from operator import and_, is_, mul, or_, truediv
 from typing import Any
 
-__all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "count", "dot",
-           "overlap", "score", "shingles", "tokens", "vector", "weigh"]
+__all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "candidates_of",
+           "compact", "count", "dot", "overlap", "score", "shingles", "tokens", "vector", "weigh"]
 
 
 def _check(terms: Sequence[str], weights: bytes) -> None:
@@ -94,6 +94,31 @@ def count(parts: Sequence[Sequence[str]], weights: Sequence[float]) -> Mapping[s
             counts[term] = cget(term, 0.0) + n * w
     counts.pop("", None)
     return counts
+
+
+def candidates_of(postings: Mapping[str, bytes | bytearray], terms: Sequence[str], tail: int,
+                  budget: int, k: int) -> list[int]:
+    """`candidates` of the posting lists of `terms` found in `postings` (empty ones left out),
+    the shortest first (ties in the order of `terms`)."""
+    lists = [p for p in map(postings.get, terms) if p]
+    lists.sort(key=len)
+    return candidates(lists, tail, budget, k)
+
+
+def compact(postings: Mapping[str, bytes | bytearray], live: Mapping[int, Any]
+            ) -> dict[str, bytearray]:
+    """The posting lists (4-byte unsigned ints) keeping only the values that are keys of `live`
+    (ints), in their order, as new bytearrays; a list left empty is left out."""
+    if not all(type(k) is int for k in live):
+        raise TypeError("compact(): the live values must be ints")
+    fresh: dict[str, bytearray] = {}
+    for term, plist in postings.items():
+        if len(plist) % 4:
+            raise ValueError(f"a posting list holds 4-byte values, got {len(plist)} bytes")
+        kept = array("I", [s for s in memoryview(plist).cast("I") if s in live])
+        if kept:
+            fresh[term] = bytearray(kept.tobytes())
+    return fresh
 
 
 def candidates(lists: Sequence[bytes | bytearray], tail: int, budget: int, k: int) -> list[int]:
