@@ -137,6 +137,24 @@ def test_overlap(both: tuple[ModuleType, ModuleType]) -> None:
             assert py.overlap(ra, array("I", a), rb, memoryview(b_raw)) == want
     same = array("I", [0, 256, 512]).tobytes()
     assert c.overlap(1, same, 1, same) == (1.0, 1.0)
+    # values made to collide in a hash table (multiples of the inverse of a multiplier, runs
+    # of consecutive values): the same results
+    inverse = pow(0x9E3779B1, -1, 2**32)
+
+    def unmix(h: int) -> int:  # the inverse of the C table's 32-bit mix (murmur3's finaliser)
+        m = 2**32 - 1
+        h ^= h >> 16
+        h = h * pow(0xC2B2AE35, -1, 2**32) & m
+        h ^= (h >> 13) ^ (h >> 26)
+        h = h * pow(0x85EBCA6B, -1, 2**32) & m
+        return h ^ (h >> 16)
+
+    for values in ([j * inverse % 2**32 for j in range(3000)], list(range(3000)),
+                   [j << 20 for j in range(4096)], [unmix(j) for j in range(3000)]):
+        a_raw = array("I", values).tobytes()
+        b_raw = array("I", values[::3] + values[:50]).tobytes()
+        for ra, rb in ((1, 1), (1, 4), (16, 1)):
+            assert c.overlap(ra, a_raw, rb, b_raw) == py.overlap(ra, a_raw, rb, b_raw)
     assert c.overlap(1, b"", 1, same) == (0.0, 0.0)
 
 
@@ -158,7 +176,7 @@ def test_compact(both: tuple[ModuleType, ModuleType]) -> None:
     c, py = both
     rng = random.Random(11)
     for _ in range(500):
-        serials = rng.sample(range(1, 5000), rng.randint(0, 300))
+        serials = [*rng.sample(range(1, 5000), rng.randint(0, 300)), 2**32 - 1, 0]
         live = {s: None for s in rng.sample(serials, rng.randint(0, len(serials)))}
         live.update({2**40: None, -3: None})  # (no posting holds these)
         postings = {f"t{i}": bytearray(array("I", rng.sample(serials, rng.randint(

@@ -1564,6 +1564,118 @@ thinned(const char *raw, Py_ssize_t n, uint32_t rate, int keep_all, uint32_t *ou
     return m;
 }
 
+/* (a 32-bit mix: consecutive or evenly spaced values spread over the table) */
+static inline uint32_t
+mix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= UINT32_C(0x85EBCA6B);
+    h ^= h >> 13;
+    h *= UINT32_C(0xC2B2AE35);
+    h ^= h >> 16;
+    return h;
+}
+
+/* The distinct values of a (na of them) and how many of them b holds, by a hash table of a
+   (value + 1; 0 empty; HIT once a value of b found it). Returns 1; 0 when the table took
+   more probes than a few per value (values made to collide: the caller sorts instead); -1
+   out of memory. (na below 2**28.) */
+static int
+overlap_hashed(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb,
+               Py_ssize_t *distinct_out, Py_ssize_t *inter_out)
+{
+    size_t cap = 16;
+    int bits = 4;
+    while ((Py_ssize_t)cap < 2 * na) {
+        cap *= 2;
+        bits++;
+    }
+    uint64_t *table = PyMem_Calloc(cap, sizeof(uint64_t));
+    if (table == NULL) {
+        return -1;
+    }
+    const uint64_t HIT = UINT64_C(1) << 40;
+    Py_ssize_t budget = 8 * (na + nb) + 64; /* probes past the first slot */
+    Py_ssize_t distinct = 0, inter = 0;
+    int rc = 1;
+    for (Py_ssize_t i = 0; i < na && rc; i++) {
+        size_t at = mix32(a[i]) >> (32 - bits);
+        for (;; at = (at + 1) & (cap - 1)) {
+            if (table[at] == 0) {
+                table[at] = (uint64_t)a[i] + 1;
+                distinct++;
+                break;
+            }
+            if ((table[at] & ~HIT) == (uint64_t)a[i] + 1) {
+                break;
+            }
+            if (--budget < 0) {
+                rc = 0;
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t j = 0; j < nb && distinct && rc; j++) {
+        size_t at = mix32(b[j]) >> (32 - bits);
+        for (;; at = (at + 1) & (cap - 1)) {
+            if (table[at] == 0) {
+                break;
+            }
+            if ((table[at] & ~HIT) == (uint64_t)b[j] + 1) {
+                if (!(table[at] & HIT)) {
+                    table[at] |= HIT;
+                    inter++;
+                }
+                break;
+            }
+            if (--budget < 0) {
+                rc = 0;
+                break;
+            }
+        }
+    }
+    PyMem_Free(table);
+    *distinct_out = distinct;
+    *inter_out = inter;
+    return rc;
+}
+
+static int
+by_u32(const void *x, const void *y)
+{
+    uint32_t u = *(const uint32_t *)x, v = *(const uint32_t *)y;
+    return (u > v) - (u < v);
+}
+
+/* overlap_hashed's result by sorting a and b (in place) */
+static void
+overlap_sorted(uint32_t *a, Py_ssize_t na, uint32_t *b, Py_ssize_t nb, Py_ssize_t *distinct_out,
+               Py_ssize_t *inter_out)
+{
+    qsort(a, (size_t)na, 4, by_u32);
+    qsort(b, (size_t)nb, 4, by_u32);
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t i = 0; i < na; i++) {
+        if (i == 0 || a[i] != a[i - 1]) {
+            a[distinct++] = a[i];
+        }
+    }
+    Py_ssize_t inter = 0, i = 0;
+    for (Py_ssize_t j = 0; j < nb; j++) {
+        if (j > 0 && b[j] == b[j - 1]) {
+            continue;
+        }
+        while (i < distinct && a[i] < b[j]) {
+            i++;
+        }
+        if (i < distinct && a[i] == b[j]) {
+            inter++;
+        }
+    }
+    *distinct_out = distinct;
+    *inter_out = inter;
+}
+
 static PyObject *
 storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1585,7 +1697,6 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL;
     uint32_t *a = NULL, *b = NULL;
-    uint64_t *table = NULL;
     if (va.len % 4 || vb.len % 4) {
         PyErr_Format(PyExc_ValueError, "overlap(): samples are 4-byte values, got %zd and %zd "
                      "bytes", va.len, vb.len);
@@ -1600,50 +1711,15 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the finer sample thinned to the coarser rate */
     Py_ssize_t na = thinned(va.buf, va.len / 4, rb, !(ra < rb), a);
     Py_ssize_t nb = thinned(vb.buf, vb.len / 4, ra, !(rb < ra), b);
-    /* the first as a set (a hash table of value + 1, 0 empty, HIT once a value of the second
-       found it): the second's distinct values found in it are the slots hit */
-    size_t cap = 16;
-    while ((Py_ssize_t)cap < 2 * na) {
-        cap *= 2;
-    }
-    table = PyMem_Calloc(cap, sizeof(uint64_t));
-    if (table == NULL) {
+    Py_ssize_t distinct, inter;
+    int hashed = na <= (Py_ssize_t)1 << 28 ? overlap_hashed(a, na, b, nb, &distinct, &inter)
+                                           : 0;
+    if (hashed < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    const uint64_t HIT = UINT64_C(1) << 40;
-    int shift = 32;
-    for (size_t c = cap; c > 1; c >>= 1) {
-        shift--;
-    }
-    Py_ssize_t distinct = 0, inter = 0;
-    for (Py_ssize_t i = 0; i < na; i++) {
-        size_t at = (size_t)((a[i] * UINT32_C(0x9E3779B1)) >> shift);
-        for (;; at = (at + 1) & (cap - 1)) {
-            if (table[at] == 0) {
-                table[at] = (uint64_t)a[i] + 1;
-                distinct++;
-                break;
-            }
-            if ((table[at] & ~HIT) == (uint64_t)a[i] + 1) {
-                break;
-            }
-        }
-    }
-    for (Py_ssize_t j = 0; j < nb && distinct; j++) {
-        size_t at = (size_t)((b[j] * UINT32_C(0x9E3779B1)) >> shift);
-        for (;; at = (at + 1) & (cap - 1)) {
-            if (table[at] == 0) {
-                break;
-            }
-            if ((table[at] & ~HIT) == (uint64_t)b[j] + 1) {
-                if (!(table[at] & HIT)) {
-                    table[at] |= HIT;
-                    inter++;
-                }
-                break;
-            }
-        }
+    if (hashed == 0) {
+        overlap_sorted(a, na, b, nb, &distinct, &inter);
     }
     if (!distinct || !nb) {
         result = Py_BuildValue("(dd)", 0.0, 0.0);
@@ -1654,7 +1730,6 @@ storymath_overlap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                (double)inter / small);
     }
 done:
-    PyMem_Free(table);
     PyMem_Free(a);
     PyMem_Free(b);
     PyBuffer_Release(&va);
@@ -1761,60 +1836,69 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         "dicts");
         return NULL;
     }
-    /* the live values as a bitmap: a posting list holds values below 2**32 only, and a live
-       value beyond them can match none */
+    /* (the postings' items taken out first: a term's hash or __eq__ may run Python code) */
+    PyObject *items = PyDict_Items(postings);
+    if (items == NULL) {
+        return NULL;
+    }
+    PyObject *fresh = NULL;
+    uint64_t *bits = NULL;
+    Buf kept = {0};
+    /* the live values that a posting holds, as a bitmap: up to the largest posting */
     uint64_t top = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1), &view,
+                               PyBUF_SIMPLE) < 0) {
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < view.len / 4; j++) {
+            uint32_t serial;
+            memcpy(&serial, (const char *)view.buf + 4 * j, 4);
+            if ((uint64_t)serial + 1 > top) {
+                top = (uint64_t)serial + 1;
+            }
+        }
+        PyBuffer_Release(&view);
+    }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(live, &pos, &key, &value)) {
         if (!PyLong_CheckExact(key)) {
             PyErr_SetString(PyExc_TypeError, "compact(): the live values must be ints");
-            return NULL;
-        }
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
-        if (v == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (!overflow && v >= 0 && v <= 0xFFFFFFFFLL && (uint64_t)v + 1 > top) {
-            top = (uint64_t)v + 1;
+            goto fail;
         }
     }
-    uint64_t *bits = PyMem_Calloc((size_t)(top / 64 + 1), sizeof(uint64_t));
-    if (bits == NULL) {
-        return PyErr_NoMemory();
+    bits = PyMem_Calloc((size_t)(top / 64 + 1), sizeof(uint64_t));
+    fresh = PyDict_New();
+    if (bits == NULL || fresh == NULL) {
+        if (bits == NULL) {
+            PyErr_NoMemory();
+        }
+        goto fail;
     }
     pos = 0;
     while (PyDict_Next(live, &pos, &key, &value)) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            goto fail;
+        }
         if (!overflow && v >= 0 && (uint64_t)v < top) {
             bits[(uint64_t)v / 64] |= UINT64_C(1) << ((uint64_t)v % 64);
         }
-    }
-    PyObject *fresh = PyDict_New();
-    Buf kept = {0};
-    if (fresh == NULL) {
-        goto fail;
-    }
-    /* (the postings' items taken out first: a term's hash or __eq__ may run Python code) */
-    PyObject *items = PyDict_Items(postings);
-    if (items == NULL) {
-        goto fail;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
         PyObject *term = PyTuple_GET_ITEM(item, 0);
         Py_buffer view;
         if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, 1), &view, PyBUF_SIMPLE) < 0) {
-            Py_DECREF(items);
             goto fail;
         }
         if (view.len % 4) {
             PyErr_Format(PyExc_ValueError, "a posting list holds 4-byte values, got %zd bytes",
                          view.len);
             PyBuffer_Release(&view);
-            Py_DECREF(items);
             goto fail;
         }
         kept.len = 0;
@@ -1828,7 +1912,6 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyBuffer_Release(&view);
         if (failed) {
-            Py_DECREF(items);
             goto fail;
         }
         if (kept.len == 0) {
@@ -1838,7 +1921,6 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         int rc = plist == NULL ? -1 : PyDict_SetItem(fresh, term, plist);
         Py_XDECREF(plist);
         if (rc < 0) {
-            Py_DECREF(items);
             goto fail;
         }
     }
@@ -1847,6 +1929,7 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyMem_Free(bits);
     return fresh;
 fail:
+    Py_DECREF(items);
     PyMem_Free(kept.data);
     PyMem_Free(bits);
     Py_XDECREF(fresh);

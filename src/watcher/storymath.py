@@ -1,5 +1,5 @@
 """The story index's inner loops: tokens, term counts, shingles, term weights, candidate counts,
-dot products, shingle overlaps.
+dot products, shingle overlaps, posting compaction.
 
 `watcher.stories` calls these for every article it assigns. This file is their definition and
 the fallback; `storymath.c` (built by setup.py, used as `watcher._compiled` says) computes the
@@ -10,14 +10,14 @@ Vectors are (terms, weights): a sequence of distinct strings and, as bytes, one 
 float per term (`array("f").tobytes()`).
 
 The C version asks a little more of its arguments, all of which `watcher.stories` gives: a dict
-(not any mapping) for a query, ints for the counts and limits (`need`, `tail`, `budget`, `k`,
-`max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its `score` finds a
-document's terms in a query whose terms are all interned strings by identity: a term equal to
-one of them must be that same string (the index interns every article term it keeps), and
-it reads such a query once, when called. Its TokenCache
-keeps the tokens of up to 38 bytes only (a longer one is analysed again each time) and looks a
-token up when it comes to it, where this one looks a call's tokens up first: `analyse` (pure)
-is called for other tokens, with the same results.
+(not any mapping) for a query and for postings, ints for the counts and limits (`need`, `tail`,
+`budget`, `k`, `max_terms`), and `analyse` returning a (str, int, int, int) tuple. Its `score`
+finds a document's terms in a query whose terms are all interned strings by identity: a term
+equal to one of them must be that same string (the index interns every article term it keeps),
+and it reads such a query once, when called. Its TokenCache keeps the tokens of up to 38 bytes
+only (a longer one is analysed again each time) and looks a token up when it comes to it, where
+this one looks a call's tokens up first: `analyse` (pure) is called for other tokens, with the
+same results.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def count(parts: Sequence[Sequence[str]], weights: Sequence[float]) -> Mapping[s
 
 def candidates_of(postings: Mapping[str, bytes | bytearray], terms: Sequence[str], tail: int,
                   budget: int, k: int) -> list[int]:
-    """`candidates` of the posting lists of `terms` found in `postings` (empty ones left out),
-    the shortest first (ties in the order of `terms`)."""
+    """`candidates` of the posting lists of `terms` found in `postings` (a dict; empty lists
+    left out), the shortest first (ties in the order of `terms`)."""
     lists = [p for p in map(postings.get, terms) if p]
     lists.sort(key=len)
     return candidates(lists, tail, budget, k)
@@ -107,15 +107,17 @@ def candidates_of(postings: Mapping[str, bytes | bytearray], terms: Sequence[str
 
 def compact(postings: Mapping[str, bytes | bytearray], live: Mapping[int, Any]
             ) -> dict[str, bytearray]:
-    """The posting lists (4-byte unsigned ints) keeping only the values that are keys of `live`
-    (ints), in their order, as new bytearrays; a list left empty is left out."""
+    """The posting lists (a dict of bytes-like lists of 4-byte unsigned ints) keeping only the
+    values that are keys of the dict `live` (ints), in their order, as new bytearrays; a list
+    left empty is left out."""
     if not all(type(k) is int for k in live):
         raise TypeError("compact(): the live values must be ints")
     fresh: dict[str, bytearray] = {}
     for term, plist in postings.items():
-        if len(plist) % 4:
-            raise ValueError(f"a posting list holds 4-byte values, got {len(plist)} bytes")
-        kept = array("I", [s for s in memoryview(plist).cast("I") if s in live])
+        raw = memoryview(plist).cast("B")
+        if len(raw) % 4:
+            raise ValueError(f"a posting list holds 4-byte values, got {len(raw)} bytes")
+        kept = array("I", [s for s in raw.cast("I") if s in live])
         if kept:
             fresh[term] = bytearray(kept.tobytes())
     return fresh
