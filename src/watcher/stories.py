@@ -606,8 +606,7 @@ def extract_features(title: str, text: str, tunables: StoryTunables | None = Non
 
 def shingle_overlap(a: DocFeatures, b: DocFeatures) -> tuple[float, float]:
     """(Jaccard, containment of the smaller in the larger) of two texts' shingle samples."""
-    return storymath.overlap(a.shingle_rate, a.shingles.tobytes(), b.shingle_rate,
-                             b.shingles.tobytes())
+    return storymath.overlap(a.shingle_rate, a.shingles, b.shingle_rate, b.shingles)
 
 
 # ---
@@ -1433,13 +1432,11 @@ class StoryIndex:
             if same is not None:
                 return same, 1.0
         best: tuple[_Doc, float] | None = None
-        raw: bytes | None = None
         for cos, c in scored:
             if cos < t.revision_min_cosine:
                 break
-            if raw is None:
-                raw = feats.shingles.tobytes()
-            jac, cont = storymath.overlap(feats.shingle_rate, raw, c.shingle_rate, c.shingles)
+            jac, cont = storymath.overlap(feats.shingle_rate, feats.shingles, c.shingle_rate,
+                                          c.shingles)
             small = min(len(feats.shingles) * feats.shingle_rate,
                         len(c.shingles) // 4 * c.shingle_rate)
             if jac >= t.revision_jaccard or (

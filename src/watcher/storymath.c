@@ -1861,14 +1861,6 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyBuffer_Release(&view);
     }
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(live, &pos, &key, &value)) {
-        if (!PyLong_CheckExact(key)) {
-            PyErr_SetString(PyExc_TypeError, "compact(): the live values must be ints");
-            goto fail;
-        }
-    }
     bits = PyMem_Calloc((size_t)(top / 64 + 1), sizeof(uint64_t));
     fresh = PyDict_New();
     if (bits == NULL || fresh == NULL) {
@@ -1877,8 +1869,13 @@ storymath_compact(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         goto fail;
     }
-    pos = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
     while (PyDict_Next(live, &pos, &key, &value)) {
+        if (!PyLong_CheckExact(key)) {
+            PyErr_SetString(PyExc_TypeError, "compact(): the live values must be ints");
+            goto fail;
+        }
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
         if (v == -1 && PyErr_Occurred()) {

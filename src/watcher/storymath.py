@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence, Set
 from itertools import chain, compress, repeat
 from operator import and_, is_, mul, or_, truediv
-from typing import Any
+from typing import Any, TypeAlias
 
 __all__ = ["SAMPLE_TABLES", "SHINGLE_SAMPLE_MIN", "TokenCache", "candidates", "candidates_of",
            "compact", "count", "dot", "overlap", "score", "shingles", "tokens", "vector", "weigh"]
@@ -249,7 +249,10 @@ def _thin(values: Sequence[int], raw: bytes, rate: int) -> list[int]:
     return list(compress(values, raw[_LOW_BYTE::4].translate(table)))
 
 
-def overlap(ra: int, a: bytes, rb: int, b: bytes) -> tuple[float, float]:
+Sample: TypeAlias = "bytes | bytearray | memoryview | array[int]"  # 4-byte unsigned values
+
+
+def overlap(ra: int, a: Sample, rb: int, b: Sample) -> tuple[float, float]:
     """(Jaccard, containment of the smaller in the larger) of two shingle samples (`shingles`'
     values, as 4-byte unsigned ints in a bytes-like object) taken at rates `ra` and `rb` (ints
     from 1 to 2**32 - 1; `shingles` chooses powers of two), compared at the higher rate: the
