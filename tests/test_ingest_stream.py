@@ -94,13 +94,15 @@ def _batch(jobs: list[ParseJob]) -> FetchBatch:
 
 
 def _ingest(tmp_path: Any, name: str, chunk: int, monkeypatch: pytest.MonkeyPatch,
-            ) -> tuple[pipeline.IngestResult, Store]:
-    jobs = [(f"feed-{f}", f"https://x{f}.example/rss", _body(f, 6, shared=2), HEADERS, NOW)
+            now: datetime = NOW) -> tuple[pipeline.IngestResult, Store]:
+    jobs = [(f"feed-{f}", f"https://x{f}.example/rss", _body(f, 6, shared=2), HEADERS, now)
             for f in range(6)]
     cfg = Config(path=None, feeds=tuple(FeedConfig(j[0], j[1]) for j in jobs))
     store = Store(f"sqlite:///{tmp_path}/{name}.db")
     monkeypatch.setattr(pipeline, "INGEST_CHUNK_ARTICLES", chunk)
-    return ingest_step(cfg, store, _batch(jobs), NOW), store
+    batch = _batch(jobs)
+    batch = FetchBatch(batch.results, {**batch.states, **store.feed_states()}, ())  # (as fetched)
+    return ingest_step(cfg, store, batch, now), store
 
 
 def test_chunked_ingest_gives_the_results_of_one_chunk(
@@ -126,11 +128,13 @@ def test_chunked_ingest_gives_the_results_of_one_chunk(
         s2.close()
 
 
-def test_a_run_failing_half_way_stores_nothing(
+def test_a_run_failing_half_way_keeps_its_stored_chunks_and_loses_nothing(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Articles are stored only once every chunk is decided: after a failure in a later chunk,
-    the next run finds every item new again (none is marked seen without being matched)."""
+    """Each chunk is stored (articles, then its feeds' states) while the rest is parsed. After
+    a failure in a later chunk the stored chunks stay, their candidates waiting for matching:
+    the next run parses only the other feeds, and takes up those candidates once the failed
+    run's lease is over. Every item is stored once and is a candidate once."""
     real = pipeline._assign_stories
     calls = []
 
@@ -145,14 +149,23 @@ def test_a_run_failing_half_way_stores_nothing(
         _ingest(tmp_path, "failing", 1, monkeypatch)
     store = Store(f"sqlite:///{tmp_path}/failing.db")
     try:
-        assert store.count("articles") == 0
-        assert store.load_story_index() is None
+        # feeds 0 and 1 (a chunk each): 6 items each, feed 1's two wire copies duplicates
+        assert store.count("articles") == 12
+        first = {a.id for a, _ in store.pending_matches()}
+        assert len(first) == 10  # the new ones, waiting for matching
+        assert {n for n, st in store.feed_states().items() if st.body_hash} == {"feed-0", "feed-1"}
     finally:
         store.close()
     monkeypatch.setattr(pipeline, "_assign_stories", real)
-    again, s = _ingest(tmp_path, "failing", 1, monkeypatch)
+    later = NOW + timedelta(seconds=Config(path=None).slack.claim_lease + 1)
+    again, s = _ingest(tmp_path, "failing", 1, monkeypatch, now=later)
     try:
-        assert again.new_articles == 6 * 4 + 2 and len(again.candidates) == 26
+        assert [o.status for o in again.outcomes[:2]] == ["unchanged", "unchanged"]
+        assert again.new_articles == 6 * 4 + 2 - 10
+        ids = [c.article.id for c in again.candidates]
+        assert len(ids) == len(set(ids)) == 26 and first <= set(ids)
+        assert {c.article.id for c in again.candidates[-10:]} == first  # (after this run's own)
+        assert s.count("articles") == 36
     finally:
         s.close()
 

@@ -226,6 +226,52 @@ def test_an_article_that_breaks_scoring_is_logged_and_the_run_goes_on(
     assert "cannot score article" in caplog.text and "a scoring bug" in caplog.text
 
 
+def test_candidates_come_assessed_from_ingest_and_match_step_does_not_assess_again(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ingest step assesses each candidate against every watch while the parse workers go
+    on (an alerting verdict kept whole, another as the `Look` an update reads); `match_step`
+    uses them (no second scoring) and makes the very alerts it makes from bare candidates,
+    which it assesses itself."""
+    from dataclasses import replace
+
+    import watcher.pipeline as pipeline
+
+    feeds, _, store = env
+    quiet = rss_item("Harbour festival draws record crowds", "https://town.example/fest", "q1",
+                     "<p>The lantern parade along the quay ran late into the evening, and the "
+                     "organisers thanked the volunteers who kept the stalls open.</p>",
+                     NOW - timedelta(minutes=7))
+    feeds.routes["/f.xml"] = Route(body=rss_feed([story(5), other_story(6), quiet]))
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
+    got = ingest_step(cfg, store, fetch_step(cfg, store, NOW), NOW)
+    assert len(got.candidates) == 3
+    alerting = []
+    for cand in got.candidates:  # by watch: an alerting verdict whole, else what updates read
+        assert cand.verdicts is not None
+        want = []
+        for w in cfg.watches:
+            v = pipeline.assess(pipeline.compile_watch(w), cand.article.title, cand.article.text)
+            want.append((w.name, v if v.alerts else pipeline.Look(
+                None, v.match.score, v.matched_terms())))
+            alerting += [v] if v.alerts else []
+        assert list(cand.verdicts) == want
+    assert len(alerting) == 2  # the festival alerts on none
+    assert isinstance(got.candidates[2].verdicts[0][1], pipeline.Look)
+    real, calls = pipeline.assess, []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "assess", counted)
+    alerts = pipeline.match_step(cfg, store, got.candidates)
+    assert calls == [] and len(alerts) >= 1
+    bare = tuple(replace(c, verdicts=None) for c in got.candidates)
+    assert pipeline.match_step(cfg, store, bare) == alerts
+    assert len(calls) == len(bare) * len(cfg.watches)
+
+
 def test_a_run_stopped_before_matching_leaves_its_articles_to_the_next_run(
     tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
 ) -> None:

@@ -329,3 +329,37 @@ def test_the_new_source_reply_names_the_feeds_not_counted_before(
     assert any("new source: c (2 sources)" in r for r in replies), changes
     assert any("new source: d (3 sources)" in r for r in replies), changes
     assert not any("new source: a" in r for r in replies)
+
+
+def test_another_outlet_with_a_quiet_report_of_the_story_is_a_new_source_reply(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """An article that joins an alerted story without alerting on its own (the ingest step
+    keeps only alerting verdicts) is still assessed for the story's update: another outlet
+    reporting the story makes a "new source" reply."""
+    feeds, slack, store = env
+    feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    assert run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep).alerts == 1
+    quiet = rss_item(
+        "Armenia and Azerbaijan trade blame over the frontier as Moscow offers to mediate",
+        "https://c.example/q", "cq", story_html([
+            "Officials in Yerevan and Baku each blamed the other on Wednesday for the week along "
+            "the shared Armenia-Azerbaijan border, the two defence ministries said in separate "
+            "statements.",
+            "A Kremlin spokesman said Moscow was ready to mediate between the neighbours.",
+        ]), NOW - timedelta(minutes=15))
+    feeds.routes["/c.xml"] = R(body=rss_feed([quiet]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.new_articles == 1 and second.new_stories == 0
+    from watcher.assess import assess
+    from watcher.match import compile_watch
+
+    arts = [a for a in store.articles_by_id([r for r in store.window_assignments(
+        NOW - timedelta(days=3))]).values() if a.feed == "c"]
+    assert not assess(compile_watch(cfg.watches[0]), arts[0].title, arts[0].text).alerts
+    assert second.alerts == 1
+    _parent, reply = messages(slack)
+    assert "new source: c (2 sources)" in text_of(reply)

@@ -77,6 +77,24 @@ class Candidate:
 
     article: Article
     story_id: str
+    # When the ingest step assessed the article against the config's watches (while the parse
+    # workers went on): (watch name, verdict) for each watch, the verdict the `assess` when it
+    # alerts, else only the `Look` an update reads (the full one is 1-2 KB, and a cold poll
+    # has tens of thousands of candidates); a watch not listed failed to score it (logged).
+    # None: `match_step` assesses it.
+    verdicts: tuple[tuple[str, Assessment | Look], ...] | None = None
+
+
+class Look(NamedTuple):
+    """What a story's update reads of a candidate's assessment (`match_step`)."""
+
+    severity: str | None
+    score: float
+    terms: tuple[str, ...]  # `Assessment.matched_terms()`
+
+    @classmethod
+    def of(cls, verdict: Assessment) -> Look:
+        return cls(verdict.severity, verdict.match.score, verdict.matched_terms())
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,18 +322,16 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
                 chunk_items += len(parsed[0].articles)
                 if chunk_items >= INGEST_CHUNK_ARTICLES:
                     _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
+                    _store_chunk(cfg, store, chunk, new_states, now, acc)
                     chunk, chunk_items = [], 0
             _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
-        # Stored at once, after everything is decided: a run that fails half-way stores nothing,
-        # and the next one parses the same bodies again. The candidates are stored as waiting
-        # for matching until their alerts are queued (`mark_matched_step`): those of an earlier
-        # run that stopped in between are matched now.
-        _earlier_candidates(cfg, store, acc, now)
-        store.add_articles(acc.rows, pending={c.article.id for c in acc.candidates},
-                           tolls=acc.tolls)
-        store.save_feed_states([st for st in new_states if st is not None])
+            _store_chunk(cfg, store, chunk, new_states, now, acc)
+        acc.candidates.extend(acc.earlier or ())  # (after this run's, as they always came)
+        # the states of the feeds not parsed (not modified, unchanged, failed)
+        store.save_feed_states([st for i, st in enumerate(new_states)
+                                if st is not None and i not in acc.states_saved])
         if acc.index is not None and (acc.snapshot_lag is None
-                                      or acc.snapshot_lag + len(acc.rows) >= SNAPSHOT_BACKLOG):
+                                      or acc.snapshot_lag + acc.stored >= SNAPSHOT_BACKLOG):
             save_story_index(store, acc.index, now)
 
     final = [replace(o, new=acc.new_per_feed.get(o.feed, 0)) for o in outcomes if o is not None]
@@ -340,29 +356,50 @@ def _load_index_once(cfg: Config, store: Store, now: datetime, acc: _Ingested) -
     return acc.index
 
 
-def _earlier_candidates(cfg: Config, store: Store, acc: _Ingested, now: datetime) -> None:
-    """Add to `acc` the candidates an earlier run stored but did not get to match: it stopped
-    before queueing their alerts. A run stored them at its start time (`fetched`); those of
-    the last `[slack] claim_lease` seconds may belong to a run still going, and are left to it
-    (as an alert claimed by a run is). Those now too old to alert on are marked matched."""
-    mine = {c.article.id for c in acc.candidates}
+def _earlier_candidates(cfg: Config, store: Store, now: datetime) -> list[Candidate]:
+    """The candidates an earlier run stored but did not get to match: it stopped before
+    queueing their alerts (or failed half-way through its ingest). A run stored them at its
+    start time (`fetched`); those of the last `[slack] claim_lease` seconds may belong to a run
+    still going (this one's among them), and are left to it (as an alert claimed by a run is).
+    Those now too old to alert on are marked matched."""
     lease = now - timedelta(seconds=cfg.slack.claim_lease)
-    earlier = [(a, story) for a, story in store.pending_matches()
-               if a.fetched < lease and a.id not in mine]
+    earlier = [(a, story) for a, story in store.pending_matches() if a.fetched < lease]
     if not earlier:
-        return
+        return []
     cutoff = now - timedelta(hours=cfg.poll.max_age_hours)
     recent = [(a, story) for a, story in earlier if a.published >= cutoff]
     store.mark_matched([a.id for a, _ in earlier if a.published < cutoff])
     if recent:
         log.info("%d articles stored by an earlier run that stopped before matching them are "
                  "matched now", len(recent))
-    acc.candidates.extend(Candidate(a, story) for a, story in recent)
+    return [Candidate(a, story) for a, story in recent]
 
 
 def mark_matched_step(store: Store, ingest: IngestResult) -> None:
     """The run's candidates are matched and their alerts queued: no longer pending."""
     store.mark_matched([c.article.id for c in ingest.candidates])
+
+
+def _store_chunk(
+    cfg: Config, store: Store,
+    chunk: Sequence[tuple[tuple[int, int, FeedState, FeedState, FetchResult], Parsed]],
+    new_states: list[FeedState | None], now: datetime, acc: _Ingested,
+) -> None:
+    """Store what `_ingest_chunk` decided for a chunk: its articles (the candidates among them
+    stored as waiting for matching, `mark_matched_step`) and its feeds' states, in that order,
+    while the parse workers go on. A run that fails half-way keeps the chunks it stored: the
+    next run finds their items known and their feeds' bodies unchanged, parses the rest again,
+    and matches the stored candidates (`_earlier_candidates`). The first call takes up the
+    candidates an earlier run stored but did not get to match."""
+    if acc.earlier is None:  # (before this run's first candidates are stored)
+        acc.earlier = _earlier_candidates(cfg, store, now)
+    if acc.rows:
+        store.add_articles(acc.rows, pending=acc.pending, tolls=acc.tolls)
+        acc.stored += len(acc.rows)
+        acc.rows, acc.tolls, acc.pending = [], {}, set()
+    slots = [slot[1] for slot, _ in chunk]
+    store.save_feed_states([st for i in slots if (st := new_states[i]) is not None])
+    acc.states_saved.update(slots)
 
 
 # Parsed articles are deduplicated and grouped into stories this many at a time, while the parse
@@ -377,6 +414,11 @@ class _Ingested:
     first_poll: set[str]  # feeds polled for the first time (their old items are not candidates)
     rows: list[tuple[Article, str, str | None]] = field(default_factory=list)  # to store
     tolls: dict[str, TollRead] = field(default_factory=dict)  # the rows' tolls
+    pending: set[str] = field(default_factory=set)  # the rows' ids that are candidates
+    stored: int = 0  # rows stored so far
+    states_saved: set[int] = field(default_factory=set)  # (indexes into the new states)
+    earlier: list[Candidate] | None = None  # an earlier run's (`_earlier_candidates`)
+    watches: list[tuple[str, CompiledWatch]] | None = None  # compiled for the candidates
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
     index: StoryIndex | None = None  # loaded by the first chunk that needs it
     locks: ExitStack = field(default_factory=ExitStack)  # the ingest lock, once `index` is loaded
@@ -449,7 +491,12 @@ def _ingest_chunk(
             acc.new_per_feed[d.article.feed] = acc.new_per_feed.get(d.article.feed, 0) + 1
             acc.new_articles += 1
             if _recent_enough(cfg, d.article, acc.first_poll, now):
-                acc.candidates.append(Candidate(d.article, d.story_id))
+                if acc.watches is None:
+                    acc.watches = [(w.name, compile_watch(w)) for w in cfg.watches]
+                acc.candidates.append(Candidate(d.article, d.story_id, tuple(
+                    (name, v if v.alerts else Look.of(v)) for name, cw in acc.watches
+                    if (v := _assess(cw, d.article)) is not None)))
+                acc.pending.add(d.article.id)
         acc.new_stories += d.kind == "new"
         acc.duplicates += d.kind == "duplicate"
         acc.seen += d.kind == "seen"
@@ -646,7 +693,7 @@ def match_step(cfg: Config, store: Store, candidates: Sequence[Candidate]) -> li
             if key in history:
                 follow_ups.setdefault(key, []).append(cand)
                 continue
-            verdict = _assess(cw, art)
+            verdict = _verdict(cand, watch.name, cw)
             if verdict is None or verdict.severity is None:
                 continue
             report = verdict.casualties
@@ -712,6 +759,30 @@ def _escalation_copies(cfg: Config, alerts: Sequence[Alert]) -> list[Alert]:
     return out
 
 
+def _verdict(cand: Candidate, watch: str, cw: CompiledWatch) -> Assessment | None:
+    """The candidate's `_assess` for this watch when it alerts (None: it does not, or failed
+    to score): the one the ingest step made, else made now."""
+    if cand.verdicts is None:
+        verdict = _assess(cw, cand.article)
+        return verdict if verdict is not None and verdict.alerts else None
+    for name, got in cand.verdicts:
+        if name == watch:
+            return got if isinstance(got, Assessment) else None
+    return None
+
+
+def _look(cand: Candidate, watch: str, cw: CompiledWatch) -> Look | None:
+    """`Look.of` the candidate's `_assess` for this watch, alerting or not (None: it failed
+    to score)."""
+    if cand.verdicts is None:
+        verdict = _assess(cw, cand.article)
+        return None if verdict is None else Look.of(verdict)
+    for name, got in cand.verdicts:
+        if name == watch:
+            return Look.of(got) if isinstance(got, Assessment) else got
+    return None
+
+
 def _assess(cw: CompiledWatch, art: Article) -> Assessment | None:
     """`assess`, but an article that breaks it is logged and skipped: one bad text never costs
     the run its other alerts."""
@@ -742,7 +813,7 @@ def _story_updates(
         if state is None:
             continue
         parent = next(a for a in alerts if a.alert_id == state.parent_id)
-        verdicts = [(v, c.article) for c in cands if (v := _assess(cw, c.article)) is not None]
+        verdicts = [(v, c.article) for c in cands if (v := _look(c, watch_name, cw)) is not None]
         if not verdicts:
             continue
         rank = {n: i for i, n in enumerate(names)}
@@ -772,9 +843,9 @@ def _story_updates(
                                       f"{change.toll.count if change.toll else ''}"),
                 kind="update", parent_id=parent.alert_id, change=change.line,
                 broadcast=change.broadcast, severity=severity,
-                score=round(max(parent.score, verdict.match.score), 2), title=art.title,
+                score=round(max(parent.score, verdict.score), 2), title=art.title,
                 url=art.url, source=art.feed, published=art.published,
-                excerpt=excerpt(art.text, 300), matched_terms=verdict.matched_terms(),
+                excerpt=excerpt(art.text, 300), matched_terms=verdict.terms,
                 killed=shown, injured=None,
                 sources_count=n_sources, reports=lifecycle.by_source(series),
             ))
@@ -793,7 +864,7 @@ def _story_updates(
                 severity=names[state.severity_rank] if state.severity_rank >= 0 else
                 parent.severity, title=newest.title, url=newest.url, source=newest.feed,
                 published=newest.published, excerpt=excerpt(newest.text, 300),
-                matched_terms=v.matched_terms(), score=parent.score,
+                matched_terms=v.terms, score=parent.score,
                 killed=shown, injured=None, sources_count=n_sources,
                 reports=lifecycle.by_source(series), broadcast=False,
             ))
