@@ -128,43 +128,57 @@ def test_chunked_ingest_gives_the_results_of_one_chunk(
         s2.close()
 
 
+# Where a run fails: (the function, on which call, the feeds whose chunks were stored by then,
+# their articles, and how many of those were new)
+FAILURES = [
+    ("_assign_stories", 3, {"feed-0", "feed-1"}, 12, 10),  # deciding chunk 3
+    ("add_articles", 2, {"feed-0"}, 6, 6),  # storing chunk 2: its feed's state must wait
+    ("save_feed_states", 2, {"feed-0"}, 12, 10),  # chunk 2's articles stored, not its state
+]
+
+
+@pytest.mark.parametrize(("where", "call", "stored_feeds", "stored", "new"), FAILURES)
 def test_a_run_failing_half_way_keeps_its_stored_chunks_and_loses_nothing(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, where: str, call: int,
+    stored_feeds: set[str], stored: int, new: int,
 ) -> None:
     """Each chunk is stored (articles, then its feeds' states) while the rest is parsed. After
     a failure in a later chunk the stored chunks stay, their candidates waiting for matching:
-    the next run parses only the other feeds, and takes up those candidates once the failed
-    run's lease is over. Every item is stored once and is a candidate once."""
-    real = pipeline._assign_stories
+    the next run parses only the feeds whose state was not saved (their stored items known),
+    and takes up those candidates once the failed run's lease is over. Every item is stored
+    once and is a candidate once."""
+    owner = pipeline if where == "_assign_stories" else Store
+    real = getattr(owner, where)
     calls = []
 
-    def fails_on_the_third_chunk(*args: Any, **kwargs: Any) -> Any:
+    def fails(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == call:
             raise RuntimeError("the database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_assign_stories", fails_on_the_third_chunk)
+    monkeypatch.setattr(owner, where, fails)
     with pytest.raises(RuntimeError):
         _ingest(tmp_path, "failing", 1, monkeypatch)
     store = Store(f"sqlite:///{tmp_path}/failing.db")
     try:
-        # feeds 0 and 1 (a chunk each): 6 items each, feed 1's two wire copies duplicates
-        assert store.count("articles") == 12
+        # a chunk per feed, 6 items each; from feed 1 on, the two wire copies are duplicates
+        assert store.count("articles") == stored
         first = {a.id for a, _ in store.pending_matches()}
-        assert len(first) == 10  # the new ones, waiting for matching
-        assert {n for n, st in store.feed_states().items() if st.body_hash} == {"feed-0", "feed-1"}
+        assert len(first) == new  # the new ones, waiting for matching
+        assert {n for n, st in store.feed_states().items() if st.body_hash} == stored_feeds
     finally:
         store.close()
-    monkeypatch.setattr(pipeline, "_assign_stories", real)
+    monkeypatch.setattr(owner, where, real)
     later = NOW + timedelta(seconds=Config(path=None).slack.claim_lease + 1)
     again, s = _ingest(tmp_path, "failing", 1, monkeypatch, now=later)
     try:
-        assert [o.status for o in again.outcomes[:2]] == ["unchanged", "unchanged"]
-        assert again.new_articles == 6 * 4 + 2 - 10
+        assert [o.status for o in again.outcomes if o.status == "unchanged"] == \
+            ["unchanged"] * len(stored_feeds)
+        assert again.new_articles == 6 * 4 + 2 - new
         ids = [c.article.id for c in again.candidates]
         assert len(ids) == len(set(ids)) == 26 and first <= set(ids)
-        assert {c.article.id for c in again.candidates[-10:]} == first  # (after this run's own)
+        assert {c.article.id for c in again.candidates[-new:]} == first  # (after its own)
         assert s.count("articles") == 36
     finally:
         s.close()

@@ -335,7 +335,7 @@ def test_another_outlet_with_a_quiet_report_of_the_story_is_a_new_source_reply(
     tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
 ) -> None:
     """An article that joins an alerted story without alerting on its own (the ingest step
-    keeps only alerting verdicts) is still assessed for the story's update: another outlet
+    keeps its verdict as a `Look`) still counts for the story's update: another outlet
     reporting the story makes a "new source" reply."""
     feeds, slack, store = env
     feeds.routes["/a.xml"] = R(body=rss_feed([story(60)]))
@@ -363,3 +363,43 @@ def test_another_outlet_with_a_quiet_report_of_the_story_is_a_new_source_reply(
     assert second.alerts == 1
     _parent, reply = messages(slack)
     assert "new source: c (2 sources)" in text_of(reply)
+
+
+def test_a_follow_up_at_a_higher_severity_is_a_broadcast_update_with_its_score(
+    tmp_path: Path, env: tuple[FeedServer, FakeSlack, Store]
+) -> None:
+    """The severity and score a story's update reports come from its new article's assessment
+    (made by the ingest step): a warning, then martial law in the same story."""
+    feeds, slack, store = env
+    first = rss_item(
+        "Azerbaijan orders mobilisation of reservists near the Armenian border",
+        "https://a.example/m", "am", story_html([
+            "Azerbaijan's defence ministry ordered the mobilisation of reservists in districts "
+            "along the border with Armenia on Tuesday, officials in Baku said.",
+            "Yerevan called the order a provocation and said it was watching the frontier near "
+            "Tavush closely.",
+        ]), NOW - timedelta(minutes=50))
+    feeds.routes["/a.xml"] = R(body=rss_feed([first]))
+    feeds.routes["/c.xml"] = R(body=rss_feed([]))
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml"), "c": feeds.url("/c.xml")})
+    transport = SlackTransport(slack.token, base_url=slack.url)
+    assert run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep).alerts == 1
+    [parent] = messages(slack)
+    assert "WARNING" in text_of(parent)
+    feeds.routes["/c.xml"] = R(body=rss_feed([rss_item(
+        "Armenia declares martial law after Azerbaijan mobilises reservists",
+        "https://c.example/m", "cm", story_html([
+            "Armenia declared martial law on Wednesday, a day after Azerbaijan's defence ministry "
+            "ordered the mobilisation of reservists in districts along the border with Armenia, "
+            "officials in Yerevan said.",
+            "Baku called the decision a provocation and said it was watching the frontier near "
+            "Tavush closely.",
+        ]), NOW - timedelta(minutes=10))]))
+    second = run_cycle(cfg, store, transport, now=NOW, sleep=no_sleep)
+    assert second.new_stories == 0 and second.alerts == 1
+    [update] = [r.alert for r in store.recent_alerts() if r.alert.kind == "update"]
+    assert update.severity == "critical" and update.broadcast
+    assert update.change is not None and "severity warning → critical" in update.change
+    assert update.score > 7.0 and "martial law" in update.matched_terms
+    _parent, reply = messages(slack)
+    assert reply["thread_ts"] == parent["ts"] and reply.get("subtype") == "thread_broadcast"

@@ -79,8 +79,9 @@ class Candidate:
     story_id: str
     # When the ingest step assessed the article against the config's watches (while the parse
     # workers went on): (watch name, verdict) for each watch, the verdict the `assess` when it
-    # alerts, else only the `Look` an update reads (the full one is 1-2 KB, and a cold poll
-    # has tens of thousands of candidates); a watch not listed failed to score it (logged).
+    # alerts, else only the `Look` an update reads (a few hundred bytes; the full one holds
+    # every rule hit, kilobytes, and a cold poll has tens of thousands of candidates); a watch
+    # not listed failed to score it (logged).
     # None: `match_step` assesses it.
     verdicts: tuple[tuple[str, Assessment | Look], ...] | None = None
 
