@@ -328,9 +328,9 @@ def ingest_step(cfg: Config, store: Store, batch: FetchBatch, now: datetime) -> 
             _ingest_chunk(cfg, store, chunk, outcomes, new_states, now, acc)
             _store_chunk(cfg, store, chunk, new_states, now, acc)
         acc.candidates.extend(acc.earlier or ())  # (after this run's, as they always came)
-        # the states of the feeds not parsed (not modified, unchanged, failed)
-        store.save_feed_states([st for i, st in enumerate(new_states)
-                                if st is not None and i not in acc.states_saved])
+        # the states not saved with a chunk: the feeds not parsed (not modified, unchanged,
+        # failed)
+        store.save_feed_states([st for st in new_states if st is not None])
         if acc.index is not None and (acc.snapshot_lag is None
                                       or acc.snapshot_lag + acc.stored >= SNAPSHOT_BACKLOG):
             save_story_index(store, acc.index, now)
@@ -387,10 +387,11 @@ def _store_chunk(
     new_states: list[FeedState | None], now: datetime, acc: _Ingested,
 ) -> None:
     """Store what `_ingest_chunk` decided for a chunk: its articles (the candidates among them
-    stored as waiting for matching, `mark_matched_step`) and its feeds' states, in that order,
-    while the parse workers go on. A run that fails half-way keeps the chunks it stored: the
-    next run finds their items known and their feeds' bodies unchanged, parses the rest again,
-    and matches the stored candidates (`_earlier_candidates`). The first call takes up the
+    stored as waiting for matching, `mark_matched_step`) and its feeds' states (then cleared
+    from `new_states`), in that order, while the parse workers go on. A run that fails
+    half-way keeps the chunks it stored: the next run finds their items known and their feeds'
+    bodies unchanged, parses the rest again, and matches the stored candidates
+    (`_earlier_candidates`). The first call takes up the
     candidates an earlier run stored but did not get to match."""
     if acc.earlier is None:  # (before this run's first candidates are stored)
         acc.earlier = _earlier_candidates(cfg, store, now)
@@ -400,7 +401,8 @@ def _store_chunk(
         acc.rows, acc.tolls, acc.pending = [], {}, set()
     slots = [slot[1] for slot, _ in chunk]
     store.save_feed_states([st for i in slots if (st := new_states[i]) is not None])
-    acc.states_saved.update(slots)
+    for i in slots:
+        new_states[i] = None  # (saved)
 
 
 # Parsed articles are deduplicated and grouped into stories this many at a time, while the parse
@@ -417,7 +419,6 @@ class _Ingested:
     tolls: dict[str, TollRead] = field(default_factory=dict)  # the rows' tolls
     pending: set[str] = field(default_factory=set)  # the rows' ids that are candidates
     stored: int = 0  # rows stored so far
-    states_saved: set[int] = field(default_factory=set)  # (indexes into the new states)
     earlier: list[Candidate] | None = None  # an earlier run's (`_earlier_candidates`)
     watches: list[tuple[str, CompiledWatch]] | None = None  # compiled for the candidates
     urls: dict[str, KnownItem] = field(default_factory=dict)  # their canonical URLs
@@ -762,26 +763,24 @@ def _escalation_copies(cfg: Config, alerts: Sequence[Alert]) -> list[Alert]:
 
 def _verdict(cand: Candidate, watch: str, cw: CompiledWatch) -> Assessment | None:
     """The candidate's `_assess` for this watch when it alerts (None: it does not, or failed
-    to score): the one the ingest step made, else made now."""
-    if cand.verdicts is None:
-        verdict = _assess(cw, cand.article)
-        return verdict if verdict is not None and verdict.alerts else None
-    for name, got in cand.verdicts:
-        if name == watch:
-            return got if isinstance(got, Assessment) else None
-    return None
+    to score)."""
+    got = _judged(cand, watch, cw)
+    return got if isinstance(got, Assessment) and got.alerts else None
 
 
 def _look(cand: Candidate, watch: str, cw: CompiledWatch) -> Look | None:
     """`Look.of` the candidate's `_assess` for this watch, alerting or not (None: it failed
     to score)."""
+    got = _judged(cand, watch, cw)
+    return Look.of(got) if isinstance(got, Assessment) else got
+
+
+def _judged(cand: Candidate, watch: str, cw: CompiledWatch) -> Assessment | Look | None:
+    """The candidate's verdict for this watch: the one the ingest step kept, else `_assess`
+    made now."""
     if cand.verdicts is None:
-        verdict = _assess(cw, cand.article)
-        return None if verdict is None else Look.of(verdict)
-    for name, got in cand.verdicts:
-        if name == watch:
-            return Look.of(got) if isinstance(got, Assessment) else got
-    return None
+        return _assess(cw, cand.article)
+    return next((got for name, got in cand.verdicts if name == watch), None)
 
 
 def _assess(cw: CompiledWatch, art: Article) -> Assessment | None:
