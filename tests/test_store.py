@@ -126,6 +126,39 @@ def test_feed_state_roundtrip(store: Store) -> None:
     assert store.feed_states()["f"].url == "https://x.example/rss2"
 
 
+def test_feed_states_inserted_by_another_run_meanwhile_are_updated(store_url: str) -> None:
+    """New feeds' states are inserted in one batch; when another run inserted one of them after
+    this run looked (a race), the batch gives way to one row at a time, that one updated."""
+    from sqlalchemy import event
+
+    store, other = Store(store_url), Store(store_url)
+    store.save_feed_states([FeedState(name="old", url="https://x.example/old")])
+    raced: list[str] = []
+
+    def race(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("SAVEPOINT") and not raced:  # (before the batch's insert)
+            raced.append(statement)
+            other.save_feed_states([FeedState(name="b", url="https://x.example/theirs",
+                                              consecutive_failures=7)])
+
+    event.listen(store.engine, "before_cursor_execute", race)
+    try:
+        store.save_feed_states([
+            FeedState(name=name, url=f"https://x.example/{name}", etag=f'"{name}"')
+            for name in ("a", "b", "c")])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", race)
+    assert raced
+    got = store.feed_states()
+    assert sorted(got) == ["a", "b", "c", "old"]
+    assert {n: (s.url, s.etag) for n, s in got.items()} == {
+        "old": ("https://x.example/old", None),
+        **{n: (f"https://x.example/{n}", f'"{n}"') for n in ("a", "b", "c")}}
+    assert got["b"].consecutive_failures == 0  # this run's state, over theirs
+    other.close()
+    store.close()
+
+
 def test_articles_stories_and_sources(store: Store) -> None:
     assert store.add_articles([(art("a", "f1"), "a", None), (art("b", "f2"), "a", "a"),
                                (art("c", "f1"), "c", None)]) == 3

@@ -434,7 +434,16 @@ class Store:
                 conn.execute(update(feeds).where(feeds.c.name == bindparam("v_name"))
                              .values({k: bindparam(f"v_{k}") for k in rows[0] if k not in kept}),
                              old)
-            for values in (r for r in rows if r["name"] not in stored):
+            new = [r for r in rows if r["name"] not in stored]
+            if not new:
+                return
+            try:  # in one batch (a first poll of a thousand feeds: one row at a time took 1 s)
+                with conn.begin_nested():
+                    conn.execute(insert(feeds), new)
+                return
+            except IntegrityError:  # another run stored some of them meanwhile
+                pass
+            for values in new:
                 try:
                     with conn.begin_nested():
                         conn.execute(insert(feeds).values(**values))
@@ -652,8 +661,10 @@ class Store:
         """These articles' alerts are queued (or they need none): no longer pending."""
         with self.engine.begin() as conn:
             for chunk in _chunks(list(ids), 500):
+                # by id alone: a condition on the flag as well led SQLite to look the rows up
+                # through the flag's index, going over every waiting row for each chunk (a cold
+                # poll's 20,000 candidates: 1.0 s instead of 0.4 s, measured)
                 conn.execute(update(articles).where(articles.c.id.in_(chunk))
-                             .where(articles.c.pending_match.is_(True))
                              .values(pending_match=None))
 
     def window_assignments(self, since: datetime) -> dict[str, tuple[str, str | None]]:
