@@ -381,6 +381,37 @@ def test_a_count_that_is_no_finite_number_changes_nothing(
         assert (cache, df) == ({"alpha": 1.5}, {"alpha": 4, "beta": 2})
 
 
+class _Term(str):
+    pass
+
+
+@pytest.mark.parametrize("bad", [7, b"beta", _Term("beta")])
+def test_a_term_that_is_no_str_changes_nothing(
+    both: tuple[ModuleType, ModuleType], bad: Any
+) -> None:
+    for module in both:
+        cache, df = {"alpha": 1.5}, {"alpha": 4, "beta": 2}
+        counts = {"alpha": 2.0, bad: 1.0, "gamma": 1.0}
+        with pytest.raises(TypeError, match="a term must be a str"):
+            module.vector(counts, cache, df, 300.0, frozenset(), 2.0, 50)
+        assert (cache, df) == ({"alpha": 1.5}, {"alpha": 4, "beta": 2})
+
+
+def test_vector_interns_the_terms_it_keeps_and_counts(both: tuple[ModuleType, ModuleType]) -> None:
+    """Terms given as copies (as unpickled from a parse worker) come back interned, and are
+    added to the idf cache and the document frequencies interned."""
+    for module in both:
+        copies = {(w + "x")[:-1]: float(i + 1) for i, w in enumerate(
+            ["harbour", "crane", "collapse", "zq-new-term"])}
+        assert not any(map(_interned, copies))
+        cache: dict[str, float] = {}
+        df: dict[str, int] = {"harbour": 3}
+        terms, _ = module.vector(copies, cache, df, 300.0, frozenset(), 2.0, 3)
+        assert len(terms) == 3 and all(map(_interned, terms))
+        assert all(map(_interned, cache)) and all(map(_interned, df))
+        assert sorted(df) == sorted(copies) and df["harbour"] == 4
+
+
 def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> None:
     index = StoryIndex()
     start = datetime(2026, 3, 1, tzinfo=UTC)

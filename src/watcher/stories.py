@@ -1353,9 +1353,10 @@ class StoryIndex:
             raise StoryError(f"StoryDoc {doc.id!r}: title and text must be strings")
 
     def _features(self, doc: StoryDoc, features: DocFeatures | None) -> DocFeatures:
-        """The article's features: derived here, or the given ones with their terms as this
-        process's interned strings (unpickled ones are copies: interned, the index keeps one
-        string per term, and finds it by identity)."""
+        """The article's features: derived here, or the given ones, checked, with the persons
+        their title names as this process's interned strings. (Unpickled terms are copies:
+        `_vector` interns the terms, so that the index keeps one string per term, and finds it
+        by identity.)"""
         if features is None:
             return extract_features(doc.title, doc.text, self.tunables)
         if not isinstance(features, DocFeatures):
@@ -1369,11 +1370,13 @@ class StoryIndex:
         if not isinstance(features.shingles, array) or features.shingles.itemsize != 4:
             raise StoryError(f"StoryDoc {doc.id!r}: its features' shingles must be an array of "
                              f"4-byte values, got {features.shingles!r:.60}")
-        counts = features.counts
-        intern = sys.intern
-        return replace(features, counts=dict(zip(map(intern, counts), counts.values(),
-                                                 strict=True)),
-                       focal=frozenset(map(intern, features.focal)))
+        # (the counts' terms are interned by storymath.vector: rebuilding the dict here cost a
+        # tenth of a supplied article's assignment)
+        if type(features.counts) is not dict:
+            features = replace(features, counts=dict(features.counts))
+        if features.focal:
+            features = replace(features, focal=frozenset(map(sys.intern, features.focal)))
+        return features
 
     def _vector(self, feats: DocFeatures, doc_id: str = "") -> tuple[tuple[str, ...], bytes]:
         """The article's top terms and their L2-normalised TF-IDF weights (4-byte floats).
@@ -1467,6 +1470,8 @@ class StoryIndex:
                 break
             story = c.story
             seen.add(story.id)
+            if cos <= best_score:  # (penalties only lower a score: this one cannot win)
+                continue
             # an undated member takes its story's latest known time
             score = cos - _gap_penalty(ts, story.last_ts if c.ts is None else c.ts, t)
             conflict = conflicts.get(story.id)

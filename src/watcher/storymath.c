@@ -673,6 +673,18 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "vector(): counts changed size during iteration");
         goto done;
     }
+    /* the terms as interned strings: those kept (the index's, score's) are found by identity,
+       and the dicts below find them by identity too (supplied counts may hold copies, e.g.
+       unpickled from a parse worker) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_CheckExact(terms[i])) {
+            PyErr_Format(PyExc_TypeError, "vector(): a term must be a str, got %R", terms[i]);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyUnicode_InternInPlace(&terms[i]);
+    }
     /* The idf cache and the document frequencies are large dicts: each lookup is a cache miss
        or two. Looked up in passes of lookups alone, the misses of different terms overlap.
        (The terms are distinct: a term's idf does not depend on another's count.) */

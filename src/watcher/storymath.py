@@ -195,8 +195,10 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     """An article's vector from its term counts (`weigh`, with tf = 1 + ln(count) above 1 and
     the idf of `idf_cache`, computed first for a term not in it as ln(scale / (df + 1)) + 0.1
     from the document frequencies `df` and stored there); then the article's terms are
-    counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers,
-    checked before anything is changed; `idf_cache` and `df` two different dicts."""
+    counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers
+    and terms str (strings, not a subclass), checked before anything is changed; the terms are
+    interned (those returned, and those added to `idf_cache` and `df`). `idf_cache` and `df`
+    must be two different dicts."""
     if max_terms < 0:
         raise ValueError("max_terms must not be negative")
     if idf_cache is df:
@@ -204,10 +206,13 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     if not all(map(math.isfinite, counts.values())):  # (TypeError for a count that is no number)
         term = next(t for t, c in counts.items() if not math.isfinite(c))
         raise ValueError(f"vector(): the count of term {term!r} is not a finite number")
+    if not all(type(term) is str for term in counts):
+        term = next(t for t in counts if type(t) is not str)
+        raise TypeError(f"vector(): a term must be a str, got {term!r}")
     tfs = list(map(_TF_CACHE.get, counts.values()))
     if not all(tfs):
         tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
-    terms = list(counts)
+    terms = list(map(sys.intern, counts))  # (see score: the terms kept are found by identity)
     idfs: list[float | None] = list(map(idf_cache.get, terms))
     if None in idfs:
         log = math.log
