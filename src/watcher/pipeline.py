@@ -562,11 +562,11 @@ def _assign_stories(
             out.append(d)
             continue
         got = index.assign(_story_doc(d.article), features=features_of(d.article))
+        # (Decision(...) rather than dataclasses.replace: a cold poll makes tens of thousands)
         if got.kind == "joined":
-            out.append(replace(d, kind="joined", story_id=got.story_id))
+            out.append(Decision(d.article, "joined", got.story_id, d.duplicate_of))
         elif got.kind == "revision":
-            out.append(replace(d, kind="duplicate", story_id=got.story_id,
-                               duplicate_of=got.duplicate_of))
+            out.append(Decision(d.article, "duplicate", got.story_id, got.duplicate_of))
         else:
             out.append(d)
     return out
