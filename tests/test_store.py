@@ -129,9 +129,17 @@ def test_feed_state_roundtrip(store: Store) -> None:
 def test_feed_states_inserted_by_another_run_meanwhile_are_updated(store_url: str) -> None:
     """New feeds' states are inserted in one batch; when another run inserted one of them after
     this run looked (a race), the batch gives way to one row at a time, that one updated."""
+    store, other = Store(store_url), Store(store_url)
+    try:
+        _race_feed_states(store, other)
+    finally:
+        other.close()
+        store.close()
+
+
+def _race_feed_states(store: Store, other: Store) -> None:
     from sqlalchemy import event
 
-    store, other = Store(store_url), Store(store_url)
     store.save_feed_states([FeedState(name="old", url="https://x.example/old")])
     raced: list[str] = []
 
@@ -140,6 +148,7 @@ def test_feed_states_inserted_by_another_run_meanwhile_are_updated(store_url: st
             raced.append(statement)
             other.save_feed_states([FeedState(name="b", url="https://x.example/theirs",
                                               consecutive_failures=7)])
+            assert other.set_ops_alert("b", None, "failing")  # theirs, kept by the update
 
     event.listen(store.engine, "before_cursor_execute", race)
     try:
@@ -155,8 +164,9 @@ def test_feed_states_inserted_by_another_run_meanwhile_are_updated(store_url: st
         "old": ("https://x.example/old", None),
         **{n: (f"https://x.example/{n}", f'"{n}"') for n in ("a", "b", "c")}}
     assert got["b"].consecutive_failures == 0  # this run's state, over theirs
-    other.close()
-    store.close()
+    with store.engine.connect() as conn:
+        alerts = dict(conn.exec_driver_sql("SELECT name, ops_alert FROM feeds").all())
+    assert alerts == {"a": None, "b": "failing", "c": None, "old": None}
 
 
 def test_articles_stories_and_sources(store: Store) -> None:

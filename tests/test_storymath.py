@@ -427,6 +427,30 @@ def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> Non
     assert index.dumps() == before
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("focal", None, "focal persons must be a frozenset of str"),
+    ("focal", 0, "focal persons must be a frozenset of str"),
+    ("focal", frozenset({7}), "focal persons must be a frozenset of str"),
+    ("focal", {"Holm"}, "focal persons must be a frozenset of str"),
+    ("counts", None, "counts must be a mapping"),
+    ("counts", [("crane", 1.0)], "counts must be a mapping"),
+    ("counts", {7: 1.0}, "a term must be a str"),
+])
+def test_features_of_the_wrong_shape_are_refused_before_the_index_changes(
+    field: str, value: Any, message: str
+) -> None:
+    index = StoryIndex()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    index.assign(StoryDoc("a1", "Harbour crane collapse", "A crane fell at the harbour today.",
+                          start, "s"))
+    feats = stories.extract_features("Harbour crane collapse", "A crane fell at the harbour.")
+    before = index.dumps()
+    with pytest.raises(stories.StoryError, match=message):
+        index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell at the harbour.",
+                              start, "s"), stories.replace(feats, **{field: value}))
+    assert index.dumps() == before and index.assignment("a2") is None
+
+
 @pytest.mark.parametrize(("rate", "shingles"), [
     (0, None), (2**32, None), (-4, None), (2.0, None), (1, array("H", [1, 2, 3])),
     (1, [0, 256]),

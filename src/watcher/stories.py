@@ -1370,12 +1370,19 @@ class StoryIndex:
         if not isinstance(features.shingles, array) or features.shingles.itemsize != 4:
             raise StoryError(f"StoryDoc {doc.id!r}: its features' shingles must be an array of "
                              f"4-byte values, got {features.shingles!r:.60}")
+        counts, focal = features.counts, features.focal
+        if not isinstance(counts, Mapping):
+            raise StoryError(f"StoryDoc {doc.id!r}: its features' counts must be a mapping of "
+                             f"terms to numbers, got {type(counts).__name__}")
+        if not isinstance(focal, frozenset) or not all(type(p) is str for p in focal):
+            raise StoryError(f"StoryDoc {doc.id!r}: its features' focal persons must be a "
+                             f"frozenset of str, got {focal!r:.60}")
         # (the counts' terms are interned by storymath.vector: rebuilding the dict here cost a
         # tenth of a supplied article's assignment)
-        if type(features.counts) is not dict:
-            features = replace(features, counts=dict(features.counts))
-        if features.focal:
-            features = replace(features, focal=frozenset(map(sys.intern, features.focal)))
+        if type(counts) is not dict:
+            features = replace(features, counts=dict(counts))
+        if focal:
+            features = replace(features, focal=frozenset(map(sys.intern, focal)))
         return features
 
     def _vector(self, feats: DocFeatures, doc_id: str = "") -> tuple[tuple[str, ...], bytes]:
