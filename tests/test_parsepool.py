@@ -261,24 +261,3 @@ def test_a_body_is_let_go_once_its_result_is_handed_out(workers: int) -> None:
         assert sorted(_FREED) == sorted(names[:handed])
     assert handed == len(names)
     assert sorted(_FREED) == sorted(names)
-
-
-def test_the_pool_pipes_are_widened() -> None:
-    import concurrent.futures
-    import multiprocessing
-
-    fcntl = pytest.importorskip("fcntl")
-    if not hasattr(fcntl, "F_GETPIPE_SZ"):
-        pytest.skip("no F_GETPIPE_SZ here")
-    with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as f:
-        if int(f.read()) < parsepool.PIPE_BYTES:
-            pytest.skip("pipe-max-size is below PIPE_BYTES here")
-    pool = concurrent.futures.ProcessPoolExecutor(
-        2, mp_context=multiprocessing.get_context("forkserver"))
-    try:
-        # (the executor's private queues: a Python that renames them fails here, not silently)
-        assert parsepool._widen_pipes(pool, parsepool.PIPE_BYTES) == 2
-        for queue in (pool._call_queue, pool._result_queue):  # type: ignore[attr-defined]
-            assert fcntl.fcntl(queue._reader.fileno(), fcntl.F_GETPIPE_SZ) == parsepool.PIPE_BYTES
-    finally:
-        pool.shutdown()

@@ -26,11 +26,6 @@ from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
-try:
-    import fcntl
-except ImportError:  # not on Unix
-    fcntl = None  # type: ignore[assignment]
-
 from watcher.lifecycle import read_toll
 from watcher.models import TollRead
 from watcher.parse import MAX_TEXT, ParsedFeed, parse_feed
@@ -68,13 +63,6 @@ KNOWN_FEED_SHARE = 4
 MAX_WORKERS = 8
 # Feeds submitted to the pool ahead of the one the caller waits for, per worker.
 AHEAD_PER_WORKER = 32
-# The size asked for the pipes that carry jobs (feed bodies) to the workers and their results
-# back (a feed's articles and features: 100-300 KB). Through the default 64 KB, a worker waited
-# for the caller's process to read each result in pieces, each piece waiting for the caller's
-# thread to give up the GIL (every 5 ms): the caller then waited 7-8 s of a cold poll for
-# results; with 1 MB pipes, about 1 s. Linux allows unprivileged processes up to
-# /proc/sys/fs/pipe-max-size (1 MB by default); elsewhere the pipes stay as they are.
-PIPE_BYTES = 1 << 20
 
 
 def default_workers() -> int:
@@ -145,7 +133,6 @@ def iter_parse_feeds(
         if start_method == "forkserver":
             ctx.set_forkserver_preload(["watcher.parsepool"])
         pool = ProcessPoolExecutor(max_workers=min(n_workers, len(todo)), mp_context=ctx)
-        _widen_pipes(pool, PIPE_BYTES)
         try:
             ahead = max(AHEAD_PER_WORKER * n_workers, 1)
             # the futures of todo[0], todo[1], ... (the first len(queued) jobs)
@@ -176,28 +163,6 @@ def iter_parse_feeds(
                     type(exc).__name__, exc, len(todo))
     while todo:
         yield _parse_and_drop(todo, known, max_items, max_chars, story_features, tolls)
-
-
-def _widen_pipes(pool: ProcessPoolExecutor, size: int) -> int:
-    """Ask for `size`-byte pipes between `pool` and its workers (see `PIPE_BYTES`); returns how
-    many pipes were widened (0 where the platform or the executor does not allow it: the pool
-    works as before, only slower)."""
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if set_size is None:
-        return 0
-    widened = 0
-    # (the executor's own queues: `_call_queue` carries the jobs, `_result_queue` the results)
-    for name in ("_call_queue", "_result_queue"):
-        reader = getattr(getattr(pool, name, None), "_reader", None)
-        fileno = getattr(reader, "fileno", None)
-        if fileno is None:
-            continue
-        try:
-            fcntl.fcntl(fileno(), set_size, size)
-            widened += 1
-        except (OSError, ValueError) as exc:  # (beyond pipe-max-size: EPERM)
-            log.debug("parse pool: the %s pipe stays as it is: %s", name, exc)
-    return widened
 
 
 def _parse_and_drop(todo: deque[ParseJob], known: Mapping[str, Set[str]], max_items: int | None,
