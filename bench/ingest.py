@@ -957,7 +957,9 @@ def summary_table(rows: list[dict[str, Any]], n_feeds: int) -> str:
 
 def peer_timeline(config: str) -> None:
     """One core cycle (pipeline.run_cycle, no Prefect) with this process's RSS sampled every
-    50 ms and tagged with the step running; prints each step's span and RSS range."""
+    50 ms and tagged with the step running; prints each step's span, RSS range and CPU (this
+    process's), the time spent in the costlier calls (story grouping, the store's), how long
+    this process waited for the parse workers' results, and the workers' CPU."""
     from watcher import pipeline, runtime
     from watcher.transports import ConsoleTransport
 
@@ -975,6 +977,11 @@ def peer_timeline(config: str) -> None:
     def sample() -> None:
         while not done.is_set():
             samples.append((time.perf_counter(), rss_mb(), current[0]))
+            if me is not None:  # (the workers' CPU so far; the feed server is no child here)
+                for child in me.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        times = child.cpu_times()
+                        workers[child.pid] = times.user + times.system
             time.sleep(0.05)
 
     def tagged(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -989,8 +996,68 @@ def peer_timeline(config: str) -> None:
     for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
                  "mark_matched_step"):
         setattr(pipeline, name, tagged(name, getattr(pipeline, name)))
+    # wall time (and calls) of the costlier pieces, the main process's CPU by step, how long it
+    # waited for the parse workers' results, and the workers' CPU (psutil, when installed)
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                got = spent.setdefault(name, [0.0, 0])
+                got[0] += time.perf_counter() - t
+                got[1] += 1
+        return wrapper
+
+    for name in ("_assign_stories", "save_story_index"):
+        setattr(pipeline, name, timed(name, getattr(pipeline, name)))
+    parse_feeds = pipeline.iter_parse_feeds
+
+    def waited(*args: Any, **kwargs: Any) -> Any:
+        feeds = parse_feeds(*args, **kwargs)
+        try:
+            while True:
+                t = time.perf_counter()
+                try:
+                    got = next(feeds)
+                except StopIteration:
+                    return
+                finally:
+                    wait = spent.setdefault("waiting for parse results", [0.0, 0])
+                    wait[0] += time.perf_counter() - t
+                    wait[1] += 1
+                yield got
+        finally:
+            feeds.close()
+
+    pipeline.iter_parse_feeds = waited  # type: ignore[assignment]
+    cpu_by_step: dict[str, float] = {}
+
+    def with_cpu(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            c = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                cpu_by_step[name] = time.process_time() - c
+        return wrapper
+
+    for name in ("fetch_step", "ingest_step", "match_step", "mark_matched_step"):
+        setattr(pipeline, name, with_cpu(name, getattr(pipeline, name)))
     cfg = runtime.load(config)
     store = runtime.open_store(cfg)
+    for name in ("known_ids", "by_canonical_url", "add_articles", "save_feed_states",
+                 "mark_matched"):
+        setattr(store, name, timed(f"store.{name}", getattr(store, name)))
+    workers: dict[int, float] = {}
+    try:
+        import psutil
+
+        me = psutil.Process()
+    except ImportError:
+        me = None
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()
@@ -1007,13 +1074,20 @@ def peer_timeline(config: str) -> None:
           f"peak {max(r for _, r, _ in samples):.0f} MB "
           f"(watcher of {Path(pipeline.__file__).parent})")
     for step, (a, b, low, high) in spans.items():
-        print(f"  {step:<18} {a:6.2f}-{b:6.2f} s  RSS {low:5.0f}-{high:5.0f} MB")
+        cpu = f"  CPU {cpu_by_step[step]:6.2f} s" if step in cpu_by_step else ""
+        print(f"  {step:<18} {a:6.2f}-{b:6.2f} s  RSS {low:5.0f}-{high:5.0f} MB{cpu}")
+    for name, (seconds, calls) in spent.items():
+        print(f"  {name:<28} {seconds:6.2f} s in {calls} calls")
+    busy = sorted(round(c, 2) for c in workers.values() if c >= 0.5)
+    if busy:
+        print(f"  other processes' CPU (parse workers): {busy} s")
 
 
 def checkout_src(ref: str, into: Path) -> Path:
     """`src/` of git `ref`, extracted under `into`, with this install's compiled extensions
-    (setup.py) for each module whose source is the same in `ref` (the others run from their
-    source there, as `watcher._compiled` would run them). Returns the directory for PYTHONPATH."""
+    (setup.py) for each module whose source is the same in `ref`; the others are built from `ref`
+    (a wheel), or run from their source there if that fails, as `watcher._compiled` would run
+    them. Returns the directory for PYTHONPATH."""
     from watcher._compiled import source_digest
 
     proc = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True,
@@ -1033,11 +1107,42 @@ def checkout_src(ref: str, into: Path) -> Path:
         for ext in here.glob(f"{name}*.so"):
             if ext.name.startswith((f"{name}.", f"{name}__mypyc.")):
                 shutil.copy2(ext, there / ext.name)
+    differ = sorted(name for name in set(built) - set(same) if (there / f"{name}.py").is_file())
+    if differ:  # built from `ref`'s own sources (a wheel of it: ~1 min), so both sides compiled
+        print(f"baseline {ref}: building its own {differ} ...", flush=True)
+        same.update(_build_compiled(ref, into, differ))
     (there / "compiled.json").write_text(json.dumps(same), encoding="utf-8")
     source = sorted(name for name in set(built) - set(same) if (there / f"{name}.py").is_file())
     print(f"baseline {ref}: compiled {sorted(same) or 'none'}; from source: "
           f"{source or 'none'}", flush=True)
     return into / "src"
+
+
+def _build_compiled(ref: str, into: Path, names: list[str]) -> dict[str, str]:
+    """The compiled extensions of `names` built from git `ref` (`pip wheel` of its tree), put
+    beside its sources under `into`; returns {name: digest} of those built (none when the build
+    fails: they then run from source, as the message says)."""
+    import zipfile
+
+    tree, wheels = into / "tree", into / "wheels"
+    proc = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                            str(wheels), str(tree)], capture_output=True, text=True, check=False)
+    found = sorted(wheels.glob("*.whl"))
+    if built.returncode or not found:
+        print(f"baseline {ref}: build failed: {built.stderr.strip()[-300:]}", flush=True)
+        return {}
+    there = into / "src" / "watcher"
+    with zipfile.ZipFile(found[0]) as whl:
+        recorded = json.loads(whl.read("watcher/compiled.json"))
+        for member in whl.namelist():
+            leaf = member.rsplit("/", 1)[-1]
+            if member.startswith("watcher/") and leaf.endswith(".so") and any(
+                    leaf.startswith((f"{n}.", f"{n}__mypyc.")) for n in names):
+                (there / leaf).write_bytes(whl.read(member))
+    return {n: recorded[n] for n in names if n in recorded}
 
 
 def timeline(n_feeds: int, baseline_ref: str | None = None, rounds: int = 1) -> None:
