@@ -397,6 +397,17 @@ def test_a_term_that_is_no_str_changes_nothing(
         assert (cache, df) == ({"alpha": 1.5}, {"alpha": 4, "beta": 2})
 
 
+@pytest.mark.parametrize("proper", [None, 3])
+def test_a_proper_set_that_is_no_container_changes_nothing(
+    both: tuple[ModuleType, ModuleType], proper: Any
+) -> None:
+    for module in both:
+        cache, df = {"alpha": 1.5}, {"alpha": 4}
+        with pytest.raises(TypeError):
+            module.vector({"alpha": 2.0, "beta": 1.0}, cache, df, 300.0, proper, 2.0, 50)
+        assert (cache, df) == ({"alpha": 1.5}, {"alpha": 4})
+
+
 def test_vector_interns_the_terms_it_keeps_and_counts(both: tuple[ModuleType, ModuleType]) -> None:
     """Terms given as copies (as unpickled from a parse worker) come back interned, and are
     added to the idf cache and the document frequencies interned."""
@@ -435,6 +446,8 @@ def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> Non
     ("counts", None, "counts must be a mapping"),
     ("counts", [("crane", 1.0)], "counts must be a mapping"),
     ("counts", {7: 1.0}, "a term must be a str"),
+    ("proper", None, "proper terms must be a frozenset of str"),
+    ("proper", ["crane"], "proper terms must be a frozenset of str"),
 ])
 def test_features_of_the_wrong_shape_are_refused_before_the_index_changes(
     field: str, value: Any, message: str

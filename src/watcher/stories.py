@@ -1374,9 +1374,10 @@ class StoryIndex:
         if not isinstance(counts, Mapping):
             raise StoryError(f"StoryDoc {doc.id!r}: its features' counts must be a mapping of "
                              f"terms to numbers, got {type(counts).__name__}")
-        if not isinstance(focal, frozenset) or not all(type(p) is str for p in focal):
-            raise StoryError(f"StoryDoc {doc.id!r}: its features' focal persons must be a "
-                             f"frozenset of str, got {focal!r:.60}")
+        for name, terms in (("focal persons", focal), ("proper terms", features.proper)):
+            if not isinstance(terms, frozenset) or not all(type(p) is str for p in terms):
+                raise StoryError(f"StoryDoc {doc.id!r}: its features' {name} must be a "
+                                 f"frozenset of str, got {terms!r:.60}")
         # (the counts' terms are interned by storymath.vector: rebuilding the dict here cost a
         # tenth of a supplied article's assignment)
         if type(counts) is not dict:

@@ -685,6 +685,11 @@ storymath_vector(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyUnicode_InternInPlace(&terms[i]);
     }
+    /* `proper` answers `in` (weigh_core asks it of every term): a wrong type fails here, before
+       the dicts change */
+    if (n > 0 && PySequence_Contains(proper, terms[0]) < 0) {
+        goto done;
+    }
     /* The idf cache and the document frequencies are large dicts: each lookup is a cache miss
        or two. Looked up in passes of lookups alone, the misses of different terms overlap.
        (The terms are distinct: a term's idf does not depend on another's count.) */

@@ -195,8 +195,9 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     """An article's vector from its term counts (`weigh`, with tf = 1 + ln(count) above 1 and
     the idf of `idf_cache`, computed first for a term not in it as ln(scale / (df + 1)) + 0.1
     from the document frequencies `df` and stored there); then the article's terms are
-    counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers
-    and terms str (strings, not a subclass), checked before anything is changed; the terms are
+    counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers,
+    terms str (strings, not a subclass) and `proper` a container, checked before anything is
+    changed; the terms are
     interned (those returned, and those added to `idf_cache` and `df`). `idf_cache` and `df`
     must be two different dicts."""
     if max_terms < 0:
@@ -213,6 +214,8 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     if not all(tfs):
         tfs = [w or _tf(c) for w, c in zip(tfs, counts.values(), strict=True)]
     terms = list(map(sys.intern, counts))  # (see score: the terms kept are found by identity)
+    if terms:
+        _ = terms[0] in proper  # (a `proper` of the wrong type fails here, before any change)
     idfs: list[float | None] = list(map(idf_cache.get, terms))
     if None in idfs:
         log = math.log
