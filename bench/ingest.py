@@ -984,21 +984,30 @@ def peer_timeline(config: str) -> None:
                         workers[child.pid] = times.user + times.system
             time.sleep(0.05)
 
+    # the main process's CPU by step; wall time (and calls) of the costlier pieces, and how long
+    # it waited for the parse workers' results; the workers' CPU (psutil, when installed)
+    cpu_by_step: dict[str, float] = {}
+    spent: dict[str, list[float]] = {}
+
+    def note(name: str, seconds: float) -> None:
+        got = spent.setdefault(name, [0.0, 0])
+        got[0] += seconds
+        got[1] += 1
+
     def tagged(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             current[0] = name
+            c = time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
+                cpu_by_step[name] = time.process_time() - c
                 current[0] = "between steps"
         return wrapper
 
     for name in ("fetch_step", "ingest_step", "match_step", "ops_step", "show_dry_run",
                  "mark_matched_step"):
         setattr(pipeline, name, tagged(name, getattr(pipeline, name)))
-    # wall time (and calls) of the costlier pieces, the main process's CPU by step, how long it
-    # waited for the parse workers' results, and the workers' CPU (psutil, when installed)
-    spent: dict[str, list[float]] = {}
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -1006,9 +1015,7 @@ def peer_timeline(config: str) -> None:
             try:
                 return fn(*args, **kwargs)
             finally:
-                got = spent.setdefault(name, [0.0, 0])
-                got[0] += time.perf_counter() - t
-                got[1] += 1
+                note(name, time.perf_counter() - t)
         return wrapper
 
     for name in ("_assign_stories", "save_story_index"):
@@ -1025,27 +1032,12 @@ def peer_timeline(config: str) -> None:
                 except StopIteration:
                     return
                 finally:
-                    wait = spent.setdefault("waiting for parse results", [0.0, 0])
-                    wait[0] += time.perf_counter() - t
-                    wait[1] += 1
+                    note("waiting for parse results", time.perf_counter() - t)
                 yield got
         finally:
             feeds.close()
 
     pipeline.iter_parse_feeds = waited  # type: ignore[assignment]
-    cpu_by_step: dict[str, float] = {}
-
-    def with_cpu(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            c = time.process_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                cpu_by_step[name] = time.process_time() - c
-        return wrapper
-
-    for name in ("fetch_step", "ingest_step", "match_step", "mark_matched_step"):
-        setattr(pipeline, name, with_cpu(name, getattr(pipeline, name)))
     cfg = runtime.load(config)
     store = runtime.open_store(cfg)
     for name in ("known_ids", "by_canonical_url", "add_articles", "save_feed_states",

@@ -14,6 +14,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -452,6 +453,16 @@ def test_features_with_a_bad_count_are_refused_before_the_index_changes() -> Non
 def test_features_of_the_wrong_shape_are_refused_before_the_index_changes(
     field: str, value: Any, message: str
 ) -> None:
+    index = _refused_before_the_index_changes(lambda feats: stories.replace(
+        feats, **{field: value}), message)
+    assert index.assignment("a2") is None
+
+
+def _refused_before_the_index_changes(
+    spoil: Callable[[stories.DocFeatures], stories.DocFeatures], message: str
+) -> StoryIndex:
+    """An index holding one article refuses a second one with `spoil`ed features (StoryError
+    matching `message`) and is left as it was; returns the index."""
     index = StoryIndex()
     start = datetime(2026, 3, 1, tzinfo=UTC)
     index.assign(StoryDoc("a1", "Harbour crane collapse", "A crane fell at the harbour today.",
@@ -460,8 +471,9 @@ def test_features_of_the_wrong_shape_are_refused_before_the_index_changes(
     before = index.dumps()
     with pytest.raises(stories.StoryError, match=message):
         index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell at the harbour.",
-                              start, "s"), stories.replace(feats, **{field: value}))
-    assert index.dumps() == before and index.assignment("a2") is None
+                              start, "s"), spoil(feats))
+    assert index.dumps() == before
+    return index
 
 
 @pytest.mark.parametrize(("rate", "shingles"), [
@@ -471,18 +483,9 @@ def test_features_of_the_wrong_shape_are_refused_before_the_index_changes(
 def test_features_with_a_bad_shingle_sample_are_refused_before_the_index_changes(
     rate: Any, shingles: Any
 ) -> None:
-    index = StoryIndex()
-    start = datetime(2026, 3, 1, tzinfo=UTC)
-    index.assign(StoryDoc("a1", "Harbour crane collapse", "A crane fell at the harbour today.",
-                          start, "s"))
-    feats = stories.extract_features("Harbour crane collapse", "A crane fell at the harbour.")
-    before = index.dumps()
-    bad = stories.replace(feats, shingle_rate=rate,
-                          shingles=feats.shingles if shingles is None else shingles)
-    with pytest.raises(stories.StoryError, match=r"a2.*shingle"):
-        index.assign(StoryDoc("a2", "Harbour crane collapse", "A crane fell at the harbour.",
-                              start, "s"), bad)
-    assert index.dumps() == before
+    _refused_before_the_index_changes(lambda feats: stories.replace(
+        feats, shingle_rate=rate, shingles=feats.shingles if shingles is None else shingles),
+        r"a2.*shingle")
 
 
 def _interned(term: str) -> bool:

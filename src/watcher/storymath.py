@@ -197,9 +197,8 @@ def vector(counts: Mapping[str, float], idf_cache: MutableMapping[str, float],
     from the document frequencies `df` and stored there); then the article's terms are
     counted in `df` (a new term added in the order of `counts`). Counts must be finite numbers,
     terms str (strings, not a subclass) and `proper` a container, checked before anything is
-    changed; the terms are
-    interned (those returned, and those added to `idf_cache` and `df`). `idf_cache` and `df`
-    must be two different dicts."""
+    changed; the terms are interned (those returned, and those added to `idf_cache` and `df`).
+    `idf_cache` and `df` must be two different dicts."""
     if max_terms < 0:
         raise ValueError("max_terms must not be negative")
     if idf_cache is df:
